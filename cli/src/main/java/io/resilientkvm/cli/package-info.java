@@ -1,0 +1,4 @@
+/**
+ * picocli commands behind bin/ and the node agent.
+ */
+package io.resilientkvm.cli;

@@ -1,0 +1,4 @@
+/**
+ * End-to-end test support.
+ */
+package io.resilientkvm.it;
