@@ -1,0 +1,19 @@
+package io.resilientkvm.engine.error;
+
+/** The operation failed (exit code 1): nothing was wrong with the input, and a retry may work. */
+public class OperationFailedException extends OperatorException {
+    private static final long serialVersionUID = 1L;
+
+    public OperationFailedException(String message) {
+        super(message);
+    }
+
+    public OperationFailedException(String message, Throwable cause) {
+        super(message, cause);
+    }
+
+    @Override
+    public ExitStatus exitStatus() {
+        return ExitStatus.FAILED;
+    }
+}
