@@ -1,0 +1,83 @@
+package io.resilientkvm.engine.process;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Supervision of a real QEMU: restart after a crash, give up on a crash loop, clean stop. */
+class VmSupervisorTest {
+    private static final RestartPolicy FAST = new RestartPolicy(2, Duration.ofMinutes(5), Duration.ofMillis(50), Duration.ofMillis(200));
+
+    @TempDir
+    Path dir;
+
+    private QemuProcess launch() throws QemuStartException {
+        Path socket = dir.resolve("qmp.sock");
+        return QemuProcess.start(new QemuLaunch(List.of("qemu-system-x86_64", "-nodefaults", "-display", "none", "-S",
+                "-accel", Files.isWritable(Path.of("/dev/kvm")) ? "kvm" : "tcg", "-m", "64",
+                "-qmp", "unix:" + socket + ",server=on,wait=off"), socket, dir.resolve("qemu.log")));
+    }
+
+    @Test
+    void restartsQemuThatDiedThenStopsItOnClose() throws Exception {
+        try (VmSupervisor supervisor = new VmSupervisor("t", this::launch, FAST, StopPolicy.QUIT)) {
+            QemuProcess first = supervisor.start();
+            first.kill(Duration.ofSeconds(10));
+            await().atMost(Duration.ofSeconds(30)).until(() -> supervisor.current().filter(p -> p.pid() != first.pid()).isPresent());
+            QemuProcess second = supervisor.current().orElseThrow();
+            assertNotEquals(first.pid(), second.pid());
+            assertEquals("prelaunch", second.qmp().execute("query-status").path("status").asText());
+            supervisor.close();
+            assertFalse(second.isAlive());
+            assertEquals(VmSupervisor.State.CLOSED, supervisor.termination().get(10, TimeUnit.SECONDS).state());
+        }
+    }
+
+    @Test
+    void givesUpOnACrashLoopAndSaysWhere() throws Exception {
+        try (VmSupervisor supervisor = new VmSupervisor("loop", this::launch, FAST, StopPolicy.QUIT)) {
+            QemuProcess previous = supervisor.start();
+            previous.kill(Duration.ofSeconds(10));
+            // The policy allows two restarts: kill both restarted QEMUs, the third exit ends it.
+            for (int restart = 1; restart <= 2; restart++) {
+                long oldPid = previous.pid();
+                await().atMost(Duration.ofSeconds(30)).until(() -> supervisor.current().filter(p -> p.pid() != oldPid).isPresent());
+                previous = supervisor.current().orElseThrow();
+                previous.kill(Duration.ofSeconds(10));
+            }
+            VmSupervisor.Termination end = supervisor.termination().get(30, TimeUnit.SECONDS);
+            assertEquals(VmSupervisor.State.GAVE_UP, end.state());
+            assertTrue(end.reason().contains("qemu.log"), end.reason());
+        }
+    }
+
+    @Test
+    void aQemuThatCannotStartFailsWithItsOwnMessage() {
+        QemuStartException e = assertThrows(QemuStartException.class, () -> QemuProcess.start(new QemuLaunch(
+                List.of("qemu-system-x86_64", "-nodefaults", "-display", "none", "-no-such-option",
+                        "-qmp", "unix:" + dir.resolve("q.sock") + ",server=on,wait=off"),
+                dir.resolve("q.sock"), dir.resolve("bad.log"))));
+        assertTrue(e.getMessage().contains("-no-such-option"), e.getMessage());
+        assertTrue(e.getMessage().contains("exited during start"), e.getMessage());
+    }
+
+    @Test
+    void restartPolicyBacksOffExponentiallyUpToItsBound() {
+        RestartPolicy p = new RestartPolicy(5, Duration.ofMinutes(1), Duration.ofMillis(100), Duration.ofMillis(350));
+        assertEquals(100, p.backoff(1).toMillis());
+        assertEquals(200, p.backoff(2).toMillis());
+        assertEquals(350, p.backoff(3).toMillis());
+        assertThrows(IllegalArgumentException.class, () -> new RestartPolicy(-1, Duration.ofMinutes(1), Duration.ZERO, Duration.ZERO));
+    }
+}
