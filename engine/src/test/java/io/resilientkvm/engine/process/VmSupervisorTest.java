@@ -31,7 +31,8 @@ class VmSupervisorTest {
 
     @Test
     void restartsQemuThatDiedThenStopsItOnClose() throws Exception {
-        try (VmSupervisor supervisor = new VmSupervisor("t", this::launch, FAST, StopPolicy.QUIT)) {
+        VmSupervisor supervisor = new VmSupervisor("t", this::launch, FAST, StopPolicy.QUIT);
+        try {
             QemuProcess first = supervisor.start();
             first.kill(Duration.ofSeconds(10));
             await().atMost(Duration.ofSeconds(30)).until(() -> supervisor.current().filter(p -> p.pid() != first.pid()).isPresent());
@@ -41,6 +42,8 @@ class VmSupervisorTest {
             supervisor.close();
             assertFalse(second.isAlive());
             assertEquals(VmSupervisor.State.CLOSED, supervisor.termination().get(10, TimeUnit.SECONDS).state());
+        } finally {
+            supervisor.close(); // idempotent: the test closes it on purpose above
         }
     }
 
