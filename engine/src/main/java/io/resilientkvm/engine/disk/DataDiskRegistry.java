@@ -91,7 +91,11 @@ public final class DataDiskRegistry {
         }
     }
 
-    /** Records the external disks after a successful provisioning. */
+    /**
+     * Records the external disks after a successful provisioning. The two files are replaced one after
+     * the other; a crash in between leaves them disagreeing with the request, which errs on the side of
+     * refusing.
+     */
     public void record(List<String> ids) throws OperationFailedException {
         try {
             Files.createDirectories(etc);

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.resilientkvm.engine.error.BadInputException;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -17,6 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 class DiskProvisionerTest {
     private static final long MIB = 1024 * 1024;
     private static final long GIB = 1024 * MIB;
+    /** Port 9 (discard) on loopback: any attempt to fetch it fails. */
+    private static final URI URI_NEVER_FETCHED = URI.create("http://127.0.0.1:9/never-fetched.img");
 
     @TempDir
     Path instance;
@@ -63,8 +66,6 @@ class DiskProvisionerTest {
         assertEquals("marker: the guest's data", Files.readString(main.file()));
         assertEquals(main, result.mainDisk());
     }
-
-    private static final java.net.URI URI_NEVER_FETCHED = java.net.URI.create("http://127.0.0.1:9/never-fetched.img");
 
     @Test
     void createsLegacyExternalDisksInTheDocumentedLayout() throws Exception {

@@ -155,6 +155,16 @@ class ImageDownloaderTest {
     }
 
     @Test
+    void rejectsAMalformedMd5BeforeDownloading() {
+        Path target = dir.resolve("disk.img");
+
+        BadInputException e = assertThrows(BadInputException.class, () -> downloader.download(
+                new ImageDownloader.Source(url("/image"), "not-an-md5", false, true), target));
+        assertTrue(e.getMessage().contains("not-an-md5"), e.getMessage());
+        assertFalse(Files.exists(target));
+    }
+
+    @Test
     void refusesToOverwriteAnExistingTarget() throws Exception {
         Path target = dir.resolve("disk.img");
         Files.writeString(target, "marker");

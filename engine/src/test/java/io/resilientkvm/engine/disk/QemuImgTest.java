@@ -11,13 +11,16 @@ import io.resilientkvm.engine.error.RefusedException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -131,7 +134,7 @@ class QemuImgTest {
     void checkReportsCorruption() throws Exception {
         Path raw = dir.resolve("data.raw");
         byte[] data = new byte[(int) MIB];
-        new java.util.Random(42).nextBytes(data);
+        new Random(42).nextBytes(data);
         Files.write(raw, data);
         Path image = dir.resolve("corrupt.qcow2");
         qemuImg.convert(raw, "raw", image, "qcow2");
@@ -182,10 +185,10 @@ class QemuImgTest {
     }
 
     private static void runQemuImg(String... args) throws IOException, InterruptedException {
-        List<String> command = new java.util.ArrayList<>(List.of("qemu-img"));
+        List<String> command = new ArrayList<>(List.of("qemu-img"));
         command.addAll(List.of(args));
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = new String(process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(process.waitFor(60, TimeUnit.SECONDS), "qemu-img " + command + " hung");
         assertEquals(0, process.exitValue(), "qemu-img " + command + ": " + output);
     }
