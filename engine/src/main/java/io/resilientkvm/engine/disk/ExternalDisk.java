@@ -1,0 +1,28 @@
+package io.resilientkvm.engine.disk;
+
+import java.nio.file.Path;
+import java.util.Objects;
+
+/**
+ * An external (data) disk attached after the main disk.
+ *
+ * @param id     its stable identifier (the key in the {@code external-disk} map, or {@code dataN})
+ * @param path   the image file or block device; it must already exist for modern external disks
+ * @param index  its attachment order; disks are attached by increasing index
+ * @param format the image format, or {@code null} to let QEMU detect it
+ * @param cache  the QEMU cache mode; {@code null} means {@value #DEFAULT_CACHE}
+ */
+public record ExternalDisk(String id, Path path, int index, String format, String cache) implements DiskSpec {
+    public static final String DEFAULT_CACHE = "writeback";
+
+    public ExternalDisk {
+        Objects.requireNonNull(id, "id");
+        Objects.requireNonNull(path, "path");
+        if (id.isBlank()) {
+            throw new IllegalArgumentException("external disk id is blank");
+        }
+        if (cache == null) {
+            cache = DEFAULT_CACHE;
+        }
+    }
+}

@@ -1,0 +1,191 @@
+package io.resilientkvm.engine.disk;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.error.OperationFailedException;
+import io.resilientkvm.engine.error.RefusedException;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.apache.commons.exec.CommandLine;
+import org.apache.commons.exec.DefaultExecutor;
+import org.apache.commons.exec.ExecuteWatchdog;
+import org.apache.commons.exec.PumpStreamHandler;
+
+/**
+ * Runs the {@code qemu-img} binary. Every call has a timeout (a hung NFS mount must not hang the
+ * engine), and every failure carries qemu-img's own stderr so the operator sees the real cause.
+ */
+public final class QemuImg {
+    public static final Duration DEFAULT_TIMEOUT = Duration.ofMinutes(5);
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final String executable;
+    private final Duration timeout;
+
+    /** {@code qemu-img} from the PATH, {@link #DEFAULT_TIMEOUT} per call. */
+    public QemuImg() {
+        this("qemu-img", DEFAULT_TIMEOUT);
+    }
+
+    public QemuImg(String executable, Duration timeout) {
+        this.executable = Objects.requireNonNull(executable, "executable");
+        this.timeout = Objects.requireNonNull(timeout, "timeout");
+        if (timeout.isNegative() || timeout.isZero()) {
+            throw new IllegalArgumentException("timeout must be positive, got " + timeout);
+        }
+    }
+
+    /** Creates a new image; refuses if {@code file} exists (qemu-img would overwrite it). */
+    public void create(Path file, String format, long sizeBytes) throws BadInputException, RefusedException,
+            OperationFailedException {
+        create(file, format, sizeBytes, Map.of());
+    }
+
+    /**
+     * Creates a new image with format options ({@code -o key=value,…}, e.g. {@code cluster_size});
+     * refuses if {@code file} exists (qemu-img would overwrite it).
+     */
+    public void create(Path file, String format, long sizeBytes, Map<String, String> options)
+            throws BadInputException, RefusedException, OperationFailedException {
+        if (sizeBytes <= 0) {
+            throw new BadInputException("disk size for " + file + " must be positive, got " + sizeBytes
+                    + " bytes; fix the size parameter");
+        }
+        refuseExisting(file, "create");
+        List<String> args = new ArrayList<>(List.of("create", "-q", "-f", format));
+        if (!options.isEmpty()) {
+            args.add("-o");
+            args.add(options(options));
+        }
+        args.add(file.toString());
+        args.add(Long.toString(sizeBytes));
+        run(args, file, 0);
+    }
+
+    /** Reads an image's metadata; {@code -U} so that an image in use by a running VM can be read. */
+    public ImageInfo info(Path file) throws OperationFailedException {
+        Result result = run(List.of("info", "--output=json", "-U", file.toString()), file, 0);
+        try {
+            return parseInfo(JSON.readTree(result.stdout()));
+        } catch (IOException | RuntimeException e) {
+            throw new OperationFailedException("cannot parse 'qemu-img info' output for " + file + ": " + e.getMessage()
+                    + "; output was: " + result.stdout(), e);
+        }
+    }
+
+    /** Checks an image's consistency; a check that could not run (exit 1) throws. */
+    public CheckResult check(Path file) throws OperationFailedException {
+        Result result = run(List.of("check", "-U", file.toString()), file, 0, 2, 3, 63);
+        String output = (result.stdout() + result.stderr()).strip();
+        CheckResult.Status status = switch (result.exitCode()) {
+            case 0 -> CheckResult.Status.OK;
+            case 2 -> CheckResult.Status.CORRUPTED;
+            case 3 -> CheckResult.Status.LEAKS;
+            default -> CheckResult.Status.UNSUPPORTED;
+        };
+        return new CheckResult(status, output);
+    }
+
+    /**
+     * Converts {@code source} to a new image {@code target}; refuses if {@code target} exists.
+     *
+     * @param sourceFormat the source format, or {@code null} to let qemu-img probe it
+     */
+    public void convert(Path source, String sourceFormat, Path target, String targetFormat)
+            throws RefusedException, OperationFailedException {
+        refuseExisting(target, "convert to");
+        List<String> args = new ArrayList<>(List.of("convert"));
+        if (sourceFormat != null) {
+            args.add("-f");
+            args.add(sourceFormat);
+        }
+        args.addAll(List.of("-O", targetFormat, source.toString(), target.toString()));
+        run(args, target, 0);
+    }
+
+    static ImageInfo parseInfo(JsonNode root) {
+        List<ImageInfo.Bitmap> bitmaps = new ArrayList<>();
+        for (JsonNode bitmap : root.path("format-specific").path("data").path("bitmaps")) {
+            List<String> flags = new ArrayList<>();
+            bitmap.path("flags").forEach(flag -> flags.add(flag.asText()));
+            bitmaps.add(new ImageInfo.Bitmap(bitmap.path("name").asText(), flags));
+        }
+        JsonNode backing = root.get("backing-filename");
+        return new ImageInfo(
+                root.path("format").asText(),
+                root.path("virtual-size").asLong(),
+                root.path("actual-size").asLong(-1),
+                root.path("cluster-size").asLong(-1),
+                backing == null || backing.isNull() ? null : backing.asText(),
+                bitmaps);
+    }
+
+    private static String options(Map<String, String> options) throws BadInputException {
+        List<String> parts = new ArrayList<>();
+        List<String> problems = new ArrayList<>();
+        options.forEach((key, value) -> {
+            if (key.isEmpty() || key.contains(",") || key.contains("=")) {
+                problems.add("qemu-img option name '" + key + "' is invalid: it must be non-empty, without ',' or '='");
+            }
+            // qemu's option syntax escapes a comma in a value by doubling it.
+            parts.add(key + "=" + value.replace(",", ",,"));
+        });
+        if (!problems.isEmpty()) {
+            throw new BadInputException(problems);
+        }
+        return String.join(",", parts);
+    }
+
+    private static void refuseExisting(Path file, String action) throws RefusedException {
+        if (Files.exists(file)) {
+            throw new RefusedException("refusing to " + action + " " + file + ": the file already exists and qemu-img"
+                    + " would overwrite it; move it away first if it really is not needed");
+        }
+    }
+
+    private record Result(int exitCode, String stdout, String stderr) {}
+
+    private Result run(List<String> args, Path subject, int... acceptedExitCodes) throws OperationFailedException {
+        CommandLine command = new CommandLine(executable);
+        args.forEach(arg -> command.addArgument(arg, false));
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        ExecuteWatchdog watchdog = ExecuteWatchdog.builder().setTimeout(timeout).get();
+        DefaultExecutor executor = DefaultExecutor.builder().setExecuteStreamHandler(new PumpStreamHandler(out, err)).get();
+        executor.setWatchdog(watchdog);
+        executor.setExitValues(null); // every exit code is interpreted below
+        String what = "'" + executable + " " + String.join(" ", args) + "'";
+        int exitCode;
+        try {
+            exitCode = executor.execute(command);
+        } catch (IOException e) {
+            throw new OperationFailedException("cannot run " + what + " for " + subject + ": " + e.getMessage()
+                    + "; check that qemu-img (package qemu-utils) is installed and on the PATH", e);
+        }
+        String stdout = out.toString(StandardCharsets.UTF_8);
+        String stderr = err.toString(StandardCharsets.UTF_8).strip();
+        if (watchdog.killedProcess()) {
+            throw new OperationFailedException(what + " for " + subject + " did not finish within " + timeout
+                    + " and was killed; check the storage holding " + subject + " (hung mount, full disk?)"
+                    + (stderr.isEmpty() ? "" : "; qemu-img said: " + stderr));
+        }
+        for (int accepted : acceptedExitCodes) {
+            if (exitCode == accepted) {
+                return new Result(exitCode, stdout, stderr);
+            }
+        }
+        throw new OperationFailedException(what + " failed for " + subject + " with exit code " + exitCode
+                + ": " + (stderr.isEmpty() ? "(no error output)" : stderr)
+                + "; fix the cause qemu-img reports and retry");
+    }
+}
