@@ -52,7 +52,7 @@ final class CrossRules {
                     + "external-disk-number, external-disk-size and external-disk-format (see docs/external-disks.md)"));
         }
         Map<Integer, String> byIndex = new HashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = disks.fields(); it.hasNext();) {
+        for (Iterator<Map.Entry<String, JsonNode>> it = disks.properties().iterator(); it.hasNext();) {
             Map.Entry<String, JsonNode> d = it.next();
             JsonNode index = d.getValue().path("index");
             if (index.isMissingNode()) {

@@ -129,7 +129,7 @@ public final class ParameterValidator {
             case "maxLength" -> "is too long (at most " + sn.asText() + " characters)";
             case "uniqueItems" -> "must not repeat a value";
             case "pattern" -> "does not have the expected form" + described;
-            case "propertyNames" -> "has a name that is not allowed: use letters, digits, '_', '.' and '-' (at most 64)";
+            case "propertyNames" -> "has a name that is not allowed: use letters, digits, '_' and '-' (at most 20): it names QEMU block nodes";
             case "enum" -> {
                 List<String> allowed = StreamSupport.stream(sn.spliterator(), false).map(JsonNode::asText).toList();
                 String hint = value != null && value.isTextual()
@@ -164,7 +164,7 @@ public final class ParameterValidator {
         Map<String, JsonNode> props = propertiesOf(schemaNode);
         JsonNode additional = schemaNode.get("additionalProperties");
         boolean closed = top || (additional != null && additional.isBoolean() && !additional.asBoolean());
-        for (Iterator<Map.Entry<String, JsonNode>> it = doc.fields(); it.hasNext();) {
+        for (Iterator<Map.Entry<String, JsonNode>> it = doc.properties().iterator(); it.hasNext();) {
             Map.Entry<String, JsonNode> f = it.next();
             String at = path.isEmpty() ? f.getKey() : path + "." + f.getKey();
             JsonNode child = props.get(f.getKey());
@@ -196,7 +196,7 @@ public final class ParameterValidator {
         JsonNode additional = schemaNode.get("additionalProperties");
         if (additional != null && additional.isObject()) {
             Set<String> declared = propertiesOf(schemaNode).keySet();
-            for (Iterator<Map.Entry<String, JsonNode>> it = doc.fields(); it.hasNext();) {
+            for (Iterator<Map.Entry<String, JsonNode>> it = doc.properties().iterator(); it.hasNext();) {
                 Map.Entry<String, JsonNode> f = it.next();
                 if (!declared.contains(f.getKey()) && f.getValue() instanceof ObjectNode child) {
                     applyDefaults(child, additional);
@@ -231,7 +231,7 @@ public final class ParameterValidator {
             JsonNode target = part.has("$ref") ? load(part.get("$ref").asText()) : part;
             out.putAll(propertiesOf(target));
         }
-        schemaNode.path("properties").fields().forEachRemaining(f -> out.put(f.getKey(), f.getValue()));
+        schemaNode.path("properties").properties().forEach(f -> out.put(f.getKey(), f.getValue()));
         return out;
     }
 

@@ -141,10 +141,24 @@ public final class DiskProvisioner {
                         + " has a backing file (" + info.backingFile() + "), which could expose host files to the"
                         + " guest; use a self-contained image (qemu-img convert)");
             }
-            Files.move(staged, main.file());
-            kept = true;
-            LOG.info("main disk {} downloaded, format {}", main.file(), info.format());
-            return main.withFormat(info.format());
+            if ("qcow2".equals(info.format())) {
+                Files.move(staged, main.file());
+                kept = true;
+                LOG.info("main disk {} downloaded", main.file());
+                return main.withFormat("qcow2");
+            }
+            // Persistent dirty bitmaps, hence incremental backups, need qcow2: convert once, here.
+            Path converting = main.file().resolveSibling(main.file().getFileName() + ".creating");
+            deleteQuietly(converting);
+            LOG.info("converting the downloaded {} image to qcow2 for {}", info.format(), main.file());
+            try {
+                qemuImg.convert(staged, info.format(), converting, "qcow2");
+                Files.move(converting, main.file());
+            } finally {
+                deleteQuietly(converting);
+            }
+            LOG.info("main disk {} downloaded ({} converted to qcow2)", main.file(), info.format());
+            return main.withFormat("qcow2");
         } catch (IOException e) {
             throw new OperationFailedException("cannot move the downloaded image " + staged + " to " + main.file()
                     + ": " + e + "; check the directory, then retry", e);

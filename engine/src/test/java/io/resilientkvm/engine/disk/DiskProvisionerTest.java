@@ -132,6 +132,27 @@ class DiskProvisionerTest {
     }
 
     @Test
+    void aDownloadedRawImageIsConvertedToQcow2SoThatBitmapsCanBePersistent() throws Exception {
+        Path image = instance.resolve("image.raw");
+        qemuImg.create(image, "raw", 4 * MIB);
+        Files.write(image, new byte[] {0x52, 0x4b, 0x56, 0x4d}, java.nio.file.StandardOpenOption.WRITE);
+        MainDisk main = new MainDisk(data().resolve("virtual.qcow2"), 20 * MIB, "qcow2");
+
+        DiskProvisioner.Provisioned result = provisioner.provision(
+                request(main, ImageDownloader.Source.of(image.toUri()), null, null));
+
+        assertEquals("qcow2", result.mainDisk().format());
+        assertEquals("qcow2", qemuImg.info(main.file()).format());
+        assertEquals(4 * MIB, qemuImg.info(main.file()).virtualSize());
+        Process cmp = new ProcessBuilder("qemu-img", "compare", "-U", image.toString(), main.file().toString()).start();
+        org.junit.jupiter.api.Assertions.assertTrue(cmp.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "qemu-img compare hung");
+        assertEquals(0, cmp.exitValue(), "converted image must hold the downloaded data");
+        try (var files = Files.list(data())) {
+            assertEquals(List.of(main.file()), files.toList(), "no staging or partial file may remain");
+        }
+    }
+
+    @Test
     void downloadsTheImageWhenTheMainDiskIsMissingAndDetectsItsFormat() throws Exception {
         Path image = instance.resolve("image.qcow2");
         qemuImg.create(image, "qcow2", 8 * MIB);

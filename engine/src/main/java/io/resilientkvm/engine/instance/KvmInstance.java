@@ -1,0 +1,194 @@
+package io.resilientkvm.engine.instance;
+
+import io.resilientkvm.engine.disk.DiskProvisioner;
+import io.resilientkvm.engine.disk.ExternalDisk;
+import io.resilientkvm.engine.disk.ImageDownloader;
+import io.resilientkvm.engine.disk.MainDisk;
+import io.resilientkvm.engine.disk.QemuImg;
+import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.error.OperationFailedException;
+import io.resilientkvm.engine.error.OperatorException;
+import io.resilientkvm.engine.guest.GuestFileServer;
+import io.resilientkvm.engine.params.ExternalDiskParameter;
+import io.resilientkvm.engine.params.KvmParameters;
+import io.resilientkvm.engine.process.QemuLaunch;
+import io.resilientkvm.engine.process.QemuProcess;
+import io.resilientkvm.engine.process.RestartPolicy;
+import io.resilientkvm.engine.process.StopPolicy;
+import io.resilientkvm.engine.process.VmSupervisor;
+import io.resilientkvm.engine.qemu.Accelerator;
+import io.resilientkvm.engine.qemu.CpuModelProbe;
+import io.resilientkvm.engine.qemu.DiskAttachment;
+import io.resilientkvm.engine.qemu.DiskPlan;
+import io.resilientkvm.engine.qemu.QemuCommandLine;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One KVM instance on this host: prepares what QEMU needs (directories, disks, the VNC password,
+ * the guest files) and runs the VM under a {@link VmSupervisor}. Preparing never overwrites a disk
+ * and refuses, touching nothing, when the external disks conflict with what was configured before.
+ */
+public final class KvmInstance implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(KvmInstance.class);
+    private static final Path DEV_KVM = Path.of("/dev/kvm");
+
+    private final String name;
+    private final InstanceLayout layout;
+    private final List<String> argv;
+    private final Optional<GuestFileServer> guestFiles;
+    private VmSupervisor supervisor;
+
+    private KvmInstance(String name, InstanceLayout layout, List<String> argv, Optional<GuestFileServer> guestFiles) {
+        this.name = name;
+        this.layout = layout;
+        this.argv = List.copyOf(argv);
+        this.guestFiles = guestFiles;
+    }
+
+    /** The argv that {@link #prepare} would run, without creating or downloading anything. */
+    public static List<String> commandLine(String name, KvmParameters p, VmHost host, InstanceLayout layout) throws OperatorException {
+        checkSocketPaths(layout);
+        QemuImg qemuImg = new QemuImg();
+        List<DiskAttachment> disks = DiskPlan.of(p, layout, file -> formatOf(qemuImg, file));
+        Accelerator accelerator = Accelerator.resolve(host.accelerator(), DEV_KVM);
+        return QemuCommandLine.build(new QemuCommandLine.Inputs(name, p, host, layout, disks, accelerator,
+                CpuModelProbe.cpuModel(host.qemuBinary(), accelerator), host.vncPasswordFile().orElse(layout.vncPasswordFile())));
+    }
+
+    /** Creates directories, disks, the VNC password and the guest files, then returns the instance ready to {@link #start}. */
+    public static KvmInstance prepare(String name, KvmParameters p, VmHost host, InstanceLayout layout) throws OperatorException {
+        checkSocketPaths(layout);
+        Accelerator accelerator = Accelerator.resolve(host.accelerator(), DEV_KVM);
+        provisionDisks(p, layout);
+        try {
+            for (Path d : layout.directories()) {
+                Files.createDirectories(d);
+            }
+        } catch (IOException e) {
+            throw new OperationFailedException("cannot create the instance directories under " + layout.root() + ": " + e.getMessage(), e);
+        }
+        Path vncPassword = host.vncPasswordFile().orElse(layout.vncPasswordFile());
+        if (!"none".equals(host.vncListen())) {
+            ensureVncPassword(vncPassword);
+        }
+        Optional<GuestFileServer> server = Optional.empty();
+        if (p.guestFiles().enabled()) {
+            try {
+                GuestFileServer.publish(layout.guestDocumentRoot(), p.guestFiles().authorizedKey().orElse(null),
+                        p.guestFiles().data().orElse(null));
+            } catch (IOException e) {
+                throw new OperationFailedException("cannot write the guest files in " + layout.guestDocumentRoot() + ": " + e.getMessage(), e);
+            }
+            server = Optional.of(GuestFileServer.start(layout.guestDocumentRoot(), p.guestFiles().httpdPort()));
+        }
+        QemuImg qemuImg = new QemuImg();
+        List<DiskAttachment> disks = DiskPlan.of(p, layout, file -> formatOf(qemuImg, file));
+        List<String> argv = QemuCommandLine.build(new QemuCommandLine.Inputs(name, p, host, layout, disks, accelerator,
+                CpuModelProbe.cpuModel(host.qemuBinary(), accelerator), vncPassword));
+        LOG.info("Instance {} prepared in {} ({}, {} disk(s))", name, layout.root(), accelerator, disks.size());
+        return new KvmInstance(name, layout, argv, server);
+    }
+
+    private static void provisionDisks(KvmParameters p, InstanceLayout layout) throws OperatorException {
+        MainDisk main = new MainDisk(layout.mainDisk(), (long) p.diskSizeGiB() << 30, "qcow2");
+        ImageDownloader.Source image = p.image().map(i -> new ImageDownloader.Source(i.url(), i.md5().orElse(null), i.gzipped(),
+                i.checkCertificate())).orElse(null);
+        List<ExternalDisk> external = new ArrayList<>();
+        for (ExternalDiskParameter d : p.externalDisks()) {
+            external.add(new ExternalDisk(d.id(), d.path(), d.index(), d.format().orElse(null), d.cache()));
+        }
+        new DiskProvisioner(new QemuImg(), new ImageDownloader()).provision(new DiskProvisioner.Request(layout.root(), layout.root(),
+                main, image, p.legacyExternalDisks(), external));
+    }
+
+    private static String formatOf(QemuImg qemuImg, Path file) {
+        try {
+            return qemuImg.info(file).format();
+        } catch (OperationFailedException e) {
+            throw new IllegalStateException("cannot tell the format of " + file + ": " + e.getMessage()
+                    + "; set its format option in external-disk", e);
+        }
+    }
+
+    private static void checkSocketPaths(InstanceLayout layout) throws BadInputException {
+        for (Path s : List.of(layout.qmpSocket(), layout.vncSocket(), layout.guestAgentSocket())) {
+            if (s.toString().getBytes(StandardCharsets.UTF_8).length > InstanceLayout.MAX_SOCKET_PATH) {
+                throw new BadInputException("data directory " + layout.root() + " is too deep: the socket " + s + " is longer than "
+                        + InstanceLayout.MAX_SOCKET_PATH + " bytes, which unix sockets cannot hold; use a shorter data-dir");
+            }
+        }
+    }
+
+    private static void ensureVncPassword(Path file) throws OperationFailedException {
+        if (Files.exists(file)) {
+            return;
+        }
+        // VNC authentication uses 8 characters at most.
+        String alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+        SecureRandom random = new SecureRandom();
+        StringBuilder pw = new StringBuilder();
+        for (int i = 0; i < 8; i++) {
+            pw.append(alphabet.charAt(random.nextInt(alphabet.length())));
+        }
+        try {
+            Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+            Files.deleteIfExists(tmp);
+            Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            Files.writeString(tmp, pw);
+            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
+            LOG.info("Generated the VNC password in {}", file);
+        } catch (IOException e) {
+            throw new OperationFailedException("cannot write the VNC password " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    public List<String> argv() {
+        return argv;
+    }
+
+    public InstanceLayout layout() {
+        return layout;
+    }
+
+    /** Starts QEMU under supervision: restarted with backoff when it crashes, stopped with {@code quit} so bitmaps are saved. */
+    public synchronized VmSupervisor start(RestartPolicy restartPolicy) throws OperatorException {
+        if (supervisor != null) {
+            throw new IllegalStateException("instance " + name + " is already started");
+        }
+        QemuLaunch launch = new QemuLaunch(argv, layout.qmpSocket(), layout.qemuLog(), Optional.of(layout.pidFile()),
+                QemuLaunch.DEFAULT_START_TIMEOUT);
+        supervisor = new VmSupervisor(name, () -> QemuProcess.start(launch), restartPolicy, StopPolicy.QUIT);
+        try {
+            supervisor.start();
+        } catch (io.resilientkvm.engine.process.QemuStartException e) {
+            supervisor.close();
+            throw new OperationFailedException("QEMU of instance " + name + " did not start: " + e.getMessage()
+                    + " (log: " + layout.qemuLog() + ")", e);
+        }
+        return supervisor;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (supervisor != null) {
+            supervisor.close();
+        }
+        guestFiles.ifPresent(GuestFileServer::close);
+    }
+
+    @Override
+    public String toString() {
+        return "KvmInstance[" + name + " in " + layout.root() + "]";
+    }
+}
