@@ -46,30 +46,41 @@ public final class Exporter {
     private Exporter() {
     }
 
-    /** Connects to {@link BackupRequest#qmpSocket()} and backs up. */
+    /** Takes the repository lock, connects to {@link BackupRequest#qmpSocket()} and backs up. */
     public static BackupResult backup(BackupRequest request) throws OperatorException {
         if (request.qmpSocket() == null) {
             throw new BadInputException("no QMP socket given: pass the VM's QMP socket (qemu -qmp unix:PATH,server=on)");
         }
-        QmpClient qmp;
-        try {
-            qmp = QmpClient.connect(request.qmpSocket(), CONNECT_TIMEOUT);
-        } catch (QmpException e) {
-            throw new OperationFailedException("cannot talk QMP on " + request.qmpSocket() + ": " + e.getMessage()
-                    + " (is the VM running, and no other client connected?)", e);
-        }
-        try (qmp) {
-            return backup(request, qmp);
+        try (ExporterLock lock = ExporterLock.acquire(request.target())) {
+            QmpClient qmp;
+            try {
+                qmp = QmpClient.connect(request.qmpSocket(), CONNECT_TIMEOUT);
+            } catch (QmpException e) {
+                throw new OperationFailedException("cannot talk QMP on " + request.qmpSocket() + ": " + e.getMessage()
+                        + " (is the VM running, and no other client connected?)", e);
+            }
+            try (qmp) {
+                return new Run(request, qmp, new Repository(request.target())).execute();
+            }
+        } catch (IOException e) {
+            throw failed(request, e);
         }
     }
 
-    /** Backs up through an already connected QMP client (QEMU serves one client per socket). */
+    /**
+     * Takes the repository lock and backs up through an already connected QMP client (QEMU
+     * serves one client per QMP socket, so a supervisor passes its own).
+     */
     public static BackupResult backup(BackupRequest request, QmpClient qmp) throws OperatorException {
         try (ExporterLock lock = ExporterLock.acquire(request.target())) {
             return new Run(request, qmp, new Repository(request.target())).execute();
         } catch (IOException e) {
-            throw new OperationFailedException("backup into " + request.target() + " failed: " + e.getMessage(), e);
+            throw failed(request, e);
         }
+    }
+
+    private static OperationFailedException failed(BackupRequest request, IOException e) {
+        return new OperationFailedException("backup into " + request.target() + " failed: " + e.getMessage(), e);
     }
 
     /** The bitmap name prefix of a disk: {@code qmpbackup-<device>-}, then the chain id. */
