@@ -121,13 +121,29 @@ public final class Repository {
                     Files.deleteIfExists(f);
                     removed.add(f);
                 }
-                if (!stale.isEmpty()) {
+                if (stale.isEmpty()) {
+                    continue;
+                }
+                boolean hasBackups;
+                try (Stream<Path> files = Files.list(chainDir)) {
+                    hasBackups = files.anyMatch(f -> f.getFileName().toString().endsWith(BackupManifest.SUFFIX));
+                }
+                if (hasBackups) {
                     close(chainDir, "an interrupted backup left " + stale.get(0).getFileName()
                             + "; its job may have cleared the bitmap, so this chain takes no more incrementals");
+                } else {
+                    deleteEmptyChain(chainDir);
                 }
             }
         }
         return removed;
+    }
+
+    /** A chain whose full never completed: nothing worth keeping, remove the folder. */
+    private static void deleteEmptyChain(Path chainDir) throws IOException {
+        LOG.warn("Removing chain folder {}: its full backup never completed", chainDir);
+        Files.deleteIfExists(chainDir.resolve(CLOSED_MARKER));
+        Files.delete(chainDir);
     }
 
     private static boolean isStale(Path f) {

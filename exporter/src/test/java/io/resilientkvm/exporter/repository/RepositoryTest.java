@@ -92,6 +92,12 @@ class RepositoryTest {
         assertTrue(chain.closedReason().contains("interrupted"));
         assertTrue(Files.exists(full.file()));
         assertTrue(repo.cleanStale().isEmpty());
+
+        // A full that never completed leaves no chain behind.
+        PendingBackup crashedFull = repo.begin("e", Level.FULL, null, "b-");
+        Files.writeString(crashedFull.partialFile(), "junk");
+        assertEquals(1, repo.cleanStale().size());
+        assertTrue(repo.chains("e").isEmpty());
     }
 
     @Test
