@@ -84,6 +84,29 @@ class RecoveryTest {
     }
 
     @Test
+    void aCleanRestartKeepsTheBitmapAndTheChainGoesOn() throws Exception {
+        Path disk = TestVm.blankQcow2(dir.resolve("disk.qcow2"), 64 * MIB);
+        Path target = dir.resolve("backups");
+        BackupRequest req = BackupRequest.of(null, target);
+        DeviceBackup full;
+        try (TestVm vm = TestVm.builder(dir).name("a").disk("virtio0", disk).running(true).start()) {
+            vm.write("virtio0", 0x41, 0, MIB);
+            full = ChainBackupTest.single(Exporter.backup(req, vm.qmp()));
+            vm.write("virtio0", 0x42, 2 * MIB, MIB); // written before the shutdown: the bitmap keeps it
+            vm.quit();
+        }
+        try (TestVm vm = TestVm.builder(dir).name("b").disk("virtio0", disk).running(true).start()) {
+            vm.write("virtio0", 0x43, 4 * MIB, MIB);
+            DeviceBackup inc = ChainBackupTest.single(Exporter.backup(req, vm.qmp()));
+            assertEquals(BackupManifest.Level.INC, inc.manifest().level());
+            assertEquals(full.manifest().chainId(), inc.manifest().chainId());
+            vm.quit();
+            assertTrue(TestVm.hasPattern(inc.file(), 0x42, 2 * MIB, MIB));
+            assertTrue(TestVm.sameContent(inc.file(), disk));
+        }
+    }
+
+    @Test
     void cancelledIncrementalLeavesNothingAndTheRetryCapturesEverything() throws Exception {
         Path disk = TestVm.blankQcow2(dir.resolve("disk.qcow2"), 64 * MIB);
         Path target = dir.resolve("backups");
