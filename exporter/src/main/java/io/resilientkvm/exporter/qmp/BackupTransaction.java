@@ -1,0 +1,310 @@
+package io.resilientkvm.exporter.qmp;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.resilientkvm.engine.qmp.QmpClient;
+import io.resilientkvm.engine.qmp.QmpErrorException;
+import io.resilientkvm.engine.qmp.QmpEvent;
+import io.resilientkvm.engine.qmp.QmpEventStream;
+import io.resilientkvm.engine.qmp.QmpException;
+import io.resilientkvm.engine.qmp.QmpTimeoutException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs the backup jobs of several disks at one point in time and waits for them.
+ *
+ * <p>Targets are attached with {@code blockdev-add} (qcow2 over a file, {@code backing: null}),
+ * the jobs start in one {@code transaction} ({@code auto-dismiss: false}), and each is awaited
+ * through {@code JOB_STATUS_CHANGE → concluded}, then {@code query-jobs} (its error field) and
+ * {@code job-dismiss}; a {@code BLOCK_JOB_COMPLETED} carrying an error is a failure too. The
+ * target nodes are always deleted afterwards. Several jobs use
+ * {@code completion-mode: grouped}, so one failure cancels the others; since QEMU refuses
+ * that mode for {@code block-dirty-bitmap-add}, new bitmaps are then created in a transaction
+ * just before (a bitmap that starts early only marks a few clusters more: safe).
+ * Bitmaps are never cleared on failure: {@code sync=incremental} keeps them until success.
+ */
+public final class BackupTransaction {
+    private static final Logger LOG = LoggerFactory.getLogger(BackupTransaction.class);
+    /** Prefix of the target nodes this class attaches. */
+    public static final String TARGET_PREFIX = "rkvm-target-";
+    /** Prefix of the job ids this class starts. */
+    public static final String JOB_PREFIX = "rkvm-backup-";
+    private static final Duration PROGRESS_EVERY = Duration.ofSeconds(5);
+    private static final Duration CANCEL_WAIT = Duration.ofSeconds(60);
+    private static final JsonNodeFactory F = JsonNodeFactory.instance;
+
+    /**
+     * @param speedBytesPerSec job speed limit, 0 for none
+     * @param compress         write compressed clusters
+     * @param jobTimeout       how long the jobs may run before they are cancelled
+     */
+    public record Options(long speedBytesPerSec, boolean compress, Duration jobTimeout) {}
+
+    private final QmpClient qmp;
+    private final Options options;
+
+    public BackupTransaction(QmpClient qmp, Options options) {
+        this.qmp = qmp;
+        this.options = options;
+    }
+
+    /** A node name of at most 31 characters, as QEMU requires. */
+    static String targetNode(String device) {
+        String safe = device.replaceAll("[^A-Za-z0-9_.-]", "_");
+        return TARGET_PREFIX + (safe.length() <= 31 - TARGET_PREFIX.length() ? safe
+                : Integer.toHexString(device.hashCode()));
+    }
+
+    static String jobId(String device) {
+        return JOB_PREFIX + device.replaceAll("[^A-Za-z0-9_.-]", "_");
+    }
+
+    /**
+     * Removes what a crashed exporter left in QEMU: its jobs (cancelled, dismissed) and its
+     * target nodes. Call it while holding the exporter lock.
+     */
+    public static void cleanStale(QmpClient qmp) throws QmpException {
+        List<String> cancelled = new ArrayList<>();
+        try (QmpEventStream events = qmp.openEventStream("JOB_STATUS_CHANGE")) {
+            for (JsonNode job : qmp.execute("query-jobs")) {
+                String id = job.path("id").asText();
+                if (!id.startsWith(JOB_PREFIX)) {
+                    continue;
+                }
+                LOG.warn("Removing job {} ({}) left by an interrupted backup", id, job.path("status").asText());
+                if (!"concluded".equals(job.path("status").asText())) {
+                    qmp.execute("job-cancel", F.objectNode().put("id", id));
+                }
+                cancelled.add(id);
+            }
+            awaitConcludedAndDismiss(qmp, events, cancelled, id -> { });
+        }
+        if (!cancelled.isEmpty()) {
+            throw new QmpException("stale backup jobs " + cancelled + " did not conclude within "
+                    + CANCEL_WAIT.toSeconds() + " s of job-cancel; check the VM with query-jobs");
+        }
+        for (JsonNode node : qmp.execute("query-named-block-nodes", F.objectNode().put("flat", true))) {
+            String name = node.path("node-name").asText();
+            if (name.startsWith(TARGET_PREFIX)) {
+                LOG.warn("Detaching target node {} left by an interrupted backup", name);
+                qmp.execute("blockdev-del", F.objectNode().put("node-name", name));
+            }
+        }
+    }
+
+    /**
+     * Dismisses the jobs of {@code ids} as they conclude, removing them from the list, for at
+     * most {@link #CANCEL_WAIT}; {@code onDismiss} hears each id dismissed.
+     */
+    private static void awaitConcludedAndDismiss(QmpClient qmp, QmpEventStream events, List<String> ids,
+            Consumer<String> onDismiss) throws QmpException {
+        long deadline = System.nanoTime() + CANCEL_WAIT.toNanos();
+        while (!ids.isEmpty()) {
+            for (JsonNode job : qmp.execute("query-jobs")) {
+                String id = job.path("id").asText();
+                if (ids.contains(id) && "concluded".equals(job.path("status").asText())) {
+                    qmp.execute("job-dismiss", F.objectNode().put("id", id));
+                    ids.remove(id);
+                    onDismiss.accept(id);
+                }
+            }
+            long left = deadline - System.nanoTime();
+            if (ids.isEmpty() || left <= 0) {
+                return;
+            }
+            try {
+                events.next(Duration.ofNanos(Math.min(left, Duration.ofSeconds(1).toNanos())));
+            } catch (QmpTimeoutException e) {
+                // poll query-jobs again
+            }
+        }
+    }
+
+    /** Runs the jobs and returns one outcome per spec, in order; never leaves a target attached. */
+    public List<JobOutcome> run(List<JobSpec> specs) throws QmpException {
+        List<String> attached = new ArrayList<>();
+        try {
+            for (JobSpec s : specs) {
+                String node = targetNode(s.device().name());
+                ObjectNode add = F.objectNode().put("driver", "qcow2").put("node-name", node);
+                add.putObject("file").put("driver", "file").put("filename", s.target().toString());
+                add.putNull("backing");
+                qmp.execute("blockdev-add", add);
+                attached.add(node);
+            }
+            return runJobs(specs);
+        } finally {
+            for (String node : attached) {
+                try {
+                    qmp.execute("blockdev-del", F.objectNode().put("node-name", node));
+                } catch (QmpException e) {
+                    LOG.warn("Could not detach backup target node {}: {}", node, e.getMessage());
+                }
+            }
+        }
+    }
+
+    private List<JobOutcome> runJobs(List<JobSpec> specs) throws QmpException {
+        boolean grouped = specs.size() > 1;
+        ArrayNode bitmapAdds = F.arrayNode();
+        ArrayNode backups = F.arrayNode();
+        for (JobSpec s : specs) {
+            if (s.addBitmap()) {
+                ObjectNode data = F.objectNode().put("node", s.device().nodeName()).put("name", s.bitmap())
+                        .put("persistent", "qcow2".equals(s.device().format()));
+                bitmapAdds.add(F.objectNode().put("type", "block-dirty-bitmap-add").set("data", data));
+            }
+            ObjectNode data = F.objectNode().put("job-id", jobId(s.device().name()))
+                    .put("device", s.device().nodeName()).put("target", targetNode(s.device().name()))
+                    .put("sync", s.incremental() ? "incremental" : "full").put("auto-dismiss", false);
+            if (s.incremental()) {
+                data.put("bitmap", s.bitmap());
+            }
+            if (options.speedBytesPerSec() > 0) {
+                data.put("speed", options.speedBytesPerSec());
+            }
+            if (options.compress()) {
+                data.put("compress", true);
+            }
+            backups.add(F.objectNode().put("type", "blockdev-backup").set("data", data));
+        }
+        ObjectNode txn = F.objectNode();
+        ArrayNode actions = txn.putArray("actions");
+        if (grouped) {
+            if (!bitmapAdds.isEmpty()) {
+                ObjectNode first = F.objectNode();
+                first.set("actions", bitmapAdds);
+                qmp.execute("transaction", first);
+            }
+            txn.putObject("properties").put("completion-mode", "grouped");
+        } else {
+            actions.addAll(bitmapAdds);
+        }
+        actions.addAll(backups);
+
+        Map<String, JobSpec> pending = new LinkedHashMap<>();
+        specs.forEach(s -> pending.put(jobId(s.device().name()), s));
+        Map<String, JobOutcome> outcomes = new HashMap<>();
+        Map<String, String> eventErrors = new HashMap<>();
+        Instant started;
+        Set<String> ids = Set.copyOf(pending.keySet()); // read by the QMP reader thread: immutable
+        try (QmpEventStream events = qmp.openEventStream(e -> ids.contains(e.dataText("id"))
+                || ids.contains(e.dataText("device")))) {
+            started = Instant.now();
+            try {
+                qmp.execute("transaction", txn);
+            } catch (QmpErrorException e) {
+                List<JobOutcome> failed = new ArrayList<>();
+                for (JobSpec s : specs) {
+                    failed.add(new JobOutcome(s, e.description(), started, Instant.now(), 0));
+                }
+                return failed;
+            }
+            LOG.info("Backup jobs started: {}", pending.keySet());
+            long deadline = System.nanoTime() + options.jobTimeout().toNanos();
+            long nextProgress = System.nanoTime() + PROGRESS_EVERY.toNanos();
+            while (!pending.isEmpty()) {
+                long now = System.nanoTime();
+                if (now >= deadline) {
+                    cancelAll(events, pending, outcomes, started, "timed out after " + options.jobTimeout());
+                    break;
+                }
+                if (now >= nextProgress) {
+                    logProgress(pending.keySet());
+                    nextProgress = now + PROGRESS_EVERY.toNanos();
+                }
+                QmpEvent event;
+                try {
+                    event = events.next(Duration.ofNanos(Math.min(deadline, nextProgress) - now));
+                } catch (QmpTimeoutException e) {
+                    continue;
+                }
+                String id = event.dataText("id").isEmpty() ? event.dataText("device") : event.dataText("id");
+                if ("BLOCK_JOB_COMPLETED".equals(event.name()) && event.data().hasNonNull("error")) {
+                    eventErrors.put(id, event.dataText("error"));
+                } else if ("BLOCK_JOB_CANCELLED".equals(event.name())) {
+                    eventErrors.putIfAbsent(id, "the job was cancelled");
+                } else if ("JOB_STATUS_CHANGE".equals(event.name()) && "concluded".equals(event.dataText("status"))) {
+                    outcomes.put(id, conclude(id, pending.remove(id), started, eventErrors.get(id)));
+                }
+            }
+        }
+        List<JobOutcome> result = new ArrayList<>();
+        for (JobSpec s : specs) {
+            result.add(outcomes.get(jobId(s.device().name())));
+        }
+        return result;
+    }
+
+    /** Reads a concluded job's error and figures, then dismisses it. */
+    private JobOutcome conclude(String id, JobSpec spec, Instant started, String eventError) throws QmpException {
+        String error = eventError;
+        long bytes = 0;
+        for (JsonNode job : qmp.execute("query-jobs")) {
+            if (id.equals(job.path("id").asText())) {
+                if (job.hasNonNull("error")) {
+                    error = job.get("error").asText();
+                }
+                bytes = job.path("current-progress").asLong();
+            }
+        }
+        qmp.execute("job-dismiss", F.objectNode().put("id", id));
+        Instant finished = Instant.now();
+        if (error == null) {
+            LOG.info("Job {} done: {} bytes in {} ms", id, bytes, Duration.between(started, finished).toMillis());
+        } else {
+            LOG.warn("Job {} failed: {}", id, error);
+        }
+        return new JobOutcome(spec, error, started, finished, bytes);
+    }
+
+    private void cancelAll(QmpEventStream events, Map<String, JobSpec> pending, Map<String, JobOutcome> outcomes,
+            Instant started, String why) throws QmpException {
+        LOG.warn("Cancelling backup jobs {}: {}", pending.keySet(), why);
+        for (String id : pending.keySet()) {
+            try {
+                qmp.execute("job-cancel", F.objectNode().put("id", id));
+            } catch (QmpErrorException e) {
+                LOG.debug("job-cancel {}: {}", id, e.getMessage());
+            }
+        }
+        List<String> ids = new ArrayList<>(pending.keySet());
+        awaitConcludedAndDismiss(qmp, events, ids,
+                id -> outcomes.put(id, new JobOutcome(pending.get(id), why, started, Instant.now(), 0)));
+        for (String id : ids) {
+            outcomes.put(id, new JobOutcome(pending.get(id), why + "; the job did not conclude after job-cancel",
+                    started, Instant.now(), 0));
+        }
+        pending.clear();
+    }
+
+    private void logProgress(Iterable<String> ids) {
+        try {
+            for (JsonNode job : qmp.execute("query-jobs")) {
+                String id = job.path("id").asText();
+                for (String wanted : ids) {
+                    if (wanted.equals(id)) {
+                        long cur = job.path("current-progress").asLong();
+                        long total = Math.max(1, job.path("total-progress").asLong());
+                        LOG.info("{}: {}% ({} of {} MiB, {})", id, cur * 100 / total, cur >> 20, total >> 20,
+                                job.path("status").asText());
+                    }
+                }
+            }
+        } catch (QmpException e) {
+            LOG.debug("query-jobs for progress failed: {}", e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,85 @@
+package io.resilientkvm.exporter.repository;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.resilientkvm.engine.backup.BackupManifest;
+import io.resilientkvm.engine.backup.BackupManifest.Level;
+import io.resilientkvm.exporter.image.QemuImg;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Checks a chain end to end: every file has its manifest's size and SHA-256, passes
+ * {@code qemu-img check}, and is backed by exactly its predecessor (relative name, sequence
+ * without gaps, same bitmap and chain), the full by nothing.
+ */
+public final class ChainVerifier {
+    private ChainVerifier() {
+    }
+
+    /** Verifies every backup of the chain; never throws for a damaged chain, reports instead. */
+    public static VerifyReport verify(Chain chain) throws IOException {
+        List<String> problems = new ArrayList<>();
+        List<String> warnings = new ArrayList<>();
+        List<BackupManifest> backups = chain.backups();
+        if (backups.isEmpty()) {
+            problems.add(chain.dir() + ": no complete backup in this chain");
+        }
+        for (int i = 0; i < backups.size(); i++) {
+            BackupManifest m = backups.get(i);
+            Path file = chain.file(m);
+            String where = file.toString();
+            if (m.sequence() != i) {
+                problems.add(where + ": sequence " + m.sequence() + ", expected " + i + " (a backup is missing)");
+            }
+            if (!m.chainId().equals(chain.chainId()) || !m.device().equals(chain.device())) {
+                problems.add(where + ": manifest names chain " + m.device() + "/" + m.chainId()
+                        + " but lies in " + chain.device() + "/" + chain.chainId());
+            }
+            if ((i == 0) != (m.level() == Level.FULL)) {
+                problems.add(where + ": level " + m.level() + " at sequence " + i);
+            }
+            String expectedParent = i == 0 ? null : backups.get(i - 1).file();
+            if (!Objects.equals(m.parent(), expectedParent)) {
+                problems.add(where + ": manifest parent " + m.parent() + ", expected " + expectedParent);
+            }
+            if (i > 0 && !m.bitmap().equals(backups.get(0).bitmap())) {
+                problems.add(where + ": bitmap " + m.bitmap() + " differs from the chain's " + backups.get(0).bitmap());
+            }
+            if (!Files.isRegularFile(file)) {
+                problems.add(where + ": file is missing");
+                continue;
+            }
+            long size = Files.size(file);
+            if (size != m.fileSize()) {
+                problems.add(where + ": size " + size + " bytes, manifest says " + m.fileSize());
+                continue;
+            }
+            String sha = Sha256.of(file);
+            if (!sha.equals(m.sha256())) {
+                problems.add(where + ": SHA-256 " + sha + " does not match the manifest's " + m.sha256());
+                continue;
+            }
+            QemuImg.Result check = QemuImg.check(file);
+            if (check.exitCode() == 3) {
+                warnings.add(where + ": qemu-img check found leaked clusters (harmless): " + check.output().strip());
+            } else if (check.exitCode() != 0) {
+                problems.add(where + ": qemu-img check failed (exit " + check.exitCode() + "): "
+                        + check.output().strip());
+            }
+            JsonNode info = QemuImg.info(file);
+            String backing = info.hasNonNull("backing-filename") ? info.get("backing-filename").asText() : null;
+            if (!Objects.equals(backing, expectedParent)) {
+                problems.add(where + ": backing file is " + backing + ", expected " + expectedParent);
+            }
+            if (info.path("virtual-size").asLong() != m.virtualSize()) {
+                problems.add(where + ": virtual size " + info.path("virtual-size").asLong() + ", manifest says "
+                        + m.virtualSize());
+            }
+        }
+        return new VerifyReport(chain, problems, warnings);
+    }
+}

@@ -1,0 +1,250 @@
+package io.resilientkvm.exporter.repository;
+
+import io.resilientkvm.engine.backup.BackupManifest;
+import io.resilientkvm.engine.backup.BackupManifest.Level;
+import io.resilientkvm.engine.error.BadInputException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The on-disk backup repository of one VM:
+ * {@code <root>/<device>/<chain>/FULL-<time>.qcow2}, then {@code INC-<time>.qcow2} files backed
+ * by their predecessor through a relative name, each with its manifest {@code <file>.json}.
+ * Files are written as {@code *.partial}, synced and renamed; the manifest comes last and marks
+ * the backup complete. Times are UTC {@code yyyyMMdd'T'HHmmss.SSS'Z'}: they sort as text.
+ */
+public final class Repository {
+    private static final Logger LOG = LoggerFactory.getLogger(Repository.class);
+    /** Suffix of a backup file being written. */
+    public static final String PARTIAL = ".partial";
+    /** Marker in a chain folder that forbids adding to it; holds the reason. */
+    public static final String CLOSED_MARKER = "CLOSED";
+    private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss.SSS'Z'")
+            .withZone(ZoneOffset.UTC);
+
+    private final Path root;
+    private final Clock clock;
+
+    public Repository(Path root) {
+        this(root, Clock.systemUTC());
+    }
+
+    Repository(Path root, Clock clock) {
+        this.root = root.toAbsolutePath().normalize();
+        this.clock = clock;
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    /** The time stamp used in file and chain names. */
+    public static String stamp(Instant t) {
+        return TIME.format(t);
+    }
+
+    /** The disks that have a folder here. */
+    public List<String> devices() throws IOException {
+        return subfolders(root).stream().map(p -> p.getFileName().toString()).toList();
+    }
+
+    /** The chains of a disk, oldest first; none when the disk has no folder. */
+    public List<Chain> chains(String device) throws IOException, BadInputException {
+        List<Chain> chains = new ArrayList<>();
+        for (Path dir : subfolders(root.resolve(device))) {
+            chains.add(readChain(device, dir));
+        }
+        return chains;
+    }
+
+    /** The newest chain of a disk (the one new incrementals go to, if it is open). */
+    public Optional<Chain> newestChain(String device) throws IOException, BadInputException {
+        List<Chain> chains = chains(device);
+        return chains.isEmpty() ? Optional.empty() : Optional.of(chains.get(chains.size() - 1));
+    }
+
+    /** The newest complete backup of a disk. */
+    public Optional<BackupManifest> newestBackup(String device) throws IOException, BadInputException {
+        List<Chain> chains = chains(device);
+        for (int i = chains.size() - 1; i >= 0; i--) {
+            Optional<BackupManifest> newest = chains.get(i).newest();
+            if (newest.isPresent()) {
+                return newest;
+            }
+        }
+        return Optional.empty();
+    }
+
+    private Chain readChain(String device, Path dir) throws IOException, BadInputException {
+        List<BackupManifest> backups = new ArrayList<>();
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path f : files.filter(p -> p.getFileName().toString().endsWith(".qcow2" + BackupManifest.SUFFIX))
+                    .sorted().toList()) {
+                backups.add(BackupManifest.read(f));
+            }
+        }
+        backups.sort(Comparator.comparingInt(BackupManifest::sequence));
+        Path marker = dir.resolve(CLOSED_MARKER);
+        String closed = Files.exists(marker) ? Files.readString(marker).strip() : null;
+        return new Chain(device, dir.getFileName().toString(), dir, backups, closed);
+    }
+
+    /**
+     * Removes what a crashed run left: {@code *.partial} files, temporary manifests, and backup
+     * files without a manifest. A chain that had such leftovers is closed, since the crashed
+     * job may have cleared its bitmap's bits: the next backup of that disk starts a new chain.
+     *
+     * @return the files removed
+     */
+    public List<Path> cleanStale() throws IOException {
+        List<Path> removed = new ArrayList<>();
+        for (Path deviceDir : subfolders(root)) {
+            for (Path chainDir : subfolders(deviceDir)) {
+                List<Path> stale;
+                try (Stream<Path> files = Files.list(chainDir)) {
+                    stale = files.filter(Repository::isStale).sorted().toList();
+                }
+                for (Path f : stale) {
+                    LOG.warn("Removing {} left by an interrupted backup", f);
+                    Files.deleteIfExists(f);
+                    removed.add(f);
+                }
+                if (stale.isEmpty()) {
+                    continue;
+                }
+                boolean hasBackups;
+                try (Stream<Path> files = Files.list(chainDir)) {
+                    hasBackups = files.anyMatch(f -> f.getFileName().toString().endsWith(BackupManifest.SUFFIX));
+                }
+                if (hasBackups) {
+                    close(chainDir, "an interrupted backup left " + stale.get(0).getFileName()
+                            + "; its job may have cleared the bitmap, so this chain takes no more incrementals");
+                } else {
+                    deleteEmptyChain(chainDir);
+                }
+            }
+        }
+        return removed;
+    }
+
+    /** A chain whose full never completed: nothing worth keeping, remove the folder. */
+    private static void deleteEmptyChain(Path chainDir) throws IOException {
+        LOG.warn("Removing chain folder {}: its full backup never completed", chainDir);
+        Files.deleteIfExists(chainDir.resolve(CLOSED_MARKER));
+        Files.delete(chainDir);
+    }
+
+    private static boolean isStale(Path f) {
+        String name = f.getFileName().toString();
+        if (name.endsWith(PARTIAL) || name.endsWith(AtomicFiles.TMP_SUFFIX)) {
+            return true;
+        }
+        return name.endsWith(".qcow2") && !Files.exists(BackupManifest.manifestPath(f));
+    }
+
+    /** Closes a chain: no incremental will be added to it. */
+    public void close(Chain chain, String reason) throws IOException {
+        close(chain.dir(), reason);
+    }
+
+    private static void close(Path chainDir, String reason) throws IOException {
+        LOG.warn("Closing backup chain {}: {}", chainDir, reason);
+        AtomicFiles.writeAtomically(chainDir.resolve(CLOSED_MARKER), reason + "\n");
+    }
+
+    /**
+     * Reserves the files of a new backup. A full opens a new chain folder named after its
+     * time; an incremental goes to {@code parent}'s chain with the next sequence.
+     */
+    public PendingBackup begin(String device, Level level, Chain chain, String bitmapPrefix) throws IOException {
+        Path deviceDir = root.resolve(device);
+        Files.createDirectories(deviceDir);
+        if (level == Level.FULL) {
+            String last = subfolders(deviceDir).stream().map(p -> p.getFileName().toString()).reduce((a, b) -> b)
+                    .orElse("");
+            Instant t = clock.instant();
+            String chainId = stamp(t);
+            while (chainId.compareTo(last) <= 0) {
+                t = t.plusMillis(1);
+                chainId = stamp(t);
+            }
+            Path chainDir = deviceDir.resolve(chainId);
+            Files.createDirectories(chainDir);
+            AtomicFiles.syncDirectory(deviceDir);
+            Path file = chainDir.resolve("FULL-" + chainId + ".qcow2");
+            return new PendingBackup(device, chainId, 0, level, file, partial(file), null, bitmapPrefix + chainId);
+        }
+        if (chain == null || !chain.isOpen()) {
+            throw new IllegalArgumentException("an incremental needs an open chain with a full backup");
+        }
+        BackupManifest parent = chain.newest().orElseThrow();
+        Instant t = clock.instant();
+        Path file;
+        while (true) {
+            file = chain.dir().resolve("INC-" + stamp(t) + ".qcow2");
+            if (!Files.exists(file) && !Files.exists(partial(file)) && file.getFileName().toString()
+                    .compareTo(parent.file().replaceFirst("^FULL-", "INC-")) > 0) {
+                break;
+            }
+            t = t.plusMillis(1);
+        }
+        return new PendingBackup(device, chain.chainId(), parent.sequence() + 1, level, file, partial(file),
+                parent.file(), parent.bitmap());
+    }
+
+    private static Path partial(Path file) {
+        return file.resolveSibling(file.getFileName() + PARTIAL);
+    }
+
+    /**
+     * Publishes a written backup: syncs and renames the partial file, hashes it, then writes
+     * the manifest (synced, renamed), which makes the backup complete.
+     */
+    public BackupManifest complete(PendingBackup p, String instance, long virtualSize, long epoch, JobFigures job)
+            throws IOException {
+        AtomicFiles.forceAndRename(p.partialFile(), p.file());
+        String sha = Sha256.of(p.file());
+        long size = Files.size(p.file());
+        BackupManifest m = new BackupManifest(BackupManifest.FORMAT_VERSION, instance, p.device(), p.chainId(),
+                p.sequence(), p.level(), p.file().getFileName().toString(), p.parent(), p.bitmap(), virtualSize,
+                size, sha, clock.instant(), job.startedAt(), job.finishedAt(), epoch, job.bytesTransferred(),
+                Math.max(0, job.finishedAt().toEpochMilli() - job.startedAt().toEpochMilli()));
+        AtomicFiles.writeAtomically(BackupManifest.manifestPath(p.file()), m.toJson());
+        return m;
+    }
+
+    /** Removes what a failed backup wrote; a new chain folder left empty goes too. */
+    public void abandon(PendingBackup p) throws IOException {
+        Files.deleteIfExists(p.partialFile());
+        if (p.level() == Level.FULL) {
+            Path chainDir = p.file().getParent();
+            try (Stream<Path> files = Files.list(chainDir)) {
+                if (files.findAny().isEmpty()) {
+                    Files.delete(chainDir);
+                }
+            }
+        }
+    }
+
+    private static List<Path> subfolders(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return List.of();
+        }
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(Files::isDirectory).filter(p -> !p.getFileName().toString().startsWith("."))
+                    .sorted().toList();
+        }
+    }
+}
