@@ -58,6 +58,11 @@ public final class CommandRunner {
     }
 
     private static int failure(Exception e, PrintWriter err) {
+        if (e instanceof io.resilientkvm.schemas.InvalidDocumentException bad) {
+            bad.problems().forEach(err::println);
+            err.flush();
+            return ExitStatus.BAD_INPUT.code();
+        }
         if (e instanceof OperatorException op) {
             String prefix = op instanceof BadInputException ? "" : (op.exitStatus() == ExitStatus.REFUSED ? "refused: " : "failed: ");
             for (String line : op.getMessage().split("\\R")) {
@@ -74,6 +79,9 @@ public final class CommandRunner {
     }
 
     private static int exitCodeOf(Throwable e) {
+        if (e instanceof io.resilientkvm.schemas.InvalidDocumentException) {
+            return ExitStatus.BAD_INPUT.code();
+        }
         if (e instanceof OperatorException op) {
             return op.exitStatus().code();
         }

@@ -8,7 +8,7 @@ import java.util.Objects;
  * Where an instance keeps its files, under one directory:
  * <pre>
  * etc/            .data-disk-amount, .data-disk-ids, vnc.passwd
- * run/            qmp.sock, vnc.sock, qga.sock, qemu.pid
+ * run/            qmp.sock (the supervisor's), qmp-backup.sock (the exporter's), vnc.sock, qga.sock, qemu.pid
  * log/            qemu.log
  * disks/          virtual.qcow2 (the main disk)
  * external/       legacy external disks: dataN/kvm_virtual_disk.FORMAT
@@ -38,6 +38,11 @@ public record InstanceLayout(Path root) {
 
     public Path qmpSocket() {
         return run().resolve("qmp.sock");
+    }
+
+    /** A second QMP monitor for the exporter: QEMU serves one client per monitor socket. */
+    public Path backupQmpSocket() {
+        return run().resolve("qmp-backup.sock");
     }
 
     public Path vncSocket() {

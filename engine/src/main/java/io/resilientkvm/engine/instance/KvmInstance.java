@@ -122,7 +122,7 @@ public final class KvmInstance implements AutoCloseable {
     }
 
     private static void checkSocketPaths(InstanceLayout layout) throws BadInputException {
-        for (Path s : List.of(layout.qmpSocket(), layout.vncSocket(), layout.guestAgentSocket())) {
+        for (Path s : List.of(layout.qmpSocket(), layout.backupQmpSocket(), layout.vncSocket(), layout.guestAgentSocket())) {
             if (s.toString().getBytes(StandardCharsets.UTF_8).length > InstanceLayout.MAX_SOCKET_PATH) {
                 throw new BadInputException("data directory " + layout.root() + " is too deep: the socket " + s + " is longer than "
                         + InstanceLayout.MAX_SOCKET_PATH + " bytes, which unix sockets cannot hold; use a shorter data-dir");

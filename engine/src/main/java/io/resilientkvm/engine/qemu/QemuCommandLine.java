@@ -63,6 +63,7 @@ public final class QemuCommandLine {
         a.addAll(List.of("-smp", p.cpuTopology().smp(p.cpuCount())));
         numa(a, p);
         a.addAll(List.of("-qmp", "unix:" + layout.qmpSocket() + ",server=on,wait=off"));
+        a.addAll(List.of("-qmp", "unix:" + layout.backupQmpSocket() + ",server=on,wait=off"));
         a.addAll(List.of("-pidfile", layout.pidFile().toString()));
         guestAgent(a, in.host().guestAgentSocket().orElse(layout.guestAgentSocket()));
         disks(a, in.disks());

@@ -195,7 +195,8 @@ class QemuCommandLineTest {
     @Test
     void qmpPidfileGuestAgentAndAcceleratorAreAlwaysThere() throws Exception {
         List<String> a = argv("{}");
-        assertEquals("unix:/srv/kvm1/run/qmp.sock,server=on,wait=off", value(a, "-qmp"));
+        assertEquals(List.of("unix:/srv/kvm1/run/qmp.sock,server=on,wait=off", "unix:/srv/kvm1/run/qmp-backup.sock,server=on,wait=off"),
+                values(a, "-qmp"));
         assertEquals("/srv/kvm1/run/qemu.pid", value(a, "-pidfile"));
         assertEquals("tcg", value(a, "-accel"));
         assertEquals("max", value(a, "-cpu"));

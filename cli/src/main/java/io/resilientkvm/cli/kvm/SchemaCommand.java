@@ -1,0 +1,52 @@
+package io.resilientkvm.cli.kvm;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.resilientkvm.schemas.ParameterValidator;
+import io.resilientkvm.schemas.SchemaKind;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+@Command(name = "schema", mixinStandardHelpOptions = true,
+        description = "Lists the parameters of a schema with their defaults and meaning, or prints the JSON Schema.")
+final class SchemaCommand implements Callable<Integer> {
+    @Parameters(index = "0", arity = "0..1", defaultValue = "kvm_instance", paramLabel = "SCHEMA",
+            description = "kvm_instance, resilient_instance or node_config; default ${DEFAULT-VALUE}")
+    SchemaKind kind;
+
+    @Option(names = "--json", description = "print the JSON Schema itself")
+    boolean json;
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        ParameterValidator v = ParameterValidator.of(kind);
+        var out = spec.commandLine().getOut();
+        if (json) {
+            out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(v.schemaDocument()));
+            out.flush();
+            return 0;
+        }
+        JsonNode schema = v.schemaDocument();
+        for (String name : v.knownNames()) {
+            JsonNode p = schema.path("properties").has(name) ? schema.path("properties").path(name) : null;
+            if (p == null) {
+                for (JsonNode part : schema.path("allOf")) {
+                    if (part.has("$ref")) {
+                        p = ParameterValidator.of(SchemaKind.KVM_INSTANCE).schemaDocument().path("properties").path(name);
+                    }
+                }
+            }
+            String def = p != null && p.has("default") ? " (default: " + p.get("default") + ")" : "";
+            String desc = p != null ? p.path("description").asText("") : "";
+            out.printf("%-36s %s%s%n", name, desc, def);
+        }
+        out.flush();
+        return 0;
+    }
+}
