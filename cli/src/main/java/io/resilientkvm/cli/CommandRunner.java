@@ -20,6 +20,11 @@ public final class CommandRunner {
 
     /** Runs {@code command} with {@code args} and returns the exit code; does not exit. */
     public static int run(Object command, String... args) {
+        return run(command, null, null, args);
+    }
+
+    /** As {@link #run(Object, String...)}, writing to {@code out} and {@code err} (tests); null keeps the console. */
+    public static int run(Object command, PrintWriter out, PrintWriter err, String... args) {
         CommandLine cli = new CommandLine(command)
                 .setCaseInsensitiveEnumValuesAllowed(true)
                 .setUsageHelpAutoWidth(true)
@@ -27,6 +32,12 @@ public final class CommandRunner {
                 .setParameterExceptionHandler(CommandRunner::usageError)
                 .setExecutionExceptionHandler((e, cmd, parsed) -> failure(e, cmd.getErr()));
         cli.setExitCodeExceptionMapper(CommandRunner::exitCodeOf);
+        if (out != null) {
+            cli.setOut(out);
+        }
+        if (err != null) {
+            cli.setErr(err);
+        }
         return cli.execute(args);
     }
 

@@ -49,7 +49,7 @@ final class CrossRules {
         if (legacy > 0) {
             out.add(new Violation("external-disk", null, "cannot be used together with external-disk-number = " + legacy
                     + ": for the sake of your data the VM will not start; move every disk to external-disk and remove "
-                    + "external-disk-number, external-disk-size and external-disk-format (see docs/instance.md, "External disks")"));
+                    + "external-disk-number, external-disk-size and external-disk-format (see docs/instance.md, section External disks)"));
         }
         Map<Integer, String> byIndex = new HashMap<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = disks.properties().iterator(); it.hasNext();) {

@@ -9,6 +9,7 @@ import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.engine.guest.GuestFileServer;
+import io.resilientkvm.engine.net.PortTunnel;
 import io.resilientkvm.engine.params.ExternalDiskParameter;
 import io.resilientkvm.engine.params.KvmParameters;
 import io.resilientkvm.engine.process.QemuLaunch;
@@ -22,6 +23,7 @@ import io.resilientkvm.engine.qemu.DiskAttachment;
 import io.resilientkvm.engine.qemu.DiskPlan;
 import io.resilientkvm.engine.qemu.QemuCommandLine;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -47,13 +49,21 @@ public final class KvmInstance implements AutoCloseable {
     private final InstanceLayout layout;
     private final List<String> argv;
     private final Optional<GuestFileServer> guestFiles;
+    private final List<Tunnel> ipv6Forwards;
+    private final List<PortTunnel> tunnels = new ArrayList<>();
     private VmSupervisor supervisor;
 
-    private KvmInstance(String name, InstanceLayout layout, List<String> argv, Optional<GuestFileServer> guestFiles) {
+    /** One IPv6 listen address relayed to the IPv4 host forward QEMU listens on. */
+    private record Tunnel(InetSocketAddress listen, InetSocketAddress target) {
+    }
+
+    private KvmInstance(String name, InstanceLayout layout, List<String> argv, Optional<GuestFileServer> guestFiles,
+            List<Tunnel> ipv6Forwards) {
         this.name = name;
         this.layout = layout;
         this.argv = List.copyOf(argv);
         this.guestFiles = guestFiles;
+        this.ipv6Forwards = List.copyOf(ipv6Forwards);
     }
 
     /** The argv that {@link #prepare} would run, without creating or downloading anything. */
@@ -97,7 +107,13 @@ public final class KvmInstance implements AutoCloseable {
         List<String> argv = QemuCommandLine.build(new QemuCommandLine.Inputs(name, p, host, layout, disks, accelerator,
                 CpuModelProbe.cpuModel(host.qemuBinary(), accelerator), vncPassword));
         LOG.info("Instance {} prepared in {} ({}, {} disk(s))", name, layout.root(), accelerator, disks.size());
-        return new KvmInstance(name, layout, argv, server);
+        List<Tunnel> forwards = new ArrayList<>();
+        if (!host.ipv6().isEmpty()) {
+            for (int port : QemuCommandLine.natHostPorts(p)) {
+                forwards.add(new Tunnel(new InetSocketAddress(host.ipv6(), port), new InetSocketAddress(host.ipv4(), port)));
+            }
+        }
+        return new KvmInstance(name, layout, argv, server, forwards);
     }
 
     private static void provisionDisks(KvmParameters p, InstanceLayout layout) throws OperatorException {
@@ -169,6 +185,14 @@ public final class KvmInstance implements AutoCloseable {
         QemuLaunch launch = new QemuLaunch(argv, layout.qmpSocket(), layout.qemuLog(), Optional.of(layout.pidFile()),
                 QemuLaunch.DEFAULT_START_TIMEOUT);
         supervisor = new VmSupervisor(name, () -> QemuProcess.start(launch), restartPolicy, StopPolicy.QUIT);
+        for (Tunnel t : ipv6Forwards) {
+            try {
+                tunnels.add(PortTunnel.start(t.listen(), t.target()));
+            } catch (OperationFailedException e) {
+                // The VM stays reachable on IPv4; an operator who needs IPv6 sees why it is missing.
+                LOG.warn("IPv6 forward not available: {}", e.getMessage());
+            }
+        }
         try {
             supervisor.start();
         } catch (io.resilientkvm.engine.process.QemuStartException e) {
@@ -184,6 +208,7 @@ public final class KvmInstance implements AutoCloseable {
         if (supervisor != null) {
             supervisor.close();
         }
+        tunnels.forEach(PortTunnel::close);
         guestFiles.ifPresent(GuestFileServer::close);
     }
 

@@ -10,7 +10,7 @@ import java.util.Optional;
  *
  * @param ipv4             host IPv4 address of the NAT forwards ({@code hostfwd})
  * @param ipv6             host IPv6 address of the forwards, empty for none (QEMU 7.2's user
- *                         network cannot listen on IPv6; the node tunnels these ports)
+ *                         network cannot listen on IPv6; {@code PortTunnel} relays these ports)
  * @param tapInterface     host tap interface for {@code use-tap}
  * @param vncListen        {@code unix}, {@code none} or {@code ADDRESS:PORT}
  * @param vncPasswordFile  the VNC password, or the instance's {@code etc/vnc.passwd}
