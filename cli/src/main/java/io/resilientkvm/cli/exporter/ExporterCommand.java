@@ -21,6 +21,16 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.function.Supplier;
+import io.resilientkvm.engine.instance.NodeConfig;
+import io.resilientkvm.engine.params.InstanceParameters;
+import io.resilientkvm.engine.params.ParameterFiles;
+import io.resilientkvm.engine.params.ResilientParameters;
+import io.resilientkvm.exporter.schedule.BackupRunner;
+import io.resilientkvm.exporter.schedule.BackupSchedule;
+import io.resilientkvm.exporter.schedule.CronExpressions;
+import io.resilientkvm.schemas.SchemaKind;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -37,8 +47,16 @@ import picocli.CommandLine.Spec;
         exitCodeList = {"0:done", "1:the backup failed (the chain is left intact; run again)", "2:bad input or usage",
                 "3:refused: another exporter holds the repository lock"})
 public final class ExporterCommand implements Callable<Integer> {
-    @Option(names = "--qmp", paramLabel = "SOCKET", required = true, description = "the VM's QMP unix socket (bin/kvm run gives run/qmp-backup.sock)")
+    @Option(names = "--qmp", paramLabel = "SOCKET", description = "the VM's QMP unix socket (bin/kvm run gives run/qmp-backup.sock)")
     Path qmp;
+
+    @Option(names = "--config", paramLabel = "NODE.json",
+            description = {"run scheduled: the node's instance (run/qmp-backup.sock into srv/backup), on the cron of",
+                    "resiliency-backup-periodicity in its parameters (default hourly), until stopped"})
+    Path config;
+
+    @Option(names = "--now", description = "with --config: also take a backup at start")
+    boolean now;
 
     @Option(names = "--target", paramLabel = "DIR", description = "the backup repository (required unless --list)")
     Path target;
@@ -82,6 +100,12 @@ public final class ExporterCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         ObjectMapper mapper = new ObjectMapper();
+        if (config != null) {
+            return scheduled(out);
+        }
+        if (qmp == null) {
+            throw new BadInputException("--qmp: missing; give the VM's QMP socket, or --config NODE.json to run scheduled");
+        }
         if (list) {
             return list(out, mapper);
         }
@@ -107,6 +131,47 @@ public final class ExporterCommand implements Callable<Integer> {
         }
         out.flush();
         return 0;
+    }
+
+    private int scheduled(PrintWriter out) throws Exception {
+        NodeConfig node = NodeConfig.load(config);
+        InstanceParameters params = ParameterFiles.load(node.parameters(),
+                node.resilient() ? SchemaKind.RESILIENT_INSTANCE : SchemaKind.KVM_INSTANCE);
+        String cron = params.resilient().map(ResilientParameters::backupCron).orElse(CronExpressions.DEFAULT);
+        long speedLimit = params.resilient().map(ResilientParameters::speedLimitBytesPerSecond).orElse(speed);
+        boolean compressed = params.resilient().map(ResilientParameters::compress).orElse(compress);
+        Path socket = qmp != null ? qmp : node.layout().backupQmpSocket();
+        Path repository = target != null ? target : node.layout().backupRepository();
+        Supplier<BackupRequest> requests = () -> BackupRequest.of(socket, repository).withLevel(level).withDevices(devices)
+                .withExcluded(excluded).withSpeed(speedLimit).withCompress(compressed).withJobTimeout(Duration.ofSeconds(timeoutSeconds));
+        CountDownLatch stopped = new CountDownLatch(1);
+        try (BackupSchedule schedule = new BackupSchedule(cron, requests, BackupRunner.EXPORTER, o -> report(out, o),
+                Duration.ofMinutes(5))) {
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                schedule.close();
+                stopped.countDown();
+            }, "exporter-shutdown"));
+            out.println("exporter for " + node.instance() + " on " + node.node() + ": cron '" + cron + "' (next "
+                    + schedule.nextFireTime().map(Object::toString).orElse("?") + "), QMP " + socket + ", repository " + repository);
+            out.flush();
+            if (now) {
+                schedule.runNow();
+            }
+            stopped.await();
+        }
+        return 0;
+    }
+
+    private static void report(PrintWriter out, BackupSchedule.Outcome o) {
+        if (o.error() != null) {
+            out.println(o.finished() + " backup failed: " + o.error().getMessage() + " (retried at the next run)");
+        } else {
+            for (DeviceBackup b : o.result().backups()) {
+                out.printf("%s %-12s %-4s chain %s #%d  %,d bytes in %.2f s  %s%n", o.finished(), b.device(), b.manifest().level(),
+                        b.manifest().chainId(), b.manifest().sequence(), b.bytes(), b.seconds(), b.file().getFileName());
+            }
+        }
+        out.flush();
     }
 
     private int list(PrintWriter out, ObjectMapper mapper) throws Exception {
