@@ -32,6 +32,7 @@ import io.resilientkvm.exporter.schedule.BackupSchedule;
 import io.resilientkvm.exporter.schedule.CronExpressions;
 import io.resilientkvm.schemas.SchemaKind;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -86,8 +87,8 @@ public final class ExporterCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print the result as JSON")
     boolean json;
 
-    @Option(names = "--verbose", description = "log details")
-    boolean verbose;
+    @Mixin
+    io.resilientkvm.cli.CommonOptions common;
 
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;

@@ -24,8 +24,8 @@ final class CmdlineCommand implements Callable<Integer> {
     @Option(names = "--shell", description = "print a shell-quoted command line instead of JSON")
     boolean shell;
 
-    @Option(names = "--verbose", description = "log details")
-    boolean verbose;
+    @Mixin
+    io.resilientkvm.cli.CommonOptions common;
 
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;

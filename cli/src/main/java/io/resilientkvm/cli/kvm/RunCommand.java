@@ -33,8 +33,8 @@ final class RunCommand implements Callable<Integer> {
             description = "stop the VM cleanly after this many seconds (smoke tests, demos); default: run until stopped")
     Long stopAfter;
 
-    @Option(names = "--verbose", description = "log details")
-    boolean verbose;
+    @Mixin
+    io.resilientkvm.cli.CommonOptions common;
 
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;

@@ -28,8 +28,8 @@ final class ValidateCommand implements Callable<Integer> {
     @Option(names = "--effective", description = "print the parameters with every default filled in")
     boolean effective;
 
-    @Option(names = "--verbose", description = "log details")
-    boolean verbose;
+    @Mixin
+    io.resilientkvm.cli.CommonOptions common;
 
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
