@@ -14,6 +14,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -82,16 +83,33 @@ public final class PortTunnel implements AutoCloseable {
 
     private void relay(Socket client) {
         open.add(client);
-        try (client; Socket upstream = new Socket()) {
+        Socket upstream = new Socket();
+        try {
             upstream.connect(target, CONNECT_TIMEOUT_MS);
-            open.add(upstream);
-            pool.execute(() -> copy(upstream, client));
-            copy(client, upstream);
         } catch (IOException e) {
             LOG.debug("Tunnel connection to {} failed: {}", target, e.getMessage());
-        } finally {
+            closeQuietly(client);
+            closeQuietly(upstream);
             open.remove(client);
+            return;
         }
+        open.add(upstream);
+        // Each direction ends on its own (half-close); the last one to end closes both sockets.
+        AtomicInteger directions = new AtomicInteger(2);
+        Runnable ended = () -> {
+            if (directions.decrementAndGet() == 0) {
+                closeQuietly(client);
+                closeQuietly(upstream);
+                open.remove(client);
+                open.remove(upstream);
+            }
+        };
+        pool.execute(() -> {
+            copy(upstream, client);
+            ended.run();
+        });
+        copy(client, upstream);
+        ended.run();
     }
 
     /** Copies until end of stream, then half-closes the other side so each direction ends on its own. */
@@ -111,8 +129,6 @@ public final class PortTunnel implements AutoCloseable {
         } catch (IOException e) {
             LOG.debug("Tunnel copy ended: {}", e.getMessage());
             closeQuietly(to);
-        } finally {
-            open.remove(from);
         }
     }
 
