@@ -73,8 +73,15 @@ class KvmInstanceQemuTest {
             assertEquals(200, key.statusCode());
             assertEquals("ssh-ed25519 AAAA test", key.body().trim());
 
+            // A guest write, through the device the parameters created, lands in the main disk.
+            String reply = qemu.qmp().humanMonitorCommand("qemu-io -d /machine/peripheral/virtio0/virtio-backend \"write -P 0x5a 1048576 65536\"");
+            assertFalse(reply.contains("error") || reply.contains("failed"), reply);
+
             instance.close();
             assertFalse(qemu.isAlive(), "close stops QEMU");
+            assertEquals(0, qemu.exitCode().orElse(-1), "stopped cleanly with quit");
+            assertTrue(io.resilientkvm.engine.testing.TestVm.hasPattern(layout.mainDisk(), 0x5a, 1 << 20, 65536));
+            assertFalse(io.resilientkvm.engine.testing.TestVm.hasPattern(layout.mainDisk(), 0x5a, 0, 65536));
         }
     }
 
