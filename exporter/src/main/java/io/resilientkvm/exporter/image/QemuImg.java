@@ -1,38 +1,30 @@
 package io.resilientkvm.exporter.image;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import io.resilientkvm.engine.disk.CheckResult;
+import io.resilientkvm.engine.disk.ImageInfo;
+import io.resilientkvm.engine.error.OperatorException;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
- * The few {@code qemu-img} commands backups need: create targets (full, or backed by the
- * previous file through a relative name) and check images. Every call has a timeout.
+ * The backup targets the exporter needs, made with the engine's {@link io.resilientkvm.engine.disk.QemuImg}:
+ * a full target of exactly the source's size and cluster size, and incremental targets whose
+ * backing file is a name relative to their folder, so a chain can move between hosts.
  */
 public final class QemuImg {
-    private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Duration TIMEOUT = Duration.ofMinutes(10);
+    /** Backup targets can be large and the host busy: allow more than the engine's default. */
+    private static final io.resilientkvm.engine.disk.QemuImg QEMU_IMG =
+            new io.resilientkvm.engine.disk.QemuImg("qemu-img", Duration.ofMinutes(10));
 
     private QemuImg() {
     }
 
-    /** The outcome of a finished qemu-img run. */
-    public record Result(int exitCode, String output) {}
-
     /** Creates an empty qcow2 of exactly {@code virtualSize} bytes for a full backup. */
     public static void createFull(Path file, long virtualSize, long clusterSize) throws IOException {
-        List<String> argv = new ArrayList<>(List.of("qemu-img", "create", "-q", "-f", "qcow2",
-                "-o", "cluster_size=" + clusterSize, file.toString(), Long.toString(virtualSize)));
-        require(run(argv), argv);
+        create(file, virtualSize, Map.of("cluster_size", Long.toString(clusterSize)));
     }
 
     /**
@@ -44,53 +36,36 @@ public final class QemuImg {
         if (backingName.contains("/")) {
             throw new IllegalArgumentException("backing file name must be relative to the same folder: " + backingName);
         }
-        List<String> argv = new ArrayList<>(List.of("qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
-                "-b", backingName, "-o", "cluster_size=" + clusterSize, file.toString(), Long.toString(virtualSize)));
-        require(run(argv), argv);
+        Map<String, String> options = new LinkedHashMap<>();
+        options.put("backing_file", backingName);
+        options.put("backing_fmt", "qcow2");
+        options.put("cluster_size", Long.toString(clusterSize));
+        create(file, virtualSize, options);
     }
 
-    /** {@code qemu-img info --output=json} of the image alone (not its backing chain). */
-    public static JsonNode info(Path file) throws IOException {
-        List<String> argv = List.of("qemu-img", "info", "-U", "--output=json", file.toString());
-        return JSON.readTree(require(run(argv), argv).output());
-    }
-
-    /** {@code qemu-img check}: exit 0 clean, 2 corrupt, 3 leaked clusters only (harmless). */
-    public static Result check(Path file) throws IOException {
-        return run(List.of("qemu-img", "check", "-U", "-q", file.toString()));
-    }
-
-    private static Result require(Result r, List<String> argv) throws IOException {
-        if (r.exitCode() != 0) {
-            throw new IOException(String.join(" ", argv) + " failed (exit " + r.exitCode() + "): " + r.output().strip());
-        }
-        return r;
-    }
-
-    /** Runs a command, collecting stdout and stderr together, within {@link #TIMEOUT}. */
-    static Result run(List<String> argv) throws IOException {
-        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
-        CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> drain(p.getInputStream()));
+    /** {@code qemu-img info} of the image alone (not its backing chain). */
+    public static ImageInfo info(Path file) throws IOException {
         try {
-            if (!p.waitFor(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
-                p.destroyForcibly();
-                throw new IOException(String.join(" ", argv) + " did not finish within " + TIMEOUT.toMinutes() + " min");
-            }
-            return new Result(p.exitValue(), out.get(10, TimeUnit.SECONDS));
-        } catch (InterruptedException e) {
-            p.destroyForcibly();
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while running " + argv.get(0), e);
-        } catch (ExecutionException | TimeoutException e) {
-            throw new IOException("reading the output of " + String.join(" ", argv) + " failed", e);
+            return QEMU_IMG.info(file);
+        } catch (OperatorException e) {
+            throw new IOException(e.getMessage(), e);
         }
     }
 
-    private static String drain(InputStream in) {
-        try (in) {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            return "(output unreadable: " + e.getMessage() + ")";
+    /** {@code qemu-img check}: OK, CORRUPTED, or LEAKS (leaked clusters only, harmless). */
+    public static CheckResult check(Path file) throws IOException {
+        try {
+            return QEMU_IMG.check(file);
+        } catch (OperatorException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+    }
+
+    private static void create(Path file, long virtualSize, Map<String, String> options) throws IOException {
+        try {
+            QEMU_IMG.create(file, "qcow2", virtualSize, options);
+        } catch (OperatorException e) {
+            throw new IOException(e.getMessage(), e);
         }
     }
 }

@@ -1,8 +1,9 @@
 package io.resilientkvm.exporter.repository;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import io.resilientkvm.engine.backup.BackupManifest;
 import io.resilientkvm.engine.backup.BackupManifest.Level;
+import io.resilientkvm.engine.disk.CheckResult;
+import io.resilientkvm.engine.disk.ImageInfo;
 import io.resilientkvm.exporter.image.QemuImg;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -63,21 +64,19 @@ public final class ChainVerifier {
                 problems.add(where + ": SHA-256 " + sha + " does not match the manifest's " + m.sha256());
                 continue;
             }
-            QemuImg.Result check = QemuImg.check(file);
-            if (check.exitCode() == 3) {
-                warnings.add(where + ": qemu-img check found leaked clusters (harmless): " + check.output().strip());
-            } else if (check.exitCode() != 0) {
-                problems.add(where + ": qemu-img check failed (exit " + check.exitCode() + "): "
-                        + check.output().strip());
+            CheckResult check = QemuImg.check(file);
+            if (check.status() == CheckResult.Status.LEAKS) {
+                warnings.add(where + ": qemu-img check found leaked clusters (harmless): " + check.output());
+            } else if (check.status() != CheckResult.Status.OK) {
+                problems.add(where + ": qemu-img check failed (" + check.status() + "): " + check.output());
             }
-            JsonNode info = QemuImg.info(file);
-            String backing = info.hasNonNull("backing-filename") ? info.get("backing-filename").asText() : null;
+            ImageInfo info = QemuImg.info(file);
+            String backing = info.backingFile();
             if (!Objects.equals(backing, expectedParent)) {
                 problems.add(where + ": backing file is " + backing + ", expected " + expectedParent);
             }
-            if (info.path("virtual-size").asLong() != m.virtualSize()) {
-                problems.add(where + ": virtual size " + info.path("virtual-size").asLong() + ", manifest says "
-                        + m.virtualSize());
+            if (info.virtualSize() != m.virtualSize()) {
+                problems.add(where + ": virtual size " + info.virtualSize() + ", manifest says " + m.virtualSize());
             }
         }
         return new VerifyReport(chain, problems, warnings);
