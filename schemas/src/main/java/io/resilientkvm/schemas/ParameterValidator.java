@@ -62,6 +62,11 @@ public final class ParameterValidator {
         return propertiesOf(raw).keySet();
     }
 
+    /** The schema of a top-level parameter (including those inherited through {@code allOf}), if known. */
+    public Optional<JsonNode> parameterSchema(String name) {
+        return Optional.ofNullable(propertiesOf(raw).get(name)).map(JsonNode::deepCopy);
+    }
+
     /** The raw JSON Schema, for documentation and tooling. */
     public JsonNode schemaDocument() {
         return raw.deepCopy();

@@ -32,19 +32,10 @@ final class SchemaCommand implements Callable<Integer> {
             out.flush();
             return 0;
         }
-        JsonNode schema = v.schemaDocument();
         for (String name : v.knownNames()) {
-            JsonNode p = schema.path("properties").has(name) ? schema.path("properties").path(name) : null;
-            if (p == null) {
-                for (JsonNode part : schema.path("allOf")) {
-                    if (part.has("$ref")) {
-                        p = ParameterValidator.of(SchemaKind.KVM_INSTANCE).schemaDocument().path("properties").path(name);
-                    }
-                }
-            }
-            String def = p != null && p.has("default") ? " (default: " + p.get("default") + ")" : "";
-            String desc = p != null ? p.path("description").asText("") : "";
-            out.printf("%-36s %s%s%n", name, desc, def);
+            JsonNode p = v.parameterSchema(name).orElseThrow();
+            String def = p.has("default") ? " (default: " + p.get("default") + ")" : "";
+            out.printf("%-36s %s%s%n", name, p.path("description").asText(""), def);
         }
         out.flush();
         return 0;

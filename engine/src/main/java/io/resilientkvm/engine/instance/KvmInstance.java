@@ -69,11 +69,19 @@ public final class KvmInstance implements AutoCloseable {
     /** The argv that {@link #prepare} would run, without creating or downloading anything. */
     public static List<String> commandLine(String name, KvmParameters p, VmHost host, InstanceLayout layout) throws OperatorException {
         checkSocketPaths(layout);
+        return argv(name, p, host, layout, Accelerator.resolve(host.accelerator(), DEV_KVM));
+    }
+
+    /** The one place parameters, host and layout become an argv, for both {@link #commandLine} and {@link #prepare}. */
+    private static List<String> argv(String name, KvmParameters p, VmHost host, InstanceLayout layout, Accelerator accelerator) {
         QemuImg qemuImg = new QemuImg();
         List<DiskAttachment> disks = DiskPlan.of(p, layout, file -> formatOf(qemuImg, file));
-        Accelerator accelerator = Accelerator.resolve(host.accelerator(), DEV_KVM);
         return QemuCommandLine.build(new QemuCommandLine.Inputs(name, p, host, layout, disks, accelerator,
-                CpuModelProbe.cpuModel(host.qemuBinary(), accelerator), host.vncPasswordFile().orElse(layout.vncPasswordFile())));
+                CpuModelProbe.cpuModel(host.qemuBinary(), accelerator), vncPasswordFile(host, layout)));
+    }
+
+    private static Path vncPasswordFile(VmHost host, InstanceLayout layout) {
+        return host.vncPasswordFile().orElse(layout.vncPasswordFile());
     }
 
     /** Creates directories, disks, the VNC password and the guest files, then returns the instance ready to {@link #start}. */
@@ -88,9 +96,8 @@ public final class KvmInstance implements AutoCloseable {
         } catch (IOException e) {
             throw new OperationFailedException("cannot create the instance directories under " + layout.root() + ": " + e.getMessage(), e);
         }
-        Path vncPassword = host.vncPasswordFile().orElse(layout.vncPasswordFile());
         if (!"none".equals(host.vncListen())) {
-            ensureVncPassword(vncPassword);
+            ensureVncPassword(vncPasswordFile(host, layout));
         }
         Optional<GuestFileServer> server = Optional.empty();
         if (p.guestFiles().enabled()) {
@@ -102,11 +109,8 @@ public final class KvmInstance implements AutoCloseable {
             }
             server = Optional.of(GuestFileServer.start(layout.guestDocumentRoot(), p.guestFiles().httpdPort()));
         }
-        QemuImg qemuImg = new QemuImg();
-        List<DiskAttachment> disks = DiskPlan.of(p, layout, file -> formatOf(qemuImg, file));
-        List<String> argv = QemuCommandLine.build(new QemuCommandLine.Inputs(name, p, host, layout, disks, accelerator,
-                CpuModelProbe.cpuModel(host.qemuBinary(), accelerator), vncPassword));
-        LOG.info("Instance {} prepared in {} ({}, {} disk(s))", name, layout.root(), accelerator, disks.size());
+        List<String> argv = argv(name, p, host, layout, accelerator);
+        LOG.info("Instance {} prepared in {} ({})", name, layout.root(), accelerator);
         List<Tunnel> forwards = new ArrayList<>();
         if (!host.ipv6().isEmpty()) {
             for (int port : QemuCommandLine.natHostPorts(p)) {
