@@ -17,7 +17,7 @@ import io.resilientkvm.exporter.qmp.BlockDiscovery;
 import io.resilientkvm.exporter.qmp.DirtyBitmap;
 import io.resilientkvm.exporter.qmp.JobOutcome;
 import io.resilientkvm.exporter.qmp.JobSpec;
-import io.resilientkvm.exporter.repository.Chain;
+import io.resilientkvm.engine.backup.Chain;
 import io.resilientkvm.exporter.repository.JobFigures;
 import io.resilientkvm.exporter.repository.PendingBackup;
 import io.resilientkvm.exporter.repository.Repository;

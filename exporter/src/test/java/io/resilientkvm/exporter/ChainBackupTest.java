@@ -7,10 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.resilientkvm.engine.backup.BackupManifest;
 import io.resilientkvm.engine.testing.TestVm;
-import io.resilientkvm.exporter.repository.Chain;
-import io.resilientkvm.exporter.repository.ChainVerifier;
+import io.resilientkvm.engine.backup.Chain;
+import io.resilientkvm.engine.backup.ChainVerifier;
 import io.resilientkvm.exporter.repository.Repository;
-import io.resilientkvm.exporter.repository.VerifyReport;
+import io.resilientkvm.engine.backup.VerifyReport;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

@@ -1,6 +1,10 @@
 package io.resilientkvm.exporter.repository;
 
+import io.resilientkvm.engine.backup.AtomicFiles;
 import io.resilientkvm.engine.backup.BackupManifest;
+import io.resilientkvm.engine.backup.BackupRepository;
+import io.resilientkvm.engine.backup.Chain;
+import io.resilientkvm.engine.backup.Sha256;
 import io.resilientkvm.engine.backup.BackupManifest.Level;
 import io.resilientkvm.engine.error.BadInputException;
 import java.io.IOException;
@@ -8,10 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
@@ -28,13 +29,12 @@ import org.slf4j.LoggerFactory;
 public final class Repository {
     private static final Logger LOG = LoggerFactory.getLogger(Repository.class);
     /** Suffix of a backup file being written. */
-    public static final String PARTIAL = ".partial";
+    public static final String PARTIAL = BackupRepository.PARTIAL;
     /** Marker in a chain folder that forbids adding to it; holds the reason. */
-    public static final String CLOSED_MARKER = "CLOSED";
-    private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss.SSS'Z'")
-            .withZone(ZoneOffset.UTC);
+    public static final String CLOSED_MARKER = BackupRepository.CLOSED_MARKER;
 
     private final Path root;
+    private final BackupRepository reader;
     private final Clock clock;
 
     public Repository(Path root) {
@@ -43,6 +43,7 @@ public final class Repository {
 
     Repository(Path root, Clock clock) {
         this.root = root.toAbsolutePath().normalize();
+        this.reader = new BackupRepository(this.root);
         this.clock = clock;
     }
 
@@ -52,53 +53,32 @@ public final class Repository {
 
     /** The time stamp used in file and chain names. */
     public static String stamp(Instant t) {
-        return TIME.format(t);
+        return BackupRepository.stamp(t);
+    }
+
+    /** The read side of this repository (also what the clones use). */
+    public BackupRepository reader() {
+        return reader;
     }
 
     /** The disks that have a folder here. */
     public List<String> devices() throws IOException {
-        return subfolders(root).stream().map(p -> p.getFileName().toString()).toList();
+        return reader.devices();
     }
 
     /** The chains of a disk, oldest first; none when the disk has no folder. */
     public List<Chain> chains(String device) throws IOException, BadInputException {
-        List<Chain> chains = new ArrayList<>();
-        for (Path dir : subfolders(root.resolve(device))) {
-            chains.add(readChain(device, dir));
-        }
-        return chains;
+        return reader.chains(device);
     }
 
     /** The newest chain of a disk (the one new incrementals go to, if it is open). */
     public Optional<Chain> newestChain(String device) throws IOException, BadInputException {
-        List<Chain> chains = chains(device);
-        return chains.isEmpty() ? Optional.empty() : Optional.of(chains.get(chains.size() - 1));
+        return reader.newestChain(device);
     }
 
     /** The newest complete backup of a disk. */
     public Optional<BackupManifest> newestBackup(String device) throws IOException, BadInputException {
-        List<Chain> chains = chains(device);
-        for (int i = chains.size() - 1; i >= 0; i--) {
-            Optional<BackupManifest> newest = chains.get(i).newest();
-            if (newest.isPresent()) {
-                return newest;
-            }
-        }
-        return Optional.empty();
-    }
-
-    private Chain readChain(String device, Path dir) throws IOException, BadInputException {
-        List<BackupManifest> backups = new ArrayList<>();
-        try (Stream<Path> files = Files.list(dir)) {
-            for (Path f : files.filter(p -> p.getFileName().toString().endsWith(".qcow2" + BackupManifest.SUFFIX))
-                    .sorted().toList()) {
-                backups.add(BackupManifest.read(f));
-            }
-        }
-        backups.sort(Comparator.comparingInt(BackupManifest::sequence));
-        Path marker = dir.resolve(CLOSED_MARKER);
-        String closed = Files.exists(marker) ? Files.readString(marker).strip() : null;
-        return new Chain(device, dir.getFileName().toString(), dir, backups, closed);
+        return reader.newestBackup(device);
     }
 
     /**
@@ -239,12 +219,6 @@ public final class Repository {
     }
 
     private static List<Path> subfolders(Path dir) throws IOException {
-        if (!Files.isDirectory(dir)) {
-            return List.of();
-        }
-        try (Stream<Path> s = Files.list(dir)) {
-            return s.filter(Files::isDirectory).filter(p -> !p.getFileName().toString().startsWith("."))
-                    .sorted().toList();
-        }
+        return BackupRepository.subfolders(dir);
     }
 }

@@ -1,5 +1,10 @@
 package io.resilientkvm.exporter.repository;
 
+import io.resilientkvm.engine.backup.AtomicFiles;
+import io.resilientkvm.engine.backup.Chain;
+import io.resilientkvm.engine.backup.ChainVerifier;
+import io.resilientkvm.engine.backup.Sha256;
+import io.resilientkvm.engine.backup.VerifyReport;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;

@@ -1,4 +1,4 @@
-package io.resilientkvm.exporter.repository;
+package io.resilientkvm.engine.backup;
 
 import java.io.IOException;
 import java.io.InputStream;

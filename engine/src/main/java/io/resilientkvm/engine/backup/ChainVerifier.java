@@ -1,13 +1,14 @@
-package io.resilientkvm.exporter.repository;
+package io.resilientkvm.engine.backup;
 
-import io.resilientkvm.engine.backup.BackupManifest;
 import io.resilientkvm.engine.backup.BackupManifest.Level;
 import io.resilientkvm.engine.disk.CheckResult;
 import io.resilientkvm.engine.disk.ImageInfo;
-import io.resilientkvm.exporter.image.QemuImg;
+import io.resilientkvm.engine.disk.QemuImg;
+import io.resilientkvm.engine.error.OperationFailedException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -18,6 +19,9 @@ import java.util.Objects;
  * without gaps, same bitmap and chain), the full by nothing.
  */
 public final class ChainVerifier {
+    /** Checking a large file on a busy host can take a while. */
+    private static final QemuImg QEMU_IMG = new QemuImg("qemu-img", Duration.ofMinutes(10));
+
     private ChainVerifier() {
     }
 
@@ -64,13 +68,20 @@ public final class ChainVerifier {
                 problems.add(where + ": SHA-256 " + sha + " does not match the manifest's " + m.sha256());
                 continue;
             }
-            CheckResult check = QemuImg.check(file);
+            CheckResult check;
+            ImageInfo info;
+            try {
+                check = QEMU_IMG.check(file);
+                info = QEMU_IMG.info(file);
+            } catch (OperationFailedException e) {
+                problems.add(where + ": " + e.getMessage());
+                continue;
+            }
             if (check.status() == CheckResult.Status.LEAKS) {
                 warnings.add(where + ": qemu-img check found leaked clusters (harmless): " + check.output());
             } else if (check.status() != CheckResult.Status.OK) {
                 problems.add(where + ": qemu-img check failed (" + check.status() + "): " + check.output());
             }
-            ImageInfo info = QemuImg.info(file);
             String backing = info.backingFile();
             if (!Objects.equals(backing, expectedParent)) {
                 problems.add(where + ": backing file is " + backing + ", expected " + expectedParent);

@@ -1,6 +1,5 @@
-package io.resilientkvm.exporter.repository;
+package io.resilientkvm.engine.backup;
 
-import io.resilientkvm.engine.backup.BackupManifest;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;

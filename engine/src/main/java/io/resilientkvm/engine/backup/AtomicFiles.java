@@ -1,4 +1,4 @@
-package io.resilientkvm.exporter.repository;
+package io.resilientkvm.engine.backup;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -12,14 +12,14 @@ import java.nio.file.StandardOpenOption;
  * Durable publication: data reaches the disk (fsync) before a rename makes it visible, and
  * the folder is synced after the rename, so a crash leaves either nothing or the whole file.
  */
-final class AtomicFiles {
-    static final String TMP_SUFFIX = ".tmp";
+public final class AtomicFiles {
+    public static final String TMP_SUFFIX = ".tmp";
 
     private AtomicFiles() {
     }
 
     /** fsyncs {@code source}, renames it atomically to {@code target} and fsyncs the folder. */
-    static void forceAndRename(Path source, Path target) throws IOException {
+    public static void forceAndRename(Path source, Path target) throws IOException {
         try (FileChannel ch = FileChannel.open(source, StandardOpenOption.WRITE)) {
             ch.force(true);
         }
@@ -28,7 +28,7 @@ final class AtomicFiles {
     }
 
     /** Writes {@code content} to {@code target} through a synced temporary file and an atomic rename. */
-    static void writeAtomically(Path target, String content) throws IOException {
+    public static void writeAtomically(Path target, String content) throws IOException {
         Path tmp = target.resolveSibling(target.getFileName() + TMP_SUFFIX);
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
@@ -43,7 +43,7 @@ final class AtomicFiles {
     }
 
     /** fsync of a folder, so that a rename in it survives a power loss (Linux allows it). */
-    static void syncDirectory(Path dir) throws IOException {
+    public static void syncDirectory(Path dir) throws IOException {
         try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
             ch.force(true);
         } catch (IOException e) {
