@@ -1,0 +1,17 @@
+package io.resilientkvm.engine.zk;
+
+import io.resilientkvm.engine.error.OperationFailedException;
+
+/** Turns Curator's checked {@code Exception}s into the operator-facing failure, keeping interrupts. */
+final class ZkFailures {
+    private ZkFailures() {
+    }
+
+    static OperationFailedException of(String what, Exception e) {
+        if (e instanceof InterruptedException) {
+            Thread.currentThread().interrupt();
+        }
+        return new OperationFailedException("ZooKeeper: cannot " + what + ": " + e.getMessage()
+                + " (is ZooKeeper reachable? check zookeeper.connect in the node config)", e);
+    }
+}
