@@ -34,62 +34,84 @@ public final class ChainVerifier {
             problems.add(chain.dir() + ": no complete backup in this chain");
         }
         for (int i = 0; i < backups.size(); i++) {
-            BackupManifest m = backups.get(i);
-            Path file = chain.file(m);
-            String where = file.toString();
-            if (m.sequence() != i) {
-                problems.add(where + ": sequence " + m.sequence() + ", expected " + i + " (a backup is missing)");
-            }
-            if (!m.chainId().equals(chain.chainId()) || !m.device().equals(chain.device())) {
-                problems.add(where + ": manifest names chain " + m.device() + "/" + m.chainId()
-                        + " but lies in " + chain.device() + "/" + chain.chainId());
-            }
-            if ((i == 0) != (m.level() == Level.FULL)) {
-                problems.add(where + ": level " + m.level() + " at sequence " + i);
-            }
-            String expectedParent = i == 0 ? null : backups.get(i - 1).file();
-            if (!Objects.equals(m.parent(), expectedParent)) {
-                problems.add(where + ": manifest parent " + m.parent() + ", expected " + expectedParent);
-            }
-            if (i > 0 && !m.bitmap().equals(backups.get(0).bitmap())) {
-                problems.add(where + ": bitmap " + m.bitmap() + " differs from the chain's " + backups.get(0).bitmap());
-            }
-            if (!Files.isRegularFile(file)) {
-                problems.add(where + ": file is missing");
-                continue;
-            }
-            long size = Files.size(file);
-            if (size != m.fileSize()) {
-                problems.add(where + ": size " + size + " bytes, manifest says " + m.fileSize());
-                continue;
-            }
-            String sha = Sha256.of(file);
-            if (!sha.equals(m.sha256())) {
-                problems.add(where + ": SHA-256 " + sha + " does not match the manifest's " + m.sha256());
-                continue;
-            }
-            CheckResult check;
-            ImageInfo info;
-            try {
-                check = QEMU_IMG.check(file);
-                info = QEMU_IMG.info(file);
-            } catch (OperationFailedException e) {
-                problems.add(where + ": " + e.getMessage());
-                continue;
-            }
-            if (check.status() == CheckResult.Status.LEAKS) {
-                warnings.add(where + ": qemu-img check found leaked clusters (harmless): " + check.output());
-            } else if (check.status() != CheckResult.Status.OK) {
-                problems.add(where + ": qemu-img check failed (" + check.status() + "): " + check.output());
-            }
-            String backing = info.backingFile();
-            if (!Objects.equals(backing, expectedParent)) {
-                problems.add(where + ": backing file is " + backing + ", expected " + expectedParent);
-            }
-            if (info.virtualSize() != m.virtualSize()) {
-                problems.add(where + ": virtual size " + info.virtualSize() + ", manifest says " + m.virtualSize());
-            }
+            check(chain, i, true, problems, warnings);
         }
         return new VerifyReport(chain, problems, warnings);
+    }
+
+    /**
+     * Verifies only the newest backup of the chain and its link to its parent: what a clone
+     * does after each import. {@code hashChecked} skips re-reading the file when its SHA-256
+     * was just computed while it was written.
+     */
+    public static VerifyReport verifyNewest(Chain chain, boolean hashChecked) throws IOException {
+        List<String> problems = new ArrayList<>();
+        List<String> warnings = new ArrayList<>();
+        if (chain.backups().isEmpty()) {
+            problems.add(chain.dir() + ": no complete backup in this chain");
+        } else {
+            check(chain, chain.backups().size() - 1, !hashChecked, problems, warnings);
+        }
+        return new VerifyReport(chain, problems, warnings);
+    }
+
+    private static void check(Chain chain, int i, boolean hash, List<String> problems, List<String> warnings)
+            throws IOException {
+        List<BackupManifest> backups = chain.backups();
+        BackupManifest m = backups.get(i);
+        Path file = chain.file(m);
+        String where = file.toString();
+        if (m.sequence() != i) {
+            problems.add(where + ": sequence " + m.sequence() + ", expected " + i + " (a backup is missing)");
+        }
+        if (!m.chainId().equals(chain.chainId()) || !m.device().equals(chain.device())) {
+            problems.add(where + ": manifest names chain " + m.device() + "/" + m.chainId()
+                    + " but lies in " + chain.device() + "/" + chain.chainId());
+        }
+        if ((i == 0) != (m.level() == Level.FULL)) {
+            problems.add(where + ": level " + m.level() + " at sequence " + i);
+        }
+        String expectedParent = i == 0 ? null : backups.get(i - 1).file();
+        if (!Objects.equals(m.parent(), expectedParent)) {
+            problems.add(where + ": manifest parent " + m.parent() + ", expected " + expectedParent);
+        }
+        if (i > 0 && !m.bitmap().equals(backups.get(0).bitmap())) {
+            problems.add(where + ": bitmap " + m.bitmap() + " differs from the chain's " + backups.get(0).bitmap());
+        }
+        if (!Files.isRegularFile(file)) {
+            problems.add(where + ": file is missing");
+            return;
+        }
+        long size = Files.size(file);
+        if (size != m.fileSize()) {
+            problems.add(where + ": size " + size + " bytes, manifest says " + m.fileSize());
+            return;
+        }
+        String sha = hash ? Sha256.of(file) : m.sha256();
+        if (!sha.equals(m.sha256())) {
+            problems.add(where + ": SHA-256 " + sha + " does not match the manifest's " + m.sha256());
+            return;
+        }
+        CheckResult check;
+        ImageInfo info;
+        try {
+            check = QEMU_IMG.check(file);
+            info = QEMU_IMG.info(file);
+        } catch (OperationFailedException e) {
+            problems.add(where + ": " + e.getMessage());
+            return;
+        }
+        if (check.status() == CheckResult.Status.LEAKS) {
+            warnings.add(where + ": qemu-img check found leaked clusters (harmless): " + check.output());
+        } else if (check.status() != CheckResult.Status.OK) {
+            problems.add(where + ": qemu-img check failed (" + check.status() + "): " + check.output());
+        }
+        String backing = info.backingFile();
+        if (!Objects.equals(backing, expectedParent)) {
+            problems.add(where + ": backing file is " + backing + ", expected " + expectedParent);
+        }
+        if (info.virtualSize() != m.virtualSize()) {
+            problems.add(where + ": virtual size " + info.virtualSize() + ", manifest says " + m.virtualSize());
+        }
     }
 }

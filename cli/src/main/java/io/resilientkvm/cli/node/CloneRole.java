@@ -1,0 +1,89 @@
+package io.resilientkvm.cli.node;
+
+import io.resilientkvm.engine.backup.BackupPaths;
+import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.error.OperatorException;
+import io.resilientkvm.engine.zk.Epoch;
+import io.resilientkvm.importer.service.ImportRound;
+import io.resilientkvm.importer.service.ImporterService;
+import io.resilientkvm.importer.transfer.BackupFetcher;
+import io.resilientkvm.importer.transfer.TransferSettings;
+import io.resilientkvm.takeover.membership.MemberInfo;
+import io.resilientkvm.takeover.membership.Membership;
+import io.resilientkvm.takeover.membership.Role;
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A clone's role: the importer, pulling from whichever node is the main of the current epoch
+ * (read from its member znode, so after a takeover the clone follows the new main by itself).
+ */
+final class CloneRole implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(CloneRole.class);
+
+    private final ImporterService importer;
+    private final Map<URI, BackupFetcher> fetchers;
+
+    private CloneRole(ImporterService importer, Map<URI, BackupFetcher> fetchers) {
+        this.importer = importer;
+        this.fetchers = fetchers;
+    }
+
+    static CloneRole start(NodeContext ctx, Consumer<ImportRound> afterRound) throws OperatorException {
+        Path repository = ctx.config().layout().backupRepository();
+        Path tokenFile = ctx.config().backupServer().tokenFile().orElseThrow(() -> new BadInputException(
+                "backup-server.token-file is not set in the node configuration of " + ctx.node()
+                        + ": a clone presents the token the main's backup server expects; name the shared token file there"));
+        String token = BackupPaths.readSecret(tokenFile, "backup-server.token-file");
+        Map<URI, BackupFetcher> fetchers = new ConcurrentHashMap<>();
+        ImporterService importer = ImporterService.start(ctx.client(), ctx.layout(),
+                ImporterService.Settings.of(ctx.node(), repository),
+                (main, manifest, repo) -> fetcher(fetchers, main, token).fetch(manifest, repo).bytes(),
+                epoch -> locateMain(ctx, epoch), afterRound);
+        return new CloneRole(importer, fetchers);
+    }
+
+    private static BackupFetcher fetcher(Map<URI, BackupFetcher> fetchers, URI main, String token) throws BadInputException {
+        BackupFetcher f = fetchers.get(main);
+        if (f == null) {
+            f = new BackupFetcher(TransferSettings.of(main, token));
+            BackupFetcher raced = fetchers.putIfAbsent(main, f);
+            if (raced != null) {
+                f.close();
+                f = raced;
+            }
+        }
+        return f;
+    }
+
+    /** The backup server of the epoch's owner, once it announced itself as main of that epoch. */
+    static Optional<URI> locateMain(NodeContext ctx, Epoch epoch) throws OperatorException {
+        MemberInfo owner = Membership.list(ctx.client(), ctx.layout()).get(epoch.owner());
+        if (owner == null || owner.role() != Role.MAIN || owner.epoch() != epoch.number() || owner.address().isEmpty()) {
+            return Optional.empty();
+        }
+        return Optional.of(URI.create(owner.address()));
+    }
+
+    ImporterService importer() {
+        return importer;
+    }
+
+    @Override
+    public void close() {
+        importer.close();
+        fetchers.values().forEach(f -> {
+            try {
+                f.close();
+            } catch (RuntimeException e) {
+                LOG.debug("closing a fetcher failed", e);
+            }
+        });
+    }
+}

@@ -1,0 +1,159 @@
+package io.resilientkvm.cli.node;
+
+import io.resilientkvm.engine.backup.BackupManifest;
+import io.resilientkvm.engine.error.OperationFailedException;
+import io.resilientkvm.engine.error.OperatorException;
+import io.resilientkvm.engine.instance.InstanceLayout;
+import io.resilientkvm.engine.instance.KvmInstance;
+import io.resilientkvm.engine.instance.NodeConfig;
+import io.resilientkvm.engine.process.RestartPolicy;
+import io.resilientkvm.engine.process.VmSupervisor;
+import io.resilientkvm.engine.qmp.QmpClient;
+import io.resilientkvm.engine.qmp.QmpException;
+import io.resilientkvm.engine.zk.Epoch;
+import io.resilientkvm.engine.zk.ManifestCatalog;
+import io.resilientkvm.exporter.BackupRequest;
+import io.resilientkvm.exporter.BackupResult;
+import io.resilientkvm.exporter.DeviceBackup;
+import io.resilientkvm.exporter.Exporter;
+import io.resilientkvm.exporter.schedule.BackupSchedule;
+import io.resilientkvm.exporter.server.BackupServer;
+import io.resilientkvm.exporter.server.BackupServerSettings;
+import io.resilientkvm.takeover.fencing.FenceMarker;
+import io.resilientkvm.takeover.fencing.FencingWatcher;
+import java.time.Duration;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The main's role: the VM under supervision, the backup server clones pull from, the scheduled
+ * exporter that publishes every backup under this main's epoch, and the fencing watcher that
+ * stops all of it the moment this node is no longer the main.
+ */
+final class MainRole implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(MainRole.class);
+    private static final Duration VM_READY_TIMEOUT = Duration.ofMinutes(2);
+
+    private final KvmInstance vm;
+    private final BackupServer server;
+    private final BackupSchedule schedule;
+    private final FencingWatcher fencing;
+    private final String address;
+
+    private MainRole(KvmInstance vm, BackupServer server, BackupSchedule schedule, FencingWatcher fencing, String address) {
+        this.vm = vm;
+        this.server = server;
+        this.schedule = schedule;
+        this.fencing = fencing;
+        this.address = address;
+    }
+
+    /**
+     * Starts the main's services for {@code epoch}. A promoted clone first puts its newest
+     * verified backup under the VM's disk (an instant overlay), and takes a full backup at once
+     * to start its own chain.
+     */
+    static MainRole start(NodeContext ctx, Epoch epoch, boolean promoted, FencingWatcher.FenceAction onFence,
+            FenceMarker marker) throws OperatorException {
+        NodeConfig cfg = ctx.config();
+        InstanceLayout layout = cfg.layout();
+        FencingWatcher fencing = FencingWatcher.start(ctx.client(), ctx.layout(), ctx.node(), epoch,
+                cfg.zookeeper().suspendBound(), cfg.zookeeper().sessionTimeout(), onFence, marker);
+        KvmInstance vm = null;
+        BackupServer server = null;
+        try {
+            if (promoted) {
+                Promotion.restoreDisks(ctx);
+            }
+            vm = KvmInstance.prepare(cfg.instance(), ctx.params().kvm(), cfg.host(), layout);
+            VmSupervisor supervisor = vm.start(RestartPolicy.DEFAULT);
+            awaitQmp(layout, supervisor);
+            server = BackupServer.start(BackupServerSettings.from(cfg.backupServer(), layout.backupRepository()));
+            String address = server.baseUri().toString();
+            ManifestCatalog catalog = new ManifestCatalog(ctx.client(), ctx.layout());
+            Supplier<BackupRequest> requests = () -> BackupRequest.of(layout.backupQmpSocket(), layout.backupRepository())
+                    .withInstance(cfg.instance()).withEpoch(epoch.number())
+                    .withSpeed(ctx.resilient().speedLimitBytesPerSecond()).withCompress(ctx.resilient().compress());
+            BackupSchedule schedule = new BackupSchedule(ctx.resilient().backupCron(), requests,
+                    request -> publish(catalog, epoch, Exporter.backup(request)), MainRole::report, Duration.ofMinutes(5));
+            if (promoted || catalog.newestPerDevice().isEmpty()) {
+                schedule.runNow();
+            }
+            return new MainRole(vm, server, schedule, fencing, address);
+        } catch (OperatorException | RuntimeException e) {
+            if (server != null) {
+                server.close();
+            }
+            if (vm != null) {
+                vm.close();
+            }
+            fencing.close();
+            throw e;
+        }
+    }
+
+    private static BackupResult publish(ManifestCatalog catalog, Epoch epoch, BackupResult result) throws OperatorException {
+        for (DeviceBackup b : result.backups()) {
+            BackupManifest m = b.manifest();
+            catalog.publish(epoch, m);
+        }
+        return result;
+    }
+
+    private static void report(BackupSchedule.Outcome o) {
+        if (o.succeeded()) {
+            for (DeviceBackup b : o.result().backups()) {
+                LOG.info("Backup {} {} #{}: {} bytes in {} s ({} MB/s), published", b.device(), b.manifest().level(),
+                        b.manifest().sequence(), b.bytes(), String.format("%.2f", b.seconds()), String.format("%.1f", b.mbPerSec()));
+            }
+        } else {
+            LOG.warn("Backup failed (the next run retries): {}", o.error().getMessage());
+        }
+    }
+
+    /** Waits until the VM answers QMP on its main socket. */
+    private static void awaitQmp(InstanceLayout layout, VmSupervisor supervisor) throws OperatorException {
+        long deadline = System.nanoTime() + VM_READY_TIMEOUT.toNanos();
+        QmpException last = null;
+        while (System.nanoTime() < deadline) {
+            if (supervisor.termination().isDone()) {
+                throw new OperationFailedException("the VM exited while starting: " + supervisor.termination().join().reason()
+                        + " (log: " + layout.qemuLog() + ")");
+            }
+            try (QmpClient qmp = QmpClient.connect(layout.qmpSocket(), Duration.ofSeconds(2))) {
+                qmp.execute("query-status");
+                return;
+            } catch (QmpException e) {
+                last = e;
+            }
+            try {
+                Thread.sleep(50); // polling a socket that appears when QEMU is up
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new OperationFailedException("interrupted while waiting for the VM", e);
+            }
+        }
+        throw new OperationFailedException("the VM did not answer QMP on " + layout.qmpSocket() + " within "
+                + VM_READY_TIMEOUT.toSeconds() + " s: " + (last == null ? "" : last.getMessage()));
+    }
+
+    String serverAddress() {
+        return address;
+    }
+
+    /** Fencing: stop the exporter and the VM now; no clean-up that could block. */
+    void stopNow() {
+        schedule.close();
+        vm.close();
+        server.close();
+    }
+
+    @Override
+    public void close() {
+        fencing.close();
+        schedule.close();
+        server.close();
+        vm.close();
+    }
+}

@@ -1,0 +1,54 @@
+package io.resilientkvm.cli.node;
+
+import io.resilientkvm.cli.CommandRunner;
+import io.resilientkvm.engine.instance.NodeConfig;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code bin/node --config NODE.json}: runs this node's agent in a resilient instance. */
+@Command(name = "node", mixinStandardHelpOptions = true, versionProvider = io.resilientkvm.cli.Version.class,
+        description = {"Runs this node of a resilient instance: the owner of the current epoch in ZooKeeper is the main",
+                "(VM, backup server, scheduled exporter publishing every backup), the others are clones (importer).",
+                "A clone named the owner by 'bin/takeover' promotes itself; a main that is replaced or cut from",
+                "ZooKeeper stops its VM at once and stays fenced until 'bin/takeover clear-fence'.",
+                "Exit codes: 0 stopped, 1 failed, 2 bad configuration, 3 fenced."})
+public final class NodeCommand implements Callable<Integer> {
+    @Option(names = "--config", required = true, paramLabel = "NODE.json", description = "the node configuration")
+    Path config;
+
+    @Mixin
+    io.resilientkvm.cli.CommonOptions common;
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        CommandRunner.main(new NodeCommand(), args);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        NodeConfig node = NodeConfig.load(config);
+        PrintWriter out = spec.commandLine().getOut();
+        CountDownLatch shutdown = new CountDownLatch(1);
+        try (NodeAgent agent = NodeAgent.start(node)) {
+            Thread hook = new Thread(() -> {
+                agent.close();
+                shutdown.countDown();
+            }, "node-shutdown");
+            Runtime.getRuntime().addShutdownHook(hook);
+            out.println("node " + node.node() + " of instance " + node.instance() + ": " + agent.role());
+            out.flush();
+            String end = agent.ended().get();
+            out.println("node " + node.node() + " " + end);
+            out.flush();
+            return end.startsWith("fenced") ? 3 : 0;
+        }
+    }
+}

@@ -1,0 +1,87 @@
+package io.resilientkvm.cli.node;
+
+import io.resilientkvm.engine.error.OperationFailedException;
+import io.resilientkvm.engine.error.OperatorException;
+import io.resilientkvm.engine.instance.InstanceLayout;
+import io.resilientkvm.engine.params.ExternalDiskParameter;
+import io.resilientkvm.engine.params.KvmParameters;
+import io.resilientkvm.importer.restore.RestoreRequest;
+import io.resilientkvm.importer.restore.RestoreResult;
+import io.resilientkvm.importer.restore.Restorer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The first step of a promoted clone: every disk the VM needs is put back from this clone's
+ * newest verified backup as an instant overlay (milliseconds whatever the disk size); the
+ * chain under it is held against pruning. A disk file already in the way is kept aside, never
+ * deleted.
+ */
+final class Promotion {
+    private static final Logger LOG = LoggerFactory.getLogger(Promotion.class);
+
+    private Promotion() {
+    }
+
+    /** Restores the VM's disks from the local repository; returns what was restored. */
+    static List<RestoreResult> restoreDisks(NodeContext ctx) throws OperatorException {
+        InstanceLayout layout = ctx.config().layout();
+        KvmParameters p = ctx.params().kvm();
+        Restorer restorer = new Restorer(layout.backupRepository());
+        List<RestoreResult> restored = new ArrayList<>();
+        try {
+            for (String device : restorer.repository().devices()) {
+                Optional<Path> target = diskOf(p, layout, device);
+                if (target.isEmpty()) {
+                    LOG.warn("Backups of {} have no disk in this instance's parameters: not restored", device);
+                    continue;
+                }
+                if (restorer.repository().newestBackup(device).isEmpty()) {
+                    continue;
+                }
+                keepAside(target.get());
+                Files.createDirectories(target.get().getParent());
+                RestoreResult r = restorer.instant(RestoreRequest.to(target.get()).withDevice(device)
+                        .withVerification(RestoreRequest.Verification.QUICK));
+                LOG.info("Restored {} from {} (taken {}) as an overlay at {} in {} ms", device, r.point().name(),
+                        r.point().time(), target.get(), Math.round(r.seconds() * 1000));
+                restored.add(r);
+            }
+        } catch (IOException e) {
+            throw new OperationFailedException("promotion: cannot restore the disks from " + layout.backupRepository() + ": "
+                    + e.getMessage(), e);
+        }
+        if (restored.isEmpty()) {
+            throw new OperationFailedException("promotion: this clone holds no verified backup in " + layout.backupRepository()
+                    + "; nothing to start the VM from");
+        }
+        return restored;
+    }
+
+    private static Optional<Path> diskOf(KvmParameters p, InstanceLayout layout, String device) {
+        if (device.equals(p.diskType().mainDeviceId())) {
+            return Optional.of(layout.mainDisk());
+        }
+        for (ExternalDiskParameter d : p.externalDisks()) {
+            if (device.equals("disk-" + d.id())) {
+                return Optional.of(d.path());
+            }
+        }
+        return Optional.empty();
+    }
+
+    private static void keepAside(Path disk) throws IOException {
+        if (Files.exists(disk)) {
+            Path aside = disk.resolveSibling(disk.getFileName() + ".before-takeover-" + Instant.now().toEpochMilli());
+            LOG.warn("Keeping the disk that was at {} as {}", disk, aside);
+            Files.move(disk, aside);
+        }
+    }
+}
