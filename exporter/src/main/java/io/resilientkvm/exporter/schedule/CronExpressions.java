@@ -64,7 +64,18 @@ public final class CronExpressions {
     private record Item(boolean star, int start, int end, boolean endGiven, int step) {
     }
 
+    /** {@code @every 20s} / {@code @every 5m}: short fixed periods for drills and labs. */
+    private static final java.util.regex.Pattern EVERY = java.util.regex.Pattern.compile("@every\\s+([0-9]+)([sm])");
+
     private CronExpressions() {
+    }
+
+    private static String every(String expr, int amount, String unit) {
+        if (amount < 1 || amount > 59 || 60 % amount != 0) {
+            throw new IllegalArgumentException("'" + expr + "': the period must divide 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20,"
+                    + " 30) so that runs stay evenly spaced; use a cron expression for other periods");
+        }
+        return "s".equals(unit) ? "0/" + amount + " * * * * ?" : "0 0/" + amount + " * * * ?";
     }
 
     /**
@@ -80,6 +91,10 @@ public final class CronExpressions {
                     + "(minute hour day-of-month month day-of-week), e.g. '0 * * * *'");
         }
         String expr = fiveField.trim();
+        java.util.regex.Matcher every = EVERY.matcher(expr);
+        if (every.matches()) {
+            return every(expr, Integer.parseInt(every.group(1)), every.group(2));
+        }
         if (expr.startsWith("@")) {
             String expanded = MACROS.get(expr.toLowerCase(Locale.ROOT));
             if (expanded == null) {

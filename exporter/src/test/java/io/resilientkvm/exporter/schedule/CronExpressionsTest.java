@@ -38,6 +38,8 @@ class CronExpressionsTest {
         "@hourly         | 0 0 * * * ?",
         "@daily          | 0 0 0 * * ?",
         "@weekly         | 0 0 0 ? * 1",
+        "@every 20s      | 0/20 * * * * ?",
+        "@every 5m       | 0 0/5 * * * ?",
         "  0   *  * * *  | 0 0 * * * ?",
     })
     void converts(String unix, String quartz) {
@@ -85,6 +87,8 @@ class CronExpressionsTest {
         "0 0 * * * *     | has 6 fields: expected 5",
         "0 0 1 * 1       | day-of-month '1' and day-of-week '1' are both restricted",
         "@sometimes      | unknown cron macro '@sometimes'",
+        "@every 7s       | the period must divide 60",
+        "@every 0s       | the period must divide 60",
     })
     void refuses(String unix, String message) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
