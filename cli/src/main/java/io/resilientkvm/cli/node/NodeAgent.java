@@ -95,7 +95,7 @@ public final class NodeAgent implements AutoCloseable {
     }
 
     private void begin() throws OperatorException {
-        Optional<FenceReason> fenced = marker.read();
+        Optional<FenceReason> fenced = marker.read().or(this::fencedInZooKeeper);
         if (fenced.isPresent()) {
             becomeFenced(fenced.get(), false);
             return;
@@ -113,6 +113,20 @@ public final class NodeAgent implements AutoCloseable {
         epochWatch.listenable().addListener(CuratorCacheListener.builder()
                 .forCreatesAndChanges((before, after) -> transitions.execute(this::epochChanged)).build());
         epochWatch.start();
+    }
+
+    /** A takeover marks the replaced main in ZooKeeper: it may have been down and never saw it. */
+    private Optional<FenceReason> fencedInZooKeeper() {
+        String path = ctx.layout().fencedPath(ctx.node());
+        try {
+            byte[] data = ctx.client().getData().forPath(path);
+            return Optional.of(new FenceReason(ctx.node(), "marked fenced in ZooKeeper at " + path + ": "
+                    + new String(data, java.nio.charset.StandardCharsets.UTF_8), -1, Instant.now()));
+        } catch (org.apache.zookeeper.KeeperException.NoNodeException none) {
+            return Optional.empty();
+        } catch (Exception e) { // Curator declares Exception; when in doubt, do not start a VM
+            return Optional.of(new FenceReason(ctx.node(), "cannot read " + path + " (" + e.getMessage() + ")", -1, Instant.now()));
+        }
     }
 
     /** The role this node plays now. */
@@ -150,7 +164,7 @@ public final class NodeAgent implements AutoCloseable {
     }
 
     private synchronized void startClone() throws OperatorException {
-        clone = CloneRole.start(ctx, round -> { });
+        clone = CloneRole.start(ctx, Retention.forClone(ctx));
         role = Role.CLONE;
         membership.update(new MemberInfo(ctx.node(), Role.CLONE, "", epochs.current().map(Epoch::number).orElse(-1L),
                 Instant.now()));

@@ -1,0 +1,86 @@
+package io.resilientkvm.cli.drill;
+
+import io.resilientkvm.cli.CommandRunner;
+import io.resilientkvm.engine.error.BadInputException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code bin/drill}: a whole disaster-recovery drill on one machine. */
+@Command(name = "drill", mixinStandardHelpOptions = true, versionProvider = io.resilientkvm.cli.Version.class,
+        description = {"Runs a disaster-recovery drill on this machine: an embedded ZooKeeper, a main and two clones as",
+                "separate processes with a real QEMU VM, a workload of logged writes, scheduled backups, SIGKILL of the main,",
+                "bin/takeover on a clone, and byte-for-byte checks of the new VM's disk; each round repeats it with the next node.",
+                "Exit codes: 0 every check passed, 1 a check or step failed (the scratch folder and logs are kept), 2 bad options."})
+public final class DrillCommand implements Callable<Integer> {
+    @Option(names = "--disk-size", paramLabel = "MiB", defaultValue = "256", description = "size of the VM's blank disk in MiB; default ${DEFAULT-VALUE}")
+    long diskMiB;
+
+    @Option(names = "--rounds", defaultValue = "2", description = "takeovers to run one after the other; default ${DEFAULT-VALUE}")
+    int rounds;
+
+    @Option(names = "--backups", defaultValue = "3", description = "backups per round before the main is killed (a full, then incrementals); default ${DEFAULT-VALUE}")
+    int backups;
+
+    @Option(names = "--interval", paramLabel = "SECONDS", defaultValue = "5", description = "backup period, dividing 60; default ${DEFAULT-VALUE}")
+    int interval;
+
+    @Option(names = "--dir", paramLabel = "DIR", description = "scratch folder (default: a new temporary folder)")
+    Path dir;
+
+    @Option(names = "--keep", description = "keep the scratch folder after a successful drill (always kept after a failure)")
+    boolean keep;
+
+    @Option(names = "--zookeeper", paramLabel = "HOST:PORT", description = "an external ZooKeeper instead of the embedded one")
+    String zookeeper;
+
+    @Option(names = "--accel", defaultValue = "auto", description = "auto (KVM when usable, else TCG), kvm or tcg; default ${DEFAULT-VALUE}")
+    String accel;
+
+    @Option(names = "--json", description = "print the final report as JSON")
+    boolean json;
+
+    @Mixin
+    io.resilientkvm.cli.CommonOptions common;
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        CommandRunner.main(new DrillCommand(), args);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        if (diskMiB < 16 || Long.bitCount(diskMiB) != 1) {
+            throw new BadInputException("--disk-size " + diskMiB + ": give a power of two of at least 16 MiB (e.g. 256, 1024)");
+        }
+        if (rounds < 1 || rounds > 10) {
+            throw new BadInputException("--rounds " + rounds + ": give 1 to 10");
+        }
+        if (backups < 1 || backups > 50) {
+            throw new BadInputException("--backups " + backups + ": give 1 to 50");
+        }
+        if (interval < 1 || interval > 59 || 60 % interval != 0) {
+            throw new BadInputException("--interval " + interval + ": give a number of seconds dividing 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30)");
+        }
+        if (!accel.matches("auto|kvm|tcg")) {
+            throw new BadInputException("--accel " + accel + ": give auto, kvm or tcg");
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        DrillOptions options = new DrillOptions(diskMiB << 20, rounds, backups, interval, Optional.ofNullable(dir), keep,
+                Optional.ofNullable(zookeeper), accel);
+        DrillReport report;
+        try (Drill drill = new Drill(options, json ? new PrintWriter(spec.commandLine().getErr(), true) : out)) {
+            report = drill.run();
+        }
+        out.println(json ? report.json() : System.lineSeparator() + report.table());
+        out.flush();
+        return report.passed() ? 0 : 1;
+    }
+}

@@ -1,0 +1,20 @@
+package io.resilientkvm.cli.drill;
+
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * What a drill does.
+ *
+ * @param diskBytes      size of the main's blank disk
+ * @param rounds         takeovers to run, one after the other
+ * @param backupsPerRound backups each main takes before it is killed (the first of a chain is a full)
+ * @param intervalSeconds the exporter's period (divides 60)
+ * @param scratch        where the nodes live; empty for a new temporary folder
+ * @param keep           keep the scratch folder after a successful drill
+ * @param zookeeper      an external ZooKeeper connection string; empty for an embedded one
+ * @param accelerator    auto, kvm or tcg
+ */
+record DrillOptions(long diskBytes, int rounds, int backupsPerRound, int intervalSeconds, Optional<Path> scratch,
+        boolean keep, Optional<String> zookeeper, String accelerator) {
+}

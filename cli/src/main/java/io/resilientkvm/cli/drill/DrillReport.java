@@ -1,0 +1,94 @@
+package io.resilientkvm.cli.drill;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/** The drill's findings: one line per round, and every check with its verdict. */
+final class DrillReport {
+    /** One takeover round. */
+    record Round(int number, String oldMain, String newMain, long epoch, int backups, long backupBytes, long replicatedBytes,
+            String restoredPoint, double rpoSeconds, long rpoBytes, double rtoSeconds) {
+    }
+
+    /** One verification. */
+    record Check(String name, boolean passed, String detail) {
+    }
+
+    private final List<Round> rounds = new ArrayList<>();
+    private final List<Check> checks = new ArrayList<>();
+    private String failure;
+    private String scratch = "";
+
+    void add(Round r) {
+        rounds.add(r);
+    }
+
+    void check(String name, boolean passed, String detail) {
+        checks.add(new Check(name, passed, detail));
+    }
+
+    void failed(String why) {
+        failure = why;
+    }
+
+    void scratch(String dir) {
+        scratch = dir;
+    }
+
+    boolean passed() {
+        return failure == null && !checks.isEmpty() && checks.stream().allMatch(Check::passed);
+    }
+
+    List<Round> rounds() {
+        return List.copyOf(rounds);
+    }
+
+    String table() {
+        StringBuilder b = new StringBuilder();
+        b.append(String.format(Locale.ROOT, "%-5s %-8s %-8s %-5s %-7s %-11s %-11s %-9s %-10s %-8s %s%n", "round", "old main",
+                "new main", "epoch", "backups", "backup MiB", "copied MiB", "RPO s", "RPO bytes", "RTO s", "restored point"));
+        for (Round r : rounds) {
+            b.append(String.format(Locale.ROOT, "%-5d %-8s %-8s %-5d %-7d %-11.1f %-11.1f %-9.1f %-10d %-8.2f %s%n", r.number(),
+                    r.oldMain(), r.newMain(), r.epoch(), r.backups(), r.backupBytes() / 1048576.0,
+                    r.replicatedBytes() / 1048576.0, r.rpoSeconds(), r.rpoBytes(), r.rtoSeconds(), r.restoredPoint()));
+        }
+        b.append(System.lineSeparator()).append("checks:").append(System.lineSeparator());
+        for (Check c : checks) {
+            b.append(String.format(Locale.ROOT, "  %-4s %s%s%n", c.passed() ? "ok" : "FAIL", c.name(),
+                    c.detail().isEmpty() ? "" : " (" + c.detail() + ")"));
+        }
+        b.append(passed() ? "DRILL PASSED" : "DRILL FAILED" + (failure == null ? "" : ": " + failure));
+        if (!scratch.isEmpty()) {
+            b.append(System.lineSeparator()).append("scratch folder: ").append(scratch);
+        }
+        return b.toString();
+    }
+
+    String json() {
+        ObjectMapper m = new ObjectMapper();
+        ObjectNode o = m.createObjectNode();
+        o.put("passed", passed());
+        if (failure != null) {
+            o.put("failure", failure);
+        }
+        if (!scratch.isEmpty()) {
+            o.put("scratch", scratch);
+        }
+        ArrayNode rs = o.putArray("rounds");
+        for (Round r : rounds) {
+            rs.addObject().put("round", r.number()).put("oldMain", r.oldMain()).put("newMain", r.newMain())
+                    .put("epoch", r.epoch()).put("backups", r.backups()).put("backupBytes", r.backupBytes())
+                    .put("replicatedBytes", r.replicatedBytes()).put("restoredPoint", r.restoredPoint())
+                    .put("rpoSeconds", r.rpoSeconds()).put("rpoBytes", r.rpoBytes()).put("rtoSeconds", r.rtoSeconds());
+        }
+        ArrayNode cs = o.putArray("checks");
+        for (Check c : checks) {
+            cs.addObject().put("name", c.name()).put("passed", c.passed()).put("detail", c.detail());
+        }
+        return o.toPrettyString();
+    }
+}

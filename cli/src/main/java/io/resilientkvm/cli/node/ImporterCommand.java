@@ -1,0 +1,76 @@
+package io.resilientkvm.cli.node;
+
+import io.resilientkvm.cli.CommandRunner;
+import io.resilientkvm.cli.takeover.StatusCommand;
+import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.instance.NodeConfig;
+import io.resilientkvm.engine.params.InstanceParameters;
+import io.resilientkvm.engine.params.ParameterFiles;
+import io.resilientkvm.engine.zk.ZkClients;
+import io.resilientkvm.engine.zk.ZkLayout;
+import io.resilientkvm.engine.zk.ZkSettings;
+import io.resilientkvm.schemas.SchemaKind;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.apache.curator.framework.CuratorFramework;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code bin/importer --config NODE.json}: the clone's importer alone (no promotion), and
+ * {@code bin/importer status}. {@code bin/node} runs the same importer as part of a clone's role.
+ */
+@Command(name = "importer", mixinStandardHelpOptions = true, versionProvider = io.resilientkvm.cli.Version.class,
+        subcommands = StatusCommand.class,
+        description = {"Runs this clone's importer: pulls every backup the current main publishes in ZooKeeper, checks size and",
+                "SHA-256 while streaming, verifies it (qemu-img check, backing link), keeps history in the data-dir's srv/backup,",
+                "and records what it holds. 'status' prints each clone's newest point, lag and last error.",
+                "Use bin/node instead to also be promoted by bin/takeover."})
+public final class ImporterCommand implements Callable<Integer> {
+    @Option(names = "--config", paramLabel = "NODE.json", description = "this clone's node configuration")
+    Path config;
+
+    @Mixin
+    io.resilientkvm.cli.CommonOptions common;
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        CommandRunner.main(new ImporterCommand(), args);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        if (config == null) {
+            throw new BadInputException("--config: missing; give this clone's node configuration (or use 'status --config ...')");
+        }
+        NodeConfig node = NodeConfig.load(config);
+        if (node.zookeeper().connect().isBlank()) {
+            throw new BadInputException(config + ": zookeeper.connect is empty; a clone learns about backups through ZooKeeper");
+        }
+        InstanceParameters params = ParameterFiles.load(node.parameters(), SchemaKind.RESILIENT_INSTANCE);
+        PrintWriter out = spec.commandLine().getOut();
+        CountDownLatch stop = new CountDownLatch(1);
+        try (CuratorFramework client = ZkClients.connect(ZkSettings.of(node.zookeeper().connect())
+                .withSessionTimeout(node.zookeeper().sessionTimeout()))) {
+            NodeContext ctx = new NodeContext(node, params, params.resilient().orElseThrow(), client,
+                    new ZkLayout(node.zookeeper().basePath(), node.instance()));
+            try (CloneRole clone = CloneRole.start(ctx, Retention.forClone(ctx))) {
+                // The JVM exits when the hooks end: close here, not after await() returns.
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                    clone.close();
+                    stop.countDown();
+                }, "importer-shutdown"));
+                out.println("importer of " + node.node() + " running: repository " + node.layout().backupRepository());
+                out.flush();
+                stop.await();
+            }
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,38 @@
+package io.resilientkvm.cli.takeover;
+
+import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.error.OperationFailedException;
+import io.resilientkvm.engine.instance.NodeConfig;
+import io.resilientkvm.engine.zk.ZkClients;
+import io.resilientkvm.engine.zk.ZkLayout;
+import io.resilientkvm.engine.zk.ZkSettings;
+import java.nio.file.Path;
+import org.apache.curator.framework.CuratorFramework;
+import picocli.CommandLine.Option;
+
+/** {@code --config NODE.json}: the node, and how it reaches its instance in ZooKeeper. */
+public final class ClusterOptions {
+    @Option(names = "--config", required = true, paramLabel = "NODE.json", description = "this node's configuration")
+    Path config;
+
+    private NodeConfig loaded;
+
+    public NodeConfig node() throws BadInputException {
+        if (loaded == null) {
+            loaded = NodeConfig.load(config);
+            if (loaded.zookeeper().connect().isBlank()) {
+                throw new BadInputException(config + ": zookeeper.connect is empty; this command needs the instance's ZooKeeper");
+            }
+        }
+        return loaded;
+    }
+
+    public ZkLayout layout() throws BadInputException {
+        return new ZkLayout(node().zookeeper().basePath(), node().instance());
+    }
+
+    /** A new ZooKeeper session; the caller closes it. */
+    public CuratorFramework connect() throws BadInputException, OperationFailedException {
+        return ZkClients.connect(ZkSettings.of(node().zookeeper().connect()).withSessionTimeout(node().zookeeper().sessionTimeout()));
+    }
+}
