@@ -11,6 +11,8 @@ import io.resilientkvm.engine.qmp.QmpClient;
 import io.resilientkvm.engine.qmp.QmpException;
 import io.resilientkvm.exporter.image.QemuImg;
 import io.resilientkvm.exporter.lock.ExporterLock;
+import io.resilientkvm.exporter.progress.ProgressBars;
+import io.resilientkvm.exporter.quiesce.PointInTime;
 import io.resilientkvm.exporter.qmp.BackupTransaction;
 import io.resilientkvm.exporter.qmp.BlockDevice;
 import io.resilientkvm.exporter.qmp.BlockDiscovery;
@@ -23,6 +25,7 @@ import io.resilientkvm.exporter.repository.PendingBackup;
 import io.resilientkvm.exporter.repository.Repository;
 import java.io.IOException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -83,6 +86,85 @@ public final class Exporter {
         return new OperationFailedException("backup into " + request.target() + " failed: " + e.getMessage(), e);
     }
 
+    /**
+     * Removes dirty bitmaps from the running VM and closes the repository chains that used them,
+     * so the next backup of those disks starts a new chain with a full. Takes the repository lock
+     * and refuses while any block job runs on the VM.
+     *
+     * @param target  the repository whose chains used the bitmaps
+     * @param qmp     a connected client of the VM
+     * @param devices the disks whose {@code qmpbackup-*} bitmaps go when {@code names} is empty;
+     *                empty for every disk
+     * @param names   the bitmaps to remove by name; empty for every {@code qmpbackup-*} bitmap of
+     *                {@code devices}
+     * @return the removed bitmaps as {@code device/bitmap}
+     * @throws BadInputException a named bitmap or device is not on the VM
+     * @throws RefusedException  an exporter holds the lock, or a block job runs
+     */
+    public static List<String> removeBitmaps(java.nio.file.Path target, QmpClient qmp, List<String> devices,
+            List<String> names) throws OperatorException {
+        try (ExporterLock lock = ExporterLock.acquire(target)) {
+            for (com.fasterxml.jackson.databind.JsonNode job : qmp.execute("query-jobs")) {
+                if (!"concluded".equals(job.path("status").asText())) {
+                    throw new RefusedException("block job " + job.path("id").asText() + " (" + job.path("type").asText()
+                            + ", " + job.path("status").asText() + ") runs on the VM; remove bitmaps once it ended");
+                }
+            }
+            List<BlockDevice> disks = BlockDiscovery.discover(qmp);
+            List<String> problems = new ArrayList<>();
+            for (String d : devices) {
+                if (disks.stream().noneMatch(x -> x.name().equals(d))) {
+                    problems.add("device '" + d + "' is not a disk of this VM (disks: "
+                            + disks.stream().map(BlockDevice::name).toList() + ")");
+                }
+            }
+            List<BlockDevice> owners = new ArrayList<>();
+            List<DirtyBitmap> chosen = new ArrayList<>();
+            for (BlockDevice d : disks) {
+                for (DirtyBitmap b : d.bitmaps()) {
+                    boolean wanted = names.isEmpty() ? (devices.isEmpty() || devices.contains(d.name()))
+                            && b.name().startsWith(bitmapPrefix(d.name())) : names.contains(b.name());
+                    if (wanted) {
+                        owners.add(d);
+                        chosen.add(b);
+                    }
+                }
+            }
+            for (String n : names) {
+                if (chosen.stream().noneMatch(b -> b.name().equals(n))) {
+                    problems.add("bitmap '" + n + "' is on no disk of this VM (see bin/exporter --list)");
+                }
+            }
+            if (!problems.isEmpty()) {
+                throw new BadInputException(problems);
+            }
+            for (DirtyBitmap b : chosen) {
+                if (b.busy()) {
+                    throw new RefusedException("bitmap " + b.name() + " is busy (a job uses it); try again once it ended");
+                }
+            }
+            Repository repo = new Repository(target);
+            List<String> removed = new ArrayList<>();
+            for (int i = 0; i < chosen.size(); i++) {
+                BlockDevice d = owners.get(i);
+                String name = chosen.get(i).name();
+                qmp.execute("block-dirty-bitmap-remove", JsonNodeFactory.instance.objectNode()
+                        .put("node", d.nodeName()).put("name", name));
+                LOG.info("{}: removed bitmap {} on the operator's request", d.name(), name);
+                removed.add(d.name() + "/" + name);
+                for (Chain c : repo.chains(d.name())) {
+                    if (c.isOpen() && c.bitmap().filter(name::equals).isPresent()) {
+                        repo.close(c, "its bitmap " + name + " was removed by the operator; the next backup "
+                                + "starts a new chain");
+                    }
+                }
+            }
+            return removed;
+        } catch (IOException e) {
+            throw new OperationFailedException("removing bitmaps (repository " + target + "): " + e.getMessage(), e);
+        }
+    }
+
     /** The bitmap name prefix of a disk: {@code qmpbackup-<device>-}, then the chain id. */
     public static String bitmapPrefix(String device) {
         return "qmpbackup-" + device + "-";
@@ -126,9 +208,21 @@ public final class Exporter {
             List<JobSpec> specs = plans.stream().map(p -> new JobSpec(p.device(), p.pending().level() == Level.INC,
                     p.pending().partialFile(), p.pending().bitmap(), p.pending().level() == Level.FULL)).toList();
             List<JobOutcome> outcomes;
-            try {
+            try (PointInTime pointInTime = new PointInTime(qmp, request.pointInTime());
+                    ProgressBars bars = request.progressBar() ? new ProgressBars(System.err) : null) {
+                BackupTransaction.Hooks hooks = new BackupTransaction.Hooks() {
+                    @Override
+                    public void beforeTransaction() throws QmpException {
+                        pointInTime.hold();
+                    }
+
+                    @Override
+                    public void afterTransaction() {
+                        pointInTime.release();
+                    }
+                };
                 outcomes = new BackupTransaction(qmp, new BackupTransaction.Options(request.speedBytesPerSec(),
-                        request.compress(), request.jobTimeout())).run(specs);
+                        request.compress(), request.jobTimeout())).run(specs, hooks, bars);
             } catch (QmpException | RuntimeException e) {
                 for (Plan p : plans) {
                     cleanUpFailed(p);
@@ -171,12 +265,21 @@ public final class Exporter {
                     }
                     yield true;
                 }
-                case AUTO -> whyNotInc == null;
+                case AUTO -> {
+                    if (whyNotInc == null) {
+                        // The chain could go on: the policy may still end it (age or length).
+                        whyNotInc = request.newChainPolicy().whyNewChain(chain.orElseThrow(), Instant.now())
+                                .orElse(null);
+                    }
+                    yield whyNotInc == null;
+                }
             };
             if (!inc) {
                 dropInconsistentBitmap(d, chain.orElse(null));
                 if (request.level() == BackupRequest.Level.AUTO) {
                     LOG.info("{}: full backup in a new chain: {}", d.name(), whyNotInc);
+                } else {
+                    LOG.info("{}: full backup in a new chain: asked for (level full / --new-chain)", d.name());
                 }
             }
             PendingBackup p = repo.begin(d.name(), inc ? Level.INC : Level.FULL, chain.orElse(null),
@@ -252,8 +355,9 @@ public final class Exporter {
                 double seconds = m.durationMillis() / 1000.0;
                 done.add(new DeviceBackup(p.device().name(), p.pending().file(), o.bytesTransferred(), seconds,
                         seconds > 0 ? o.bytesTransferred() / 1e6 / seconds : 0, m));
-                LOG.info("{}: {} backup {} done ({} bytes, {} s)", p.device().name(), m.level(), m.file(),
-                        o.bytesTransferred(), String.format("%.2f", seconds));
+                LOG.info("{}: {} backup done: {} bytes in {} s ({} MB/s), {}", p.device().name(), m.level(),
+                        o.bytesTransferred(), String.format("%.2f", seconds),
+                        String.format("%.1f", done.get(done.size() - 1).mbPerSec()), p.pending().file());
                 if (m.level() == Level.FULL) {
                     dropOtherChainBitmaps(p.device(), m.bitmap());
                 }

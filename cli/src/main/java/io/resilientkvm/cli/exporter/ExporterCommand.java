@@ -12,6 +12,8 @@ import io.resilientkvm.exporter.BackupRequest;
 import io.resilientkvm.exporter.BackupResult;
 import io.resilientkvm.exporter.DeviceBackup;
 import io.resilientkvm.exporter.Exporter;
+import io.resilientkvm.exporter.NewChainPolicy;
+import io.resilientkvm.exporter.lock.ClusterExporterLock;
 import io.resilientkvm.exporter.qmp.BlockDevice;
 import io.resilientkvm.exporter.qmp.BlockDiscovery;
 import io.resilientkvm.exporter.qmp.DirtyBitmap;
@@ -46,7 +48,7 @@ import picocli.CommandLine.Spec;
                 "TARGET/<device>/<chain>/FULL-*.qcow2 and INC-*.qcow2, each with a manifest."},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:done", "1:the backup failed (the chain is left intact; run again)", "2:bad input or usage",
-                "3:refused: another exporter holds the repository lock"})
+                "3:refused: another exporter holds the repository (or cluster) lock, or a job runs while removing bitmaps"})
 public final class ExporterCommand implements Callable<Integer> {
     @Option(names = "--qmp", paramLabel = "SOCKET", description = "the VM's QMP unix socket (bin/kvm run gives run/qmp-backup.sock)")
     Path qmp;
@@ -81,8 +83,35 @@ public final class ExporterCommand implements Callable<Integer> {
     @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "21600", description = "cancel the job after this long; default ${DEFAULT-VALUE}")
     long timeoutSeconds;
 
+    @Option(names = "--guest-agent", paramLabel = "SOCKET",
+            description = {"quiesce through the QEMU guest agent on this unix socket: fsfreeze just before the backup",
+                    "transaction, thaw right after it (always); with --config default: qemu.guest-agent-socket"})
+    Path guestAgent;
+
+    @Option(names = "--require-quiesce", description = "fail (exit 1) instead of backing up un-quiesced when the freeze fails")
+    boolean requireQuiesce;
+
+    @Option(names = "--pause", description = "pause the VM (QMP stop/cont) around the backup transaction, for guests without an agent")
+    boolean pause;
+
+    @Option(names = "--new-chain", description = "start a new chain now: same as --level full")
+    boolean newChain;
+
+    @Option(names = "--new-chain-every", paramLabel = "AGE|N",
+            description = {"AUTO starts a new chain when the chain's full is this old (7D, 2W, 1M) or holds N incrementals;",
+                    "default 1M, with --config: backup-new-chain-every"})
+    String newChainEvery;
+
     @Option(names = "--list", description = "list the VM's disks and their dirty bitmaps, back up nothing")
     boolean list;
+
+    @Option(names = "--remove-bitmap", paramLabel = "NAME",
+            description = "remove this dirty bitmap from the VM (repeatable) and close the chain that used it; back up nothing")
+    List<String> removeBitmap = new ArrayList<>();
+
+    @Option(names = "--remove-bitmaps",
+            description = "remove every qmpbackup-* bitmap of the disks (or of --device) and close their chains; back up nothing")
+    boolean removeBitmaps;
 
     @Option(names = "--json", description = "print the result as JSON")
     boolean json;
@@ -113,8 +142,15 @@ public final class ExporterCommand implements Callable<Integer> {
         if (target == null) {
             throw new BadInputException("--target: missing; give the backup repository directory");
         }
-        BackupRequest request = BackupRequest.of(qmp, target).withLevel(level).withDevices(devices).withExcluded(excluded)
-                .withSpeed(speed).withCompress(compress).withJobTimeout(Duration.ofSeconds(timeoutSeconds));
+        if (removeBitmaps || !removeBitmap.isEmpty()) {
+            return removeBitmaps(out, mapper);
+        }
+        BackupRequest request = BackupRequest.of(qmp, target).withLevel(effectiveLevel()).withDevices(devices)
+                .withExcluded(excluded).withSpeed(speed).withCompress(compress)
+                .withJobTimeout(Duration.ofSeconds(timeoutSeconds)).withGuestAgent(guestAgent)
+                .withRequireQuiesce(requireQuiesce).withPause(pause)
+                .withNewChainPolicy(policy(newChainEvery == null ? "1M" : newChainEvery, "--new-chain-every"))
+                .withProgressBar(System.console() != null && !json);
         BackupResult result = Exporter.backup(request);
         if (json) {
             ArrayNode a = mapper.createArrayNode();
@@ -134,6 +170,48 @@ public final class ExporterCommand implements Callable<Integer> {
         return 0;
     }
 
+    private BackupRequest.Level effectiveLevel() throws BadInputException {
+        if (newChain && level == BackupRequest.Level.INC) {
+            throw new BadInputException("--new-chain with --level inc: a new chain starts with a full; drop one of them");
+        }
+        if (requireQuiesce && guestAgent == null && config == null) {
+            throw new BadInputException("--require-quiesce needs --guest-agent SOCKET (the guest agent's unix socket)");
+        }
+        return newChain ? BackupRequest.Level.FULL : level;
+    }
+
+    private static NewChainPolicy policy(String text, String where) throws BadInputException {
+        try {
+            return NewChainPolicy.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw new BadInputException(where + ": " + e.getMessage());
+        }
+    }
+
+    private int removeBitmaps(PrintWriter out, ObjectMapper mapper) throws Exception {
+        if (removeBitmaps && !removeBitmap.isEmpty()) {
+            throw new BadInputException("--remove-bitmap and --remove-bitmaps: give one of them");
+        }
+        List<String> removed;
+        try (QmpClient client = QmpClient.connect(qmp, Duration.ofSeconds(10))) {
+            removed = Exporter.removeBitmaps(target, client, devices, removeBitmap);
+        } catch (QmpException e) {
+            throw new OperationFailedException("cannot talk QMP on " + qmp + ": " + e.getMessage()
+                    + " (is the VM running, and no other client connected?)", e);
+        }
+        if (json) {
+            ArrayNode a = mapper.createArrayNode();
+            removed.forEach(a::add);
+            out.println(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(a));
+        } else if (removed.isEmpty()) {
+            out.println("no qmpbackup bitmap to remove");
+        } else {
+            removed.forEach(r -> out.println("removed " + r + " (its chain is closed: the next backup is a full)"));
+        }
+        out.flush();
+        return 0;
+    }
+
     private int scheduled(PrintWriter out) throws Exception {
         NodeConfig node = NodeConfig.load(config);
         InstanceParameters params = ParameterFiles.load(node.parameters(),
@@ -141,12 +219,25 @@ public final class ExporterCommand implements Callable<Integer> {
         String cron = params.resilient().map(ResilientParameters::backupCron).orElse(CronExpressions.DEFAULT);
         long speedLimit = params.resilient().map(ResilientParameters::speedLimitBytesPerSecond).orElse(speed);
         boolean compressed = params.resilient().map(ResilientParameters::compress).orElse(compress);
+        NewChainPolicy chainPolicy = policy(newChainEvery != null ? newChainEvery
+                : params.resilient().map(ResilientParameters::newChainEvery).filter(t -> !t.isBlank()).orElse("1M"),
+                newChainEvery != null ? "--new-chain-every" : "backup-new-chain-every in " + node.parameters());
+        Path agent = guestAgent != null ? guestAgent : node.host().guestAgentSocket().orElse(null);
+        if (requireQuiesce && agent == null) {
+            throw new BadInputException("--require-quiesce: no guest agent socket; set qemu.guest-agent-socket in "
+                    + config + " or give --guest-agent SOCKET");
+        }
         Path socket = qmp != null ? qmp : node.layout().backupQmpSocket();
         Path repository = target != null ? target : node.layout().backupRepository();
-        Supplier<BackupRequest> requests = () -> BackupRequest.of(socket, repository).withLevel(level).withDevices(devices)
-                .withExcluded(excluded).withSpeed(speedLimit).withCompress(compressed).withJobTimeout(Duration.ofSeconds(timeoutSeconds));
+        BackupRequest.Level runLevel = effectiveLevel();
+        Supplier<BackupRequest> requests = () -> BackupRequest.of(socket, repository).withLevel(runLevel).withDevices(devices)
+                .withExcluded(excluded).withSpeed(speedLimit).withCompress(compressed).withJobTimeout(Duration.ofSeconds(timeoutSeconds))
+                .withGuestAgent(agent).withRequireQuiesce(requireQuiesce).withPause(pause).withNewChainPolicy(chainPolicy);
         CountDownLatch stopped = new CountDownLatch(1);
-        try (BackupSchedule schedule = new BackupSchedule(cron, requests, BackupRunner.EXPORTER, o -> report(out, o),
+        // Clustered: one exporter per instance across nodes, not only per repository folder.
+        try (ClusterLockHolder cluster = new ClusterLockHolder(
+                ClusterExporterLock.forNode(node, ClusterExporterLock.DEFAULT_ACQUIRE_TIMEOUT).orElse(null));
+                BackupSchedule schedule = new BackupSchedule(cron, requests, BackupRunner.EXPORTER, o -> report(out, o),
                 Duration.ofMinutes(5))) {
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 schedule.close();
@@ -163,6 +254,16 @@ public final class ExporterCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** Closes the cluster lock, if any, after the schedule (try-with-resources closes in reverse). */
+    private record ClusterLockHolder(ClusterExporterLock lock) implements AutoCloseable {
+        @Override
+        public void close() {
+            if (lock != null) {
+                lock.close();
+            }
+        }
+    }
+
     private static void report(PrintWriter out, BackupSchedule.Outcome o) {
         if (o.error() != null) {
             out.println(o.finished() + " backup failed: " + o.error().getMessage() + " (retried at the next run)");
@@ -173,6 +274,22 @@ public final class ExporterCommand implements Callable<Integer> {
             }
         }
         out.flush();
+    }
+
+    /** The bitmap's flags as words, e.g. {@code recording,persistent}. */
+    static String flags(DirtyBitmap b) {
+        List<String> f = new ArrayList<>();
+        f.add(b.recording() ? "recording" : "DISABLED");
+        if (b.busy()) {
+            f.add("busy");
+        }
+        if (b.persistent()) {
+            f.add("persistent");
+        }
+        if (b.inconsistent()) {
+            f.add("INCONSISTENT");
+        }
+        return String.join(",", f);
     }
 
     private int list(PrintWriter out, ObjectMapper mapper) throws Exception {
@@ -190,8 +307,9 @@ public final class ExporterCommand implements Callable<Integer> {
                         .put("format", d.format()).put("virtualSize", d.virtualSize()).put("readOnly", d.readOnly());
                 ArrayNode bm = o.putArray("bitmaps");
                 for (DirtyBitmap b : d.bitmaps()) {
-                    bm.addObject().put("name", b.name()).put("persistent", b.persistent()).put("inconsistent", b.inconsistent())
-                            .put("busy", b.busy()).put("dirtyBytes", b.count());
+                    bm.addObject().put("name", b.name()).put("recording", b.recording()).put("busy", b.busy())
+                            .put("persistent", b.persistent()).put("inconsistent", b.inconsistent())
+                            .put("dirtyBytes", b.count()).put("granularity", b.granularity());
                 }
             }
             out.println(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(a));
@@ -200,8 +318,8 @@ public final class ExporterCommand implements Callable<Integer> {
                 out.printf("%-12s node %-12s %,15d bytes %-6s %s%s%n", d.name(), d.nodeName(), d.virtualSize(), d.format(), d.file(),
                         d.readOnly() ? " (read-only)" : "");
                 for (DirtyBitmap b : d.bitmaps()) {
-                    out.printf("  bitmap %s%s%s, %,d dirty bytes%n", b.name(), b.persistent() ? " persistent" : "",
-                            b.inconsistent() ? " INCONSISTENT" : "", b.count());
+                    out.printf("  bitmap %s [%s] %,d dirty bytes, granularity %,d%n", b.name(), flags(b), b.count(),
+                            b.granularity());
                 }
             }
         }

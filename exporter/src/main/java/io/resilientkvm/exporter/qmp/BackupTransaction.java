@@ -41,7 +41,7 @@ public final class BackupTransaction {
     public static final String TARGET_PREFIX = "rkvm-target-";
     /** Prefix of the job ids this class starts. */
     public static final String JOB_PREFIX = "rkvm-backup-";
-    private static final Duration PROGRESS_EVERY = Duration.ofSeconds(5);
+    private static final Duration PROGRESS_EVERY = Duration.ofSeconds(1);
     private static final Duration CANCEL_WAIT = Duration.ofSeconds(60);
     private static final JsonNodeFactory F = JsonNodeFactory.instance;
 
@@ -52,8 +52,31 @@ public final class BackupTransaction {
      */
     public record Options(long speedBytesPerSec, boolean compress, Duration jobTimeout) {}
 
+    /** Called around the {@code transaction} command (quiesce, pause). */
+    public interface Hooks {
+        /** No hooks. */
+        Hooks NONE = new Hooks() { };
+
+        /** Just before the transaction; an exception stops the run before any job starts. */
+        default void beforeTransaction() throws QmpException {
+        }
+
+        /** Right after the transaction returned, failed or not; the jobs hold their point in time. */
+        default void afterTransaction() {
+        }
+    }
+
+    /** Told the jobs' figures about every second while they run. */
+    @FunctionalInterface
+    public interface ProgressListener {
+        void progress(List<JobProgress> jobs);
+    }
+
     private final QmpClient qmp;
     private final Options options;
+    private Hooks hooks = Hooks.NONE;
+    private ProgressListener progress;
+    private boolean afterDone;
 
     public BackupTransaction(QmpClient qmp, Options options) {
         this.qmp = qmp;
@@ -134,6 +157,17 @@ public final class BackupTransaction {
 
     /** Runs the jobs and returns one outcome per spec, in order; never leaves a target attached. */
     public List<JobOutcome> run(List<JobSpec> specs) throws QmpException {
+        return run(specs, Hooks.NONE, null);
+    }
+
+    /**
+     * Runs the jobs with hooks around the transaction ({@link Hooks#afterTransaction()} runs
+     * whenever {@link Hooks#beforeTransaction()} was called) and a progress listener (null:
+     * a log line every 5 s).
+     */
+    public List<JobOutcome> run(List<JobSpec> specs, Hooks hooks, ProgressListener progress) throws QmpException {
+        this.hooks = hooks;
+        this.progress = progress != null ? progress : new io.resilientkvm.exporter.progress.ProgressLog();
         List<String> attached = new ArrayList<>();
         try {
             for (JobSpec s : specs) {
@@ -180,6 +214,18 @@ public final class BackupTransaction {
             }
             backups.add(F.objectNode().put("type", "blockdev-backup").set("data", data));
         }
+        afterDone = false;
+        hooks.beforeTransaction();
+        try {
+            return runTransaction(specs, grouped, bitmapAdds, backups);
+        } finally {
+            afterTransaction();
+        }
+    }
+
+    /** Runs the transaction; calls {@link Hooks#afterTransaction()} as soon as it returned, then awaits the jobs. */
+    private List<JobOutcome> runTransaction(List<JobSpec> specs, boolean grouped, ArrayNode bitmapAdds,
+            ArrayNode backups) throws QmpException {
         ObjectNode txn = F.objectNode();
         ArrayNode actions = txn.putArray("actions");
         if (grouped) {
@@ -211,6 +257,8 @@ public final class BackupTransaction {
                     failed.add(new JobOutcome(s, e.description(), started, Instant.now(), 0));
                 }
                 return failed;
+            } finally {
+                afterTransaction();
             }
             LOG.info("Backup jobs started: {}", pending.keySet());
             long deadline = System.nanoTime() + options.jobTimeout().toNanos();
@@ -222,7 +270,7 @@ public final class BackupTransaction {
                     break;
                 }
                 if (now >= nextProgress) {
-                    logProgress(pending.keySet());
+                    reportProgress(pending);
                     nextProgress = now + PROGRESS_EVERY.toNanos();
                 }
                 QmpEvent event;
@@ -290,21 +338,33 @@ public final class BackupTransaction {
         pending.clear();
     }
 
-    private void logProgress(Iterable<String> ids) {
+    /** Calls the hook once per run: as soon as the transaction returned, or on the way out. */
+    private void afterTransaction() {
+        if (!afterDone) {
+            afterDone = true;
+            hooks.afterTransaction();
+        }
+    }
+
+    private void reportProgress(Map<String, JobSpec> pending) {
+        List<JobProgress> jobs = new ArrayList<>();
         try {
             for (JsonNode job : qmp.execute("query-jobs")) {
                 String id = job.path("id").asText();
-                for (String wanted : ids) {
-                    if (wanted.equals(id)) {
-                        long cur = job.path("current-progress").asLong();
-                        long total = Math.max(1, job.path("total-progress").asLong());
-                        LOG.info("{}: {}% ({} of {} MiB, {})", id, cur * 100 / total, cur >> 20, total >> 20,
-                                job.path("status").asText());
-                    }
+                JobSpec spec = pending.get(id);
+                if (spec != null) {
+                    jobs.add(new JobProgress(id, spec.device().name(), job.path("current-progress").asLong(),
+                            job.path("total-progress").asLong(), job.path("status").asText()));
                 }
             }
         } catch (QmpException e) {
             LOG.debug("query-jobs for progress failed: {}", e.getMessage());
+            return;
+        }
+        try {
+            progress.progress(jobs);
+        } catch (RuntimeException e) {
+            LOG.debug("progress listener failed: {}", e.getMessage());
         }
     }
 }
