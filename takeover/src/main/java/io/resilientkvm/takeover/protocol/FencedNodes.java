@@ -96,16 +96,26 @@ public final class FencedNodes {
     public void mark(Epoch mine, String by, FenceReason reason) throws RefusedException, OperationFailedException {
         String path = layout.fencedPath(reason.node());
         byte[] data = encode(reason, by);
-        try {
-            client.createContainers(fencedRoot()); // an empty folder: harmless outside the epoch check
-            CuratorOp op = client.checkExists().forPath(path) == null
-                    ? client.transactionOp().create().forPath(path, data)
-                    : client.transactionOp().setData().forPath(path, data);
-            epochs.writeUnderEpoch(mine, List.of(op));
-        } catch (RefusedException | OperationFailedException e) {
-            throw e;
-        } catch (Exception e) {
-            throw failure("mark " + reason.node() + " fenced at " + path, e);
+        // Two tries: the old main may announce its own fence between our look and our write.
+        for (int attempt = 1; ; attempt++) {
+            try {
+                client.create().orSetData().creatingParentsIfNeeded().forPath(fencedRoot()); // an empty folder: harmless outside the epoch check
+                CuratorOp op = client.checkExists().forPath(path) == null
+                        ? client.transactionOp().create().forPath(path, data)
+                        : client.transactionOp().setData().forPath(path, data);
+                epochs.writeUnderEpoch(mine, List.of(op));
+                break;
+            } catch (OperationFailedException e) {
+                boolean raced = e.getCause() instanceof KeeperException.NodeExistsException
+                        || e.getCause() instanceof KeeperException.NoNodeException;
+                if (!raced || attempt == 2) {
+                    throw e;
+                }
+            } catch (RefusedException e) {
+                throw e;
+            } catch (Exception e) {
+                throw failure("mark " + reason.node() + " fenced at " + path, e);
+            }
         }
         LOG.warn("Marked {} fenced under epoch {}: {}", reason.node(), mine.number(), reason.why());
     }

@@ -79,6 +79,20 @@ class FencedNodesTest {
     }
 
     @Test
+    void aTakeoverAfterTheMainFencedItselfRewritesTheMarkWithTheTakeoversReason() throws Exception {
+        ZkLayout layout = fresh();
+        cluster.setUp(layout, 1, 1, 1);
+        selfFence(layout, "node-a", 0);
+        TakeoverResult r = new Takeover(cluster.clone1, layout, "clone1", TakeoverOptions.defaults())
+                .run(Confirmation.YES, (plan, epoch) -> { }, StepListener.NONE);
+        assertTrue(r.oldMainFenced());
+        FencedNode f = new FencedNodes(cluster.clone2, layout).read("node-a").orElseThrow();
+        assertEquals("clone1", f.markedBy());
+        assertEquals(0, f.reason().epoch());
+        assertTrue(f.reason().why().startsWith("replaced as main by clone1 (takeover to epoch 1)"), f.reason().why());
+    }
+
+    @Test
     void theEpochOwnersFenceIsClearedOnlyWhenTheOperatorInsists() throws Exception {
         ZkLayout layout = fresh();
         cluster.setUp(layout, 1, 1, 1);
