@@ -137,6 +137,26 @@ class BackupFetcherTest {
     }
 
     @Test
+    void aStalledTransferIsCutByTheWatchdogAndResumed() throws Exception {
+        BackupManifest full = main.full(4, 7);
+        long stallAt = 2 * MainRepository.MIB;
+        try (FaultyProxy proxy = FaultyProxy.stallingFirstConnectionAfter(server.port(), stallAt)) {
+            TransferSettings s = TransferSettings.of(via(proxy.port()), TOKEN)
+                    .withRetries(3, Duration.ofMillis(1), Duration.ofMillis(5))
+                    .withTimeouts(Duration.ofSeconds(5), Duration.ofSeconds(10), Duration.ofSeconds(1));
+            try (BackupFetcher f = new BackupFetcher(s, d -> sleeps.add(d))) {
+                FetchResult r = f.fetch(full, clone);
+                assertEquals(2, r.attempts());
+                assertTrue(r.resumedFrom() > 0 && r.resumedFrom() < stallAt, "resumed from " + r.resumedFrom());
+                assertTrue(proxy.requests().get(1).toLowerCase(Locale.ROOT)
+                        .contains("range: bytes=" + r.resumedFrom() + "-"), proxy.requests().toString());
+            }
+        }
+        VerifyReport report = verifyClone();
+        assertTrue(report.ok(), report.problems().toString());
+    }
+
+    @Test
     void aByteCorruptedInTransitIsDetectedAndRefetched() throws Exception {
         BackupManifest full = main.full(4, 3);
         try (FaultyProxy proxy = FaultyProxy.corruptingOnceAt(server.port(), 2 * MainRepository.MIB);

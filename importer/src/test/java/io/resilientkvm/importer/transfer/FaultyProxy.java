@@ -22,6 +22,8 @@ final class FaultyProxy implements AutoCloseable {
     private final int targetPort;
     private final long cutAfter;
     private final long corruptAt;
+    private final boolean stall;
+    private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
     private final AtomicInteger connections = new AtomicInteger();
     private final AtomicBoolean corrupted = new AtomicBoolean();
     private final List<StringBuilder> sent = new CopyOnWriteArrayList<>();
@@ -29,6 +31,11 @@ final class FaultyProxy implements AutoCloseable {
     private final Thread acceptor;
 
     private FaultyProxy(int targetPort, long cutAfter, long corruptAt) throws IOException {
+        this(targetPort, cutAfter, corruptAt, false);
+    }
+
+    private FaultyProxy(int targetPort, long cutAfter, long corruptAt, boolean stall) throws IOException {
+        this.stall = stall;
         this.listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
         this.targetPort = targetPort;
         this.cutAfter = cutAfter;
@@ -40,6 +47,11 @@ final class FaultyProxy implements AutoCloseable {
 
     static FaultyProxy cuttingFirstConnectionAfter(int targetPort, long bytes) throws IOException {
         return new FaultyProxy(targetPort, bytes, -1);
+    }
+
+    /** Forwards {@code bytes} of the first response, then sends nothing more (the connection stays open). */
+    static FaultyProxy stallingFirstConnectionAfter(int targetPort, long bytes) throws IOException {
+        return new FaultyProxy(targetPort, bytes, -1, true);
     }
 
     static FaultyProxy corruptingOnceAt(int targetPort, long offset) throws IOException {
@@ -109,6 +121,10 @@ final class FaultyProxy implements AutoCloseable {
                 if (first && cutAfter >= 0 && pos + n >= cutAfter) {
                     out.write(buf, 0, (int) (cutAfter - pos));
                     out.flush();
+                    if (stall) {
+                        // Silent but open, like a peer that vanished without a FIN; until the test ends.
+                        closed.await(5, java.util.concurrent.TimeUnit.MINUTES);
+                    }
                     return; // the finally block cuts both sides mid-body
                 }
                 if (corruptAt >= 0 && pos <= corruptAt && corruptAt < pos + n && corrupted.compareAndSet(false, true)) {
@@ -120,6 +136,8 @@ final class FaultyProxy implements AutoCloseable {
             }
         } catch (IOException e) {
             // one side closed
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         } finally {
             closeQuietly(client);
             closeQuietly(server);
@@ -136,6 +154,7 @@ final class FaultyProxy implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
+        closed.countDown();
         listener.close();
         for (Socket s : sockets) {
             closeQuietly(s);
