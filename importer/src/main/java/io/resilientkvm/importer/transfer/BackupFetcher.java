@@ -25,6 +25,10 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Flow;
 import java.util.OptionalLong;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -258,9 +262,9 @@ public final class BackupFetcher implements AutoCloseable {
         final URI uri;
         final Path partial;
         final String what;
-        long offset;
-        long received;
-        long resumedFrom;
+        volatile long offset;
+        volatile long received;
+        volatile long resumedFrom;
         boolean verified;
         boolean fatal;
         String problem;
@@ -314,102 +318,80 @@ public final class BackupFetcher implements AutoCloseable {
             if (offset > 0) {
                 rb.header("Range", "bytes=" + offset + "-");
             }
-            HttpResponse<InputStream> resp = client.send(rb.build(), HttpResponse.BodyHandlers.ofInputStream());
-            try (InputStream body = resp.body()) {
-                int status = resp.statusCode();
+            Sink[] sink = new Sink[1];
+            try {
+                client.send(rb.build(), info -> {
+                    sink[0] = accept(info, digest);
+                    return sink[0] == null ? HttpResponse.BodySubscribers.replacing(0L) : sink[0];
+                });
+            } finally {
+                if (sink[0] != null) {
+                    sink[0].closeFile();
+                }
+            }
+            if (sink[0] != null && sink[0].tooLong) {
+                problem = "the server sent more than the manifest's " + m.fileSize() + " bytes";
+                Files.deleteIfExists(partial);
+            }
+        }
+
+        /**
+         * Decides on the status and headers, before any body byte: a sink that appends to (or
+         * restarts) the partial file, or null (and {@link #problem} set) when the body is unwanted.
+         */
+        private Sink accept(HttpResponse.ResponseInfo info, MessageDigest digest) {
+            int status = info.statusCode();
+            try {
                 if (status == 401 || status == 403) {
                     fatal = true;
                     problem = "the server answered " + status + " to our token; make the clone's token match the main's "
                             + "backup-server.token-file";
-                    return;
+                    return null;
                 }
                 if (status == 404) {
                     fatal = true;
                     problem = "the server has no complete file at " + uri.getPath()
                             + " (404); it may have been pruned, or this is not the main that published it";
-                    return;
+                    return null;
                 }
                 if (status == 416) {
                     problem = "the server refused the range from " + offset + " (416): its file is shorter; starting over";
                     Files.deleteIfExists(partial);
-                    return;
+                    return null;
                 }
-                boolean append;
                 if (status == 206 && offset > 0) {
-                    Matcher cr = CONTENT_RANGE.matcher(resp.headers().firstValue("Content-Range").orElse(""));
+                    String range = info.headers().firstValue("Content-Range").orElse("");
+                    Matcher cr = CONTENT_RANGE.matcher(range);
                     if (!cr.matches() || Long.parseLong(cr.group(1)) != offset
                             || Long.parseLong(cr.group(3)) != m.fileSize()) {
-                        problem = "unexpected Content-Range '" + resp.headers().firstValue("Content-Range").orElse("")
-                                + "' for a resume from " + offset + " of " + m.fileSize() + " bytes";
+                        problem = "unexpected Content-Range '" + range + "' for a resume from " + offset + " of "
+                                + m.fileSize() + " bytes";
                         Files.deleteIfExists(partial);
-                        return;
+                        return null;
                     }
-                    append = true;
-                } else if (status == 200) {
-                    append = false;
+                    return new Sink(this, digest, true);
+                }
+                if (status == 200) {
                     if (offset > 0) {
                         // The server ignored the Range: start over from its first byte.
                         digest.reset();
                         offset = 0;
                         resumedFrom = 0;
                     }
-                    OptionalLong len = resp.headers().firstValueAsLong("Content-Length");
+                    OptionalLong len = info.headers().firstValueAsLong("Content-Length");
                     if (len.isPresent() && len.getAsLong() != m.fileSize()) {
                         problem = "the server's file has " + len.getAsLong() + " bytes, the manifest says "
                                 + m.fileSize();
                         Files.deleteIfExists(partial);
-                        return;
+                        return null;
                     }
-                } else {
-                    problem = "HTTP " + status + " from " + uri;
-                    return;
+                    return new Sink(this, digest, false);
                 }
-                stream(body, digest, append);
-            }
-        }
-
-        private void stream(InputStream body, MessageDigest digest, boolean append) throws IOException {
-            AtomicLong lastProgress = new AtomicLong(System.nanoTime());
-            long stallNanos = settings.stallTimeout().toNanos();
-            long period = Math.max(50, settings.stallTimeout().toMillis() / 4);
-            // The JDK client has no read timeout on a body: a watchdog closes a stalled stream.
-            ScheduledFuture<?> dog = watchdog.scheduleAtFixedRate(() -> {
-                if (System.nanoTime() - lastProgress.get() > stallNanos) {
-                    LOG.warn("{}: no data for {} ms; cutting the connection", what, settings.stallTimeout().toMillis());
-                    try {
-                        body.close();
-                    } catch (IOException e) {
-                        LOG.debug("closing a stalled body: {}", e.toString());
-                    }
-                }
-            }, period, period, TimeUnit.MILLISECONDS);
-            try (FileChannel out = append
-                    ? FileChannel.open(partial, StandardOpenOption.WRITE, StandardOpenOption.APPEND)
-                    : FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                            StandardOpenOption.TRUNCATE_EXISTING)) {
-                byte[] buffer = new byte[BUFFER];
-                int n;
-                while ((n = body.read(buffer)) >= 0) {
-                    if (n == 0) {
-                        continue;
-                    }
-                    lastProgress.set(System.nanoTime());
-                    if (offset + n > m.fileSize()) {
-                        problem = "the server sent more than the manifest's " + m.fileSize() + " bytes";
-                        out.close();
-                        Files.deleteIfExists(partial);
-                        return;
-                    }
-                    digest.update(buffer, 0, n);
-                    ByteBuffer bb = ByteBuffer.wrap(buffer, 0, n);
-                    while (bb.hasRemaining()) {
-                        out.write(bb);
-                    }
-                    offset += n;
-                    received += n;
-                }
-            } finally {
-                dog.cancel(false);
+                problem = "HTTP " + status + " from " + uri;
+                return null;
+            } catch (IOException e) {
+                problem = "cannot prepare " + partial + ": " + e;
+                return null;
             }
         }
 
@@ -427,6 +409,121 @@ public final class BackupFetcher implements AutoCloseable {
                 return;
             }
             verified = true;
+        }
+    }
+
+    /**
+     * Writes the body to the partial file and the digest as the client hands it over, on the
+     * client's thread (no extra copy, no hand-off to a reader thread). A watchdog aborts it when
+     * no data came for {@code stallTimeout}: the JDK client has no read timeout on a body.
+     */
+    private final class Sink implements HttpResponse.BodySubscriber<Long> {
+        private final Attempt attempt;
+        private final MessageDigest digest;
+        private final boolean append;
+        private final CompletableFuture<Long> result = new CompletableFuture<>();
+        private final AtomicLong lastProgress = new AtomicLong(System.nanoTime());
+        private volatile Flow.Subscription subscription;
+        private volatile FileChannel out;
+        private volatile ScheduledFuture<?> dog;
+        volatile boolean tooLong;
+
+        Sink(Attempt attempt, MessageDigest digest, boolean append) {
+            this.attempt = attempt;
+            this.digest = digest;
+            this.append = append;
+        }
+
+        @Override
+        public void onSubscribe(Flow.Subscription s) {
+            subscription = s;
+            try {
+                out = append ? FileChannel.open(attempt.partial, StandardOpenOption.WRITE, StandardOpenOption.APPEND)
+                        : FileChannel.open(attempt.partial, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                                StandardOpenOption.TRUNCATE_EXISTING);
+            } catch (IOException e) {
+                abort(e);
+                return;
+            }
+            long stallNanos = settings.stallTimeout().toNanos();
+            long period = Math.max(50, settings.stallTimeout().toMillis() / 4);
+            dog = watchdog.scheduleAtFixedRate(() -> {
+                if (System.nanoTime() - lastProgress.get() > stallNanos) {
+                    LOG.warn("{}: no data for {} ms; cutting the connection", attempt.what,
+                            settings.stallTimeout().toMillis());
+                    abort(new IOException("no data for " + settings.stallTimeout().toMillis() + " ms"));
+                }
+            }, period, period, TimeUnit.MILLISECONDS);
+            s.request(1);
+        }
+
+        @Override
+        public void onNext(List<ByteBuffer> items) {
+            try {
+                for (ByteBuffer b : items) {
+                    int n = b.remaining();
+                    if (attempt.offset + n > attempt.m.fileSize()) {
+                        tooLong = true;
+                        abort(new IOException("more data than the manifest's " + attempt.m.fileSize() + " bytes"));
+                        return;
+                    }
+                    digest.update(b.duplicate());
+                    while (b.hasRemaining()) {
+                        out.write(b);
+                    }
+                    attempt.offset += n;
+                    attempt.received += n;
+                }
+                lastProgress.set(System.nanoTime());
+                subscription.request(1);
+            } catch (IOException | RuntimeException e) {
+                abort(e);
+            }
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            stopDog();
+            result.completeExceptionally(t);
+        }
+
+        @Override
+        public void onComplete() {
+            stopDog();
+            result.complete(attempt.offset);
+        }
+
+        @Override
+        public CompletionStage<Long> getBody() {
+            return result;
+        }
+
+        private void abort(Throwable t) {
+            stopDog();
+            Flow.Subscription s = subscription;
+            if (s != null) {
+                s.cancel();
+            }
+            result.completeExceptionally(t);
+        }
+
+        private void stopDog() {
+            ScheduledFuture<?> d = dog;
+            if (d != null) {
+                d.cancel(false);
+            }
+        }
+
+        void closeFile() {
+            stopDog();
+            FileChannel ch = out;
+            if (ch != null) {
+                try {
+                    ch.close();
+                } catch (IOException e) {
+                    LOG.warn("closing {}: {}", attempt.partial, e.toString());
+                }
+            }
         }
     }
 
