@@ -27,6 +27,7 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
@@ -112,6 +113,32 @@ class BackupServerTest {
         assertEquals(200, health.status);
         assertEquals("ok\n", new String(health.body, StandardCharsets.UTF_8));
         assertEquals(405, request("DELETE", path(), TOKEN, null).status);
+    }
+
+    @Test
+    void everyRequestIsLoggedOnceWithoutTheToken() throws Exception {
+        ch.qos.logback.classic.Logger access = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory
+                .getLogger(BackupServer.class.getName() + ".access");
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines =
+                new ch.qos.logback.core.read.ListAppender<>();
+        lines.start();
+        access.addAppender(lines);
+        try {
+            get(path(), TOKEN, "bytes=0-99");
+            get(path(), "wrong-" + TOKEN, null);
+            get("/v1/repository/%2e%2e/x/y", TOKEN, null);
+            // The exchange is logged after the response is sent.
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+                    .until(() -> lines.list.size() >= 3);
+        } finally {
+            access.detachAppender(lines);
+        }
+        List<String> messages = lines.list.stream().map(e -> e.getFormattedMessage()).toList();
+        assertEquals(3, messages.size(), messages.toString());
+        assertTrue(messages.get(0).contains("GET " + path() + " 206 100 "), messages.get(0));
+        assertTrue(messages.get(1).contains(" 401 "), messages.get(1));
+        assertTrue(messages.get(2).contains(" 400 "), messages.get(2));
+        assertTrue(messages.stream().noneMatch(m -> m.contains(TOKEN)), messages.toString());
     }
 
     @Test
