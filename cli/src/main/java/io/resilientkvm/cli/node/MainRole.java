@@ -1,6 +1,7 @@
 package io.resilientkvm.cli.node;
 
 import io.resilientkvm.engine.backup.BackupManifest;
+import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.engine.instance.InstanceLayout;
@@ -16,6 +17,8 @@ import io.resilientkvm.exporter.BackupRequest;
 import io.resilientkvm.exporter.BackupResult;
 import io.resilientkvm.exporter.DeviceBackup;
 import io.resilientkvm.exporter.Exporter;
+import io.resilientkvm.exporter.NewChainPolicy;
+import io.resilientkvm.exporter.lock.ClusterExporterLock;
 import io.resilientkvm.exporter.schedule.BackupSchedule;
 import io.resilientkvm.exporter.server.BackupServer;
 import io.resilientkvm.exporter.server.BackupServerSettings;
@@ -39,9 +42,12 @@ final class MainRole implements AutoCloseable {
     private final BackupServer server;
     private final BackupSchedule schedule;
     private final FencingWatcher fencing;
+    private final ClusterExporterLock exporterLock;
     private final String address;
 
-    private MainRole(KvmInstance vm, BackupServer server, BackupSchedule schedule, FencingWatcher fencing, String address) {
+    private MainRole(KvmInstance vm, BackupServer server, BackupSchedule schedule, FencingWatcher fencing,
+            ClusterExporterLock exporterLock, String address) {
+        this.exporterLock = exporterLock;
         this.vm = vm;
         this.server = server;
         this.schedule = schedule;
@@ -62,7 +68,11 @@ final class MainRole implements AutoCloseable {
                 cfg.zookeeper().suspendBound(), cfg.zookeeper().sessionTimeout(), onFence, marker);
         KvmInstance vm = null;
         BackupServer server = null;
+        ClusterExporterLock exporterLock = null;
         try {
+            // One exporter per instance, even if an operator starts bin/exporter on another host.
+            exporterLock = ClusterExporterLock.acquire(ctx.client(), ctx.layout().exporterLockPath(), ctx.node(),
+                    ClusterExporterLock.DEFAULT_ACQUIRE_TIMEOUT);
             if (promoted) {
                 Promotion.restoreDisks(ctx);
             }
@@ -72,16 +82,21 @@ final class MainRole implements AutoCloseable {
             server = BackupServer.start(BackupServerSettings.from(cfg.backupServer(), layout.backupRepository()));
             String address = server.baseUri().toString();
             ManifestCatalog catalog = new ManifestCatalog(ctx.client(), ctx.layout());
+            NewChainPolicy policy = newChainPolicy(ctx);
             Supplier<BackupRequest> requests = () -> BackupRequest.of(layout.backupQmpSocket(), layout.backupRepository())
                     .withInstance(cfg.instance()).withEpoch(epoch.number())
-                    .withSpeed(ctx.resilient().speedLimitBytesPerSecond()).withCompress(ctx.resilient().compress());
+                    .withSpeed(ctx.resilient().speedLimitBytesPerSecond()).withCompress(ctx.resilient().compress())
+                    .withNewChainPolicy(policy);
             BackupSchedule schedule = new BackupSchedule(ctx.resilient().backupCron(), requests,
                     request -> publish(catalog, epoch, Exporter.backup(request)), MainRole::report, Duration.ofMinutes(5));
             if (promoted || catalog.newestPerDevice().isEmpty()) {
                 schedule.runNow();
             }
-            return new MainRole(vm, server, schedule, fencing, address);
+            return new MainRole(vm, server, schedule, fencing, exporterLock, address);
         } catch (OperatorException | RuntimeException e) {
+            if (exporterLock != null) {
+                exporterLock.close();
+            }
             if (server != null) {
                 server.close();
             }
@@ -90,6 +105,14 @@ final class MainRole implements AutoCloseable {
             }
             fencing.close();
             throw e;
+        }
+    }
+
+    private static NewChainPolicy newChainPolicy(NodeContext ctx) throws BadInputException {
+        try {
+            return NewChainPolicy.parse(ctx.resilient().newChainEvery());
+        } catch (IllegalArgumentException e) {
+            throw new BadInputException("backup-new-chain-every in " + ctx.config().parameters() + ": " + e.getMessage());
         }
     }
 
@@ -147,6 +170,7 @@ final class MainRole implements AutoCloseable {
         schedule.close();
         vm.close();
         server.close();
+        exporterLock.close();
     }
 
     @Override
@@ -155,5 +179,6 @@ final class MainRole implements AutoCloseable {
         schedule.close();
         server.close();
         vm.close();
+        exporterLock.close();
     }
 }

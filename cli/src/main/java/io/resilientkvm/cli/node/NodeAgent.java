@@ -18,6 +18,8 @@ import io.resilientkvm.takeover.fencing.FenceReason;
 import io.resilientkvm.takeover.membership.MemberInfo;
 import io.resilientkvm.takeover.membership.Membership;
 import io.resilientkvm.takeover.membership.Role;
+import io.resilientkvm.takeover.protocol.FencedNode;
+import io.resilientkvm.takeover.protocol.FencedNodes;
 import java.time.Instant;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -117,15 +119,11 @@ public final class NodeAgent implements AutoCloseable {
 
     /** A takeover marks the replaced main in ZooKeeper: it may have been down and never saw it. */
     private Optional<FenceReason> fencedInZooKeeper() {
-        String path = ctx.layout().fencedPath(ctx.node());
         try {
-            byte[] data = ctx.client().getData().forPath(path);
-            return Optional.of(new FenceReason(ctx.node(), "marked fenced in ZooKeeper at " + path + ": "
-                    + new String(data, java.nio.charset.StandardCharsets.UTF_8), -1, Instant.now()));
-        } catch (org.apache.zookeeper.KeeperException.NoNodeException none) {
-            return Optional.empty();
-        } catch (Exception e) { // Curator declares Exception; when in doubt, do not start a VM
-            return Optional.of(new FenceReason(ctx.node(), "cannot read " + path + " (" + e.getMessage() + ")", -1, Instant.now()));
+            return new FencedNodes(ctx.client(), ctx.layout()).read(ctx.node()).map(FencedNode::reason);
+        } catch (OperationFailedException e) { // when in doubt, do not start a VM
+            return Optional.of(new FenceReason(ctx.node(), "cannot read the fenced state in ZooKeeper (" + e.getMessage() + ")",
+                    -1, Instant.now()));
         }
     }
 
