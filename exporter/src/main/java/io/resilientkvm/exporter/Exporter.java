@@ -22,10 +22,15 @@ import io.resilientkvm.exporter.repository.JobFigures;
 import io.resilientkvm.exporter.repository.PendingBackup;
 import io.resilientkvm.exporter.repository.Repository;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -104,8 +109,9 @@ public final class Exporter {
         }
 
         BackupResult execute() throws IOException, OperatorException {
-            repo.cleanStale();
+            // QEMU first: a crashed run's job may still be writing into the partial file.
             BackupTransaction.cleanStale(qmp);
+            repo.cleanStale();
             List<BlockDevice> devices = select(BlockDiscovery.discover(qmp));
             String instance = request.instance() != null ? request.instance()
                     : qmp.execute("query-name").path("name").asText("vm");
@@ -132,6 +138,12 @@ public final class Exporter {
             } catch (QmpException | RuntimeException e) {
                 for (Plan p : plans) {
                     cleanUpFailed(p);
+                }
+                if (e instanceof QmpException q) {
+                    throw new OperationFailedException("backup of " + plans.stream().map(p -> p.device().name())
+                            .toList() + " into " + repo.root() + " failed: QMP broke off during the jobs (" + q.getMessage()
+                            + "); did QEMU die or quit? The partial files were removed and the existing chains are "
+                            + "intact; once the VM runs again, the next backup continues or starts a new chain", q);
                 }
                 throw e;
             }
@@ -239,16 +251,27 @@ public final class Exporter {
                 throws IOException, OperatorException {
             List<DeviceBackup> done = new ArrayList<>();
             List<String> failures = new ArrayList<>();
+            List<Future<BackupManifest>> published = publishInParallel(plans, outcomes, instance);
             for (int i = 0; i < plans.size(); i++) {
                 Plan p = plans.get(i);
                 JobOutcome o = outcomes.get(i);
                 if (!o.ok()) {
-                    failures.add(p.device().name() + ": " + o.error());
+                    failures.add(p.device().name() + ": " + o.error() + " (target " + p.pending().file() + ")");
                     cleanUpFailed(p);
                     continue;
                 }
-                BackupManifest m = repo.complete(p.pending(), instance, p.device().virtualSize(), request.epoch(),
-                        new JobFigures(o.startedAt(), o.finishedAt(), o.bytesTransferred()));
+                BackupManifest m;
+                try {
+                    m = awaitPublished(published.get(i), p);
+                } catch (IOException e) {
+                    failures.add(p.device().name() + ": cannot publish " + p.pending().file() + ": " + e.getMessage());
+                    cleanUpFailed(p);
+                    if (p.pending().level() == Level.INC) {
+                        forgetChain(p, "publishing " + p.pending().file().getFileName() + " failed after its job had "
+                                + "cleared the bitmap (" + e.getMessage() + ")");
+                    }
+                    continue;
+                }
                 double seconds = m.durationMillis() / 1000.0;
                 done.add(new DeviceBackup(p.device().name(), p.pending().file(), o.bytesTransferred(), seconds,
                         seconds > 0 ? o.bytesTransferred() / 1e6 / seconds : 0, m));
@@ -266,6 +289,50 @@ public final class Exporter {
             return new BackupResult(done);
         }
 
+        /**
+         * Syncs, hashes and describes each finished file, the disks in parallel (SHA-256 is
+         * CPU-bound and sequential within a file, so one thread per file).
+         */
+        private List<Future<BackupManifest>> publishInParallel(List<Plan> plans, List<JobOutcome> outcomes,
+                String instance) {
+            ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, Math.min(plans.size(),
+                    Runtime.getRuntime().availableProcessors())), r -> {
+                        Thread t = new Thread(r, "publish");
+                        t.setDaemon(true);
+                        return t;
+                    });
+            try {
+                List<Future<BackupManifest>> out = new ArrayList<>();
+                for (int i = 0; i < plans.size(); i++) {
+                    Plan p = plans.get(i);
+                    JobOutcome o = outcomes.get(i);
+                    out.add(!o.ok() ? null : pool.submit(() -> repo.complete(p.pending(), instance,
+                            p.device().virtualSize(), request.epoch(),
+                            new JobFigures(o.startedAt(), o.finishedAt(), o.bytesTransferred()))));
+                }
+                return out;
+            } finally {
+                pool.shutdown(); // the submitted work still runs
+            }
+        }
+
+        private static BackupManifest awaitPublished(Future<BackupManifest> f, Plan p) throws IOException {
+            try {
+                return f.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("interrupted while publishing " + p.pending().file());
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof IOException io) {
+                    throw io;
+                }
+                if (e.getCause() instanceof RuntimeException r) {
+                    throw r;
+                }
+                throw new IOException(e.getCause());
+            }
+        }
+
         /** A failed backup leaves no file, and a failed full leaves no new bitmap. */
         private void cleanUpFailed(Plan p) throws IOException {
             repo.abandon(p.pending());
@@ -275,6 +342,27 @@ public final class Exporter {
                 } catch (QmpException e) {
                     LOG.debug("{}: no new bitmap to remove: {}", p.device().name(), e.getMessage());
                 }
+            }
+        }
+
+        /**
+         * A successful incremental job cleared its bitmap's bits; if its file is then lost, those
+         * writes are in no backup: the chain must end here, so the next run takes a full.
+         */
+        private void forgetChain(Plan p, String reason) {
+            LOG.warn("{}: {}; chain {} takes no more incrementals, the next backup is a full", p.device().name(),
+                    reason, p.pending().chainId());
+            try {
+                removeBitmap(p.device(), p.pending().bitmap());
+            } catch (QmpException e) {
+                LOG.warn("{}: could not remove bitmap {}: {}", p.device().name(), p.pending().bitmap(), e.getMessage());
+            }
+            try {
+                if (p.chain() != null) {
+                    repo.close(p.chain(), reason);
+                }
+            } catch (IOException e) {
+                LOG.warn("{}: could not close chain {}: {}", p.device().name(), p.pending().chainId(), e.getMessage());
             }
         }
 
