@@ -138,12 +138,17 @@ public final class Exporter {
             } catch (QmpException | RuntimeException e) {
                 for (Plan p : plans) {
                     cleanUpFailed(p);
+                    if (p.pending().level() == Level.INC) {
+                        // The job may have concluded and cleared its bits before QMP broke off.
+                        forgetChain(p, "its incremental " + p.pending().file().getFileName()
+                                + " was cut off (" + e.getMessage() + ")");
+                    }
                 }
                 if (e instanceof QmpException q) {
                     throw new OperationFailedException("backup of " + plans.stream().map(p -> p.device().name())
                             .toList() + " into " + repo.root() + " failed: QMP broke off during the jobs (" + q.getMessage()
-                            + "); did QEMU die or quit? The partial files were removed and the existing chains are "
-                            + "intact; once the VM runs again, the next backup continues or starts a new chain", q);
+                            + "); did QEMU die or quit? The partial files were removed and the existing backups are "
+                            + "intact; the next backup of a disk whose incremental was cut off starts a new chain", q);
                 }
                 throw e;
             }
@@ -256,7 +261,9 @@ public final class Exporter {
                 Plan p = plans.get(i);
                 JobOutcome o = outcomes.get(i);
                 if (!o.ok()) {
-                    failures.add(p.device().name() + ": " + o.error() + " (target " + p.pending().file() + ")");
+                    failures.add(p.device().name() + ": " + o.error() + " (target " + p.pending().file() + ")"
+                            + (o.error().contains("No space left on device") ? ": free space on the file system of "
+                                    + repo.root() + " (the chains need the full's size plus the incrementals)" : ""));
                     cleanUpFailed(p);
                     continue;
                 }

@@ -15,6 +15,7 @@ import io.resilientkvm.engine.backup.BackupManifest;
 import io.resilientkvm.engine.backup.BackupManifest.Level;
 import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.exporter.image.QemuImg;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -103,6 +104,20 @@ class RepositoryTest {
         Files.writeString(crashedFull.partialFile(), "junk");
         assertEquals(1, repo.cleanStale().size());
         assertTrue(repo.chains("e").isEmpty());
+    }
+
+    @Test
+    void aPublicationThatFailsLeavesNeitherTheFileNorItsPartial() throws Exception {
+        Repository repo = new Repository(dir, clock);
+        PendingBackup full = repo.begin("virtio0", Level.FULL, null, "qmpbackup-virtio0-");
+        QemuImg.createFull(full.partialFile(), 16 * MIB, 65536);
+        // A folder where the manifest must go: its atomic rename fails for real.
+        Path manifest = BackupManifest.manifestPath(full.file());
+        Files.createDirectories(manifest.resolve("occupied"));
+        assertThrows(IOException.class, () -> repo.complete(full, "vm", 16 * MIB, 0, figures()));
+        assertFalse(Files.exists(full.file()));
+        assertFalse(Files.exists(full.partialFile()));
+        assertFalse(Files.exists(manifest.resolveSibling(manifest.getFileName() + AtomicFiles.TMP_SUFFIX)));
     }
 
     private JobFigures figures() {
