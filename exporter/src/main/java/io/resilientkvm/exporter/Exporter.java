@@ -173,6 +173,15 @@ public final class Exporter {
                 throw new BadInputException("no disk to back up (disks: " + names + ", excluded: "
                         + request.excluded() + ")");
             }
+            for (BlockDevice d : chosen) {
+                if (!BackupManifest.isPlainName(d.name())) {
+                    problems.add("device '" + d.name() + "' cannot name a repository folder (it holds '..'): give the "
+                            + "disk another id, or leave it out with --exclude");
+                }
+            }
+            if (!problems.isEmpty()) {
+                throw new BadInputException(problems);
+            }
             return chosen;
         }
 

@@ -81,10 +81,18 @@ public record BackupManifest(int formatVersion, String instance, String device, 
     }
 
     private static void requireSimpleName(String field, String value) {
-        if (value.isEmpty() || value.contains("/") || value.contains("\\") || value.contains("..")
-                || value.indexOf('\0') >= 0) {
+        if (!isPlainName(value)) {
             throw new IllegalArgumentException(field + " must be a plain file name (no '/', no '..'): '" + value + "'");
         }
+    }
+
+    /**
+     * True when {@code name} can be a file or folder name in the repository as it is: not
+     * empty, no '/', no backslash, no NUL, no "..". Device names, chain ids and file names must be.
+     */
+    public static boolean isPlainName(String name) {
+        return !name.isEmpty() && !name.contains("/") && !name.contains("\\") && !name.contains("..")
+                && name.indexOf('\0') < 0;
     }
 
     /** The manifest's path for a backup file. */

@@ -18,7 +18,7 @@ import java.util.concurrent.Future;
  * digest (which is CPU-bound: about 1.6 GB/s per core with the SHA-NI intrinsic).
  */
 public final class Sha256 {
-    private static final int BUFFER = 4 << 20;
+    private static final int BUFFER = 1 << 20; // 4 MiB measured no faster; memory stays small
 
     private Sha256() {
     }

@@ -133,6 +133,18 @@ public final class TestVm implements AutoCloseable {
     }
 
     /**
+     * The guest writes the first {@code length} bytes of the host file {@code source} (random
+     * data, say) at {@code offset} of the disk, like {@link #write} (qemu-io {@code write -s}).
+     */
+    public void writeFrom(String deviceId, Path source, long offset, long length) throws QmpException {
+        String out = process.qmp().humanMonitorCommand(String.format("qemu-io -d %s \"write -s %s %d %d\"",
+                qemuIoTarget(deviceId), source, offset, length), Duration.ofMinutes(2));
+        if (!out.isBlank()) {
+            throw new IllegalStateException("qemu-io write from " + source + " on " + deviceId + " failed: " + out.strip());
+        }
+    }
+
+    /**
      * True when the image (not in use by a running QEMU) holds {@code pattern} over the whole
      * range, read with the qemu-io tool.
      */
