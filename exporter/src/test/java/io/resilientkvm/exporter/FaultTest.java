@@ -13,6 +13,7 @@ import io.resilientkvm.engine.backup.BackupRepository;
 import io.resilientkvm.engine.backup.Chain;
 import io.resilientkvm.engine.backup.ChainVerifier;
 import io.resilientkvm.engine.backup.VerifyReport;
+import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.testing.TestVm;
 import io.resilientkvm.exporter.repository.Repository;
@@ -188,6 +189,20 @@ class FaultTest {
             // power loss); the new full holds the disk as it is now, writes of this run included.
             assertTrue(TestVm.hasPattern(next.file(), 0x43, 30 * MIB, MIB));
             assertTrue(TestVm.sameContent(next.file(), disk));
+        }
+    }
+
+    @Test
+    void aDeviceIdHoldingDotDotIsRefusedBeforeAnythingIsWritten() throws Exception {
+        // QEMU ids may hold "..": harmless inside one name, but names with ".." never become paths here.
+        Path disk = TestVm.blankQcow2(dir.resolve("disk.qcow2"), 16 * MIB);
+        Path target = dir.resolve("backups");
+        try (TestVm vm = TestVm.builder(dir).disk("d..1", disk).running(true).start()) {
+            BadInputException e = assertThrows(BadInputException.class,
+                    () -> Exporter.backup(BackupRequest.of(null, target), vm.qmp()));
+            assertTrue(e.getMessage().contains("device 'd..1' cannot name a repository folder"), e.getMessage());
+            assertTrue(vm.qmp().execute("query-jobs").isEmpty());
+            assertEquals(List.of(), new Repository(target).devices());
         }
     }
 
