@@ -24,11 +24,16 @@ import io.resilientkvm.exporter.repository.JobFigures;
 import io.resilientkvm.exporter.repository.PendingBackup;
 import io.resilientkvm.exporter.repository.Repository;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -186,8 +191,9 @@ public final class Exporter {
         }
 
         BackupResult execute() throws IOException, OperatorException {
-            repo.cleanStale();
+            // QEMU first: a crashed run's job may still be writing into the partial file.
             BackupTransaction.cleanStale(qmp);
+            repo.cleanStale();
             List<BlockDevice> devices = select(BlockDiscovery.discover(qmp));
             String instance = request.instance() != null ? request.instance()
                     : qmp.execute("query-name").path("name").asText("vm");
@@ -226,6 +232,17 @@ public final class Exporter {
             } catch (QmpException | RuntimeException e) {
                 for (Plan p : plans) {
                     cleanUpFailed(p);
+                    if (p.pending().level() == Level.INC) {
+                        // The job may have concluded and cleared its bits before QMP broke off.
+                        forgetChain(p, "its incremental " + p.pending().file().getFileName()
+                                + " was cut off (" + e.getMessage() + ")");
+                    }
+                }
+                if (e instanceof QmpException q) {
+                    throw new OperationFailedException("backup of " + plans.stream().map(p -> p.device().name())
+                            .toList() + " into " + repo.root() + " failed: QMP broke off during the jobs (" + q.getMessage()
+                            + "); did QEMU die or quit? The partial files were removed and the existing backups are "
+                            + "intact; the next backup of a disk whose incremental was cut off starts a new chain", q);
                 }
                 throw e;
             }
@@ -249,6 +266,15 @@ public final class Exporter {
             if (chosen.isEmpty()) {
                 throw new BadInputException("no disk to back up (disks: " + names + ", excluded: "
                         + request.excluded() + ")");
+            }
+            for (BlockDevice d : chosen) {
+                if (!BackupManifest.isPlainName(d.name())) {
+                    problems.add("device '" + d.name() + "' cannot name a repository folder (it holds '..'): give the "
+                            + "disk another id, or leave it out with --exclude");
+                }
+            }
+            if (!problems.isEmpty()) {
+                throw new BadInputException(problems);
             }
             return chosen;
         }
@@ -342,16 +368,29 @@ public final class Exporter {
                 throws IOException, OperatorException {
             List<DeviceBackup> done = new ArrayList<>();
             List<String> failures = new ArrayList<>();
+            List<Future<BackupManifest>> published = publishInParallel(plans, outcomes, instance);
             for (int i = 0; i < plans.size(); i++) {
                 Plan p = plans.get(i);
                 JobOutcome o = outcomes.get(i);
                 if (!o.ok()) {
-                    failures.add(p.device().name() + ": " + o.error());
+                    failures.add(p.device().name() + ": " + o.error() + " (target " + p.pending().file() + ")"
+                            + (o.error().contains("No space left on device") ? ": free space on the file system of "
+                                    + repo.root() + " (the chains need the full's size plus the incrementals)" : ""));
                     cleanUpFailed(p);
                     continue;
                 }
-                BackupManifest m = repo.complete(p.pending(), instance, p.device().virtualSize(), request.epoch(),
-                        new JobFigures(o.startedAt(), o.finishedAt(), o.bytesTransferred()));
+                BackupManifest m;
+                try {
+                    m = awaitPublished(published.get(i), p);
+                } catch (IOException e) {
+                    failures.add(p.device().name() + ": cannot publish " + p.pending().file() + ": " + e.getMessage());
+                    cleanUpFailed(p);
+                    if (p.pending().level() == Level.INC) {
+                        forgetChain(p, "publishing " + p.pending().file().getFileName() + " failed after its job had "
+                                + "cleared the bitmap (" + e.getMessage() + ")");
+                    }
+                    continue;
+                }
                 double seconds = m.durationMillis() / 1000.0;
                 done.add(new DeviceBackup(p.device().name(), p.pending().file(), o.bytesTransferred(), seconds,
                         seconds > 0 ? o.bytesTransferred() / 1e6 / seconds : 0, m));
@@ -370,6 +409,50 @@ public final class Exporter {
             return new BackupResult(done);
         }
 
+        /**
+         * Syncs, hashes and describes each finished file, the disks in parallel (SHA-256 is
+         * CPU-bound and sequential within a file, so one thread per file).
+         */
+        private List<Future<BackupManifest>> publishInParallel(List<Plan> plans, List<JobOutcome> outcomes,
+                String instance) {
+            ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, Math.min(plans.size(),
+                    Runtime.getRuntime().availableProcessors())), r -> {
+                        Thread t = new Thread(r, "publish");
+                        t.setDaemon(true);
+                        return t;
+                    });
+            try {
+                List<Future<BackupManifest>> out = new ArrayList<>();
+                for (int i = 0; i < plans.size(); i++) {
+                    Plan p = plans.get(i);
+                    JobOutcome o = outcomes.get(i);
+                    out.add(!o.ok() ? null : pool.submit(() -> repo.complete(p.pending(), instance,
+                            p.device().virtualSize(), request.epoch(),
+                            new JobFigures(o.startedAt(), o.finishedAt(), o.bytesTransferred()))));
+                }
+                return out;
+            } finally {
+                pool.shutdown(); // the submitted work still runs
+            }
+        }
+
+        private static BackupManifest awaitPublished(Future<BackupManifest> f, Plan p) throws IOException {
+            try {
+                return f.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("interrupted while publishing " + p.pending().file());
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof IOException io) {
+                    throw io;
+                }
+                if (e.getCause() instanceof RuntimeException r) {
+                    throw r;
+                }
+                throw new IOException(e.getCause());
+            }
+        }
+
         /** A failed backup leaves no file, and a failed full leaves no new bitmap. */
         private void cleanUpFailed(Plan p) throws IOException {
             repo.abandon(p.pending());
@@ -379,6 +462,27 @@ public final class Exporter {
                 } catch (QmpException e) {
                     LOG.debug("{}: no new bitmap to remove: {}", p.device().name(), e.getMessage());
                 }
+            }
+        }
+
+        /**
+         * A successful incremental job cleared its bitmap's bits; if its file is then lost, those
+         * writes are in no backup: the chain must end here, so the next run takes a full.
+         */
+        private void forgetChain(Plan p, String reason) {
+            LOG.warn("{}: {}; chain {} takes no more incrementals, the next backup is a full", p.device().name(),
+                    reason, p.pending().chainId());
+            try {
+                removeBitmap(p.device(), p.pending().bitmap());
+            } catch (QmpException e) {
+                LOG.warn("{}: could not remove bitmap {}: {}", p.device().name(), p.pending().bitmap(), e.getMessage());
+            }
+            try {
+                if (p.chain() != null) {
+                    repo.close(p.chain(), reason);
+                }
+            } catch (IOException e) {
+                LOG.warn("{}: could not close chain {}: {}", p.device().name(), p.pending().chainId(), e.getMessage());
             }
         }
 

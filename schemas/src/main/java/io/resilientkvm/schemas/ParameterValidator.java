@@ -78,7 +78,7 @@ public final class ParameterValidator {
         violations.addAll(schemaViolations(document));
         ObjectNode effective = document.deepCopy();
         applyDefaults(effective, raw);
-        if (kind != SchemaKind.NODE_CONFIG) {
+        if (kind == SchemaKind.KVM_INSTANCE || kind == SchemaKind.RESILIENT_INSTANCE) {
             violations.addAll(CrossRules.check(effective, document));
         }
         return new ValidationReport(kind, violations, effective);
@@ -141,14 +141,16 @@ public final class ParameterValidator {
                         ? NameSuggester.closest(value.asText(), allowed).map(s -> "; did you mean " + s + "?").orElse("") : "";
                 yield "must be one of " + String.join(", ", allowed) + hint;
             }
-            case "type" -> typeRule(sn.asText(), value);
+            case "type" -> typeRule(sn.isArray() ? StreamSupport.stream(sn.spliterator(), false)
+                    .map(JsonNode::asText).reduce((a, b) -> a + " or " + b).orElse("?") : sn.asText(), value);
+            case "const" -> "must be " + sn + described;
             default -> e.getMessage();
         };
     }
 
     private static String typeRule(String expected, JsonNode value) {
         String article = expected.matches("^[aeiou].*") ? "an " : "a ";
-        String base = "must be " + article + expected;
+        String base = "null".equals(expected) ? "must be null" : "must be " + article + expected;
         if (value != null && value.isTextual()) {
             String t = value.asText().trim();
             if (("integer".equals(expected) || "number".equals(expected)) && t.matches("-?[0-9]+(\\.[0-9]+)?")) {

@@ -7,7 +7,9 @@ public enum SchemaKind {
     /** The KVM parameters plus the resilient ones (software type {@code kvm-resilient}). */
     RESILIENT_INSTANCE("instance-kvm-resilient-input-schema.json", "resilient instance parameters"),
     /** A node's configuration file. */
-    NODE_CONFIG("node-config-schema.json", "node configuration");
+    NODE_CONFIG("node-config-schema.json", "node configuration"),
+    /** A backup manifest ({@code <file>.json} beside each backup file, format 1). */
+    BACKUP_MANIFEST("backup-manifest-schema.json", "backup manifest");
 
     private final String resource;
     private final String what;

@@ -4,6 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.resilientkvm.schemas.InvalidDocumentException;
+import io.resilientkvm.schemas.JsonDocuments;
+import io.resilientkvm.schemas.ParameterValidator;
+import io.resilientkvm.schemas.SchemaKind;
+import io.resilientkvm.schemas.Violation;
 import io.resilientkvm.engine.error.BadInputException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -60,12 +65,34 @@ public record BackupManifest(int formatVersion, String instance, String device, 
         Objects.requireNonNull(level, "level");
         Objects.requireNonNull(file, "file");
         Objects.requireNonNull(bitmap, "bitmap");
+        // These names become paths in the repository: never a separator or a parent reference.
+        requireSimpleName("device", device);
+        requireSimpleName("chainId", chainId);
+        requireSimpleName("file", file);
+        if (parent != null) {
+            requireSimpleName("parent", parent);
+        }
         if (level == Level.FULL && (parent != null || sequence != 0)) {
             throw new IllegalArgumentException("a full backup has sequence 0 and no parent: " + file);
         }
         if (level == Level.INC && (parent == null || sequence <= 0)) {
             throw new IllegalArgumentException("an incremental backup has a parent and a sequence > 0: " + file);
         }
+    }
+
+    private static void requireSimpleName(String field, String value) {
+        if (!isPlainName(value)) {
+            throw new IllegalArgumentException(field + " must be a plain file name (no '/', no '..'): '" + value + "'");
+        }
+    }
+
+    /**
+     * True when {@code name} can be a file or folder name in the repository as it is: not
+     * empty, no '/', no backslash, no NUL, no "..". Device names, chain ids and file names must be.
+     */
+    public static boolean isPlainName(String name) {
+        return !name.isEmpty() && !name.contains("/") && !name.contains("\\") && !name.contains("..")
+                && name.indexOf('\0') < 0;
     }
 
     /** The manifest's path for a backup file. */
@@ -111,21 +138,27 @@ public record BackupManifest(int formatVersion, String instance, String device, 
         return parse(Files.readString(manifest, StandardCharsets.UTF_8), manifest.toString());
     }
 
-    /** Parses manifest JSON; {@code where} names its source in error messages. */
+    /**
+     * Parses manifest JSON; {@code where} names its source in error messages. The document must
+     * match {@code backup-manifest-schema.json} (schemas module) exactly: every field, its type,
+     * file names {@code FULL-/INC-<time>.qcow2}, a lower-case hex SHA-256, parent null iff full.
+     */
     public static BackupManifest parse(String json, String where) throws BadInputException {
-        JsonNode o;
+        ObjectNode o;
         try {
-            o = JSON.readTree(json);
-        } catch (IOException e) {
-            throw new BadInputException(where + ": not a JSON backup manifest: " + e.getMessage());
+            o = JsonDocuments.parseObject(json, where);
+        } catch (InvalidDocumentException e) {
+            throw new BadInputException(e.problems().stream().map(p -> p + " (not a backup manifest)").toList());
         }
-        if (o == null || !o.isObject()) {
-            throw new BadInputException(where + ": not a JSON backup manifest (expected an object)");
-        }
-        int version = o.path("formatVersion").asInt(-1);
+        JsonNode versionNode = o.path("formatVersion");
+        int version = versionNode.canConvertToInt() && versionNode.isIntegralNumber() ? versionNode.asInt() : -1;
         if (version != FORMAT_VERSION) {
-            throw new BadInputException(where + ": backup manifest formatVersion " + o.path("formatVersion")
+            throw new BadInputException(where + ": backup manifest formatVersion " + versionNode
                     + " is not supported (this version reads " + FORMAT_VERSION + "); upgrade resilient-kvm");
+        }
+        List<Violation> violations = ParameterValidator.of(SchemaKind.BACKUP_MANIFEST).validate(o).violations();
+        if (!violations.isEmpty()) {
+            throw new BadInputException(violations.stream().map(v -> where + ": field " + v).toList());
         }
         List<String> problems = new ArrayList<>();
         Reader r = new Reader(o, where, problems);

@@ -35,10 +35,24 @@ public final class TestVm implements AutoCloseable {
     private final List<Disk> disks;
     private final Path dir;
 
-    private TestVm(QemuProcess process, List<Disk> disks, Path dir) {
+    private final Path secondQmp;
+
+    private TestVm(QemuProcess process, List<Disk> disks, Path dir, Path secondQmp) {
         this.process = process;
         this.disks = List.copyOf(disks);
         this.dir = dir;
+        this.secondQmp = secondQmp;
+    }
+
+    /**
+     * A second QMP socket for another client (another process) beside {@link #qmp()}: QEMU
+     * serves one client per socket. Present only when built with {@link Builder#secondQmp()}.
+     */
+    public Path secondQmpSocket() {
+        if (secondQmp == null) {
+            throw new IllegalStateException("this TestVm was built without secondQmp()");
+        }
+        return secondQmp;
     }
 
     public static Builder builder(Path dir) {
@@ -119,6 +133,18 @@ public final class TestVm implements AutoCloseable {
     }
 
     /**
+     * The guest writes the first {@code length} bytes of the host file {@code source} (random
+     * data, say) at {@code offset} of the disk, like {@link #write} (qemu-io {@code write -s}).
+     */
+    public void writeFrom(String deviceId, Path source, long offset, long length) throws QmpException {
+        String out = process.qmp().humanMonitorCommand(String.format("qemu-io -d %s \"write -s %s %d %d\"",
+                qemuIoTarget(deviceId), source, offset, length), Duration.ofMinutes(2));
+        if (!out.isBlank()) {
+            throw new IllegalStateException("qemu-io write from " + source + " on " + deviceId + " failed: " + out.strip());
+        }
+    }
+
+    /**
      * True when the image (not in use by a running QEMU) holds {@code pattern} over the whole
      * range, read with the qemu-io tool.
      */
@@ -157,6 +183,7 @@ public final class TestVm implements AutoCloseable {
         private final List<Disk> disks = new ArrayList<>();
         private boolean paused = true;
         private String name = "vm";
+        private boolean secondQmp;
 
         private Builder(Path dir) {
             this.dir = dir;
@@ -177,6 +204,12 @@ public final class TestVm implements AutoCloseable {
             return this;
         }
 
+        /** Adds a second QMP socket, for a client in another process (see {@link TestVm#secondQmpSocket()}). */
+        public Builder secondQmp() {
+            this.secondQmp = true;
+            return this;
+        }
+
         /** Paused (-S, the default) or running; no guest OS either way. */
         public Builder running(boolean run) {
             this.paused = !run;
@@ -190,6 +223,10 @@ public final class TestVm implements AutoCloseable {
                     "-name", name, "-qmp", "unix:" + socket + ",server=on,wait=off"));
             if (paused) {
                 argv.add("-S");
+            }
+            Path second = secondQmp ? dir.resolve(name + "-2.qmp") : null;
+            if (second != null) {
+                argv.addAll(List.of("-qmp", "unix:" + second + ",server=on,wait=off"));
             }
             int index = 0;
             for (Disk d : disks) {
@@ -205,7 +242,7 @@ public final class TestVm implements AutoCloseable {
                 index++;
             }
             return new TestVm(QemuProcess.start(new QemuLaunch(argv, socket, dir.resolve(name + ".log"))
-                    .withStartTimeout(Duration.ofSeconds(60))), disks, dir);
+                    .withStartTimeout(Duration.ofSeconds(60))), disks, dir, second);
         }
     }
 }

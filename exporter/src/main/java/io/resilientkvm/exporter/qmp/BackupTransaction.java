@@ -155,7 +155,11 @@ public final class BackupTransaction {
         }
     }
 
-    /** Runs the jobs and returns one outcome per spec, in order; never leaves a target attached. */
+    /**
+     * Runs the jobs and returns one outcome per spec, in order; never leaves a target attached.
+     * A target QEMU could not detach is an error: only {@code blockdev-del} closes the qcow2
+     * node and so writes its last metadata, and a file QEMU may still change is never published.
+     */
     public List<JobOutcome> run(List<JobSpec> specs) throws QmpException {
         return run(specs, Hooks.NONE, null);
     }
@@ -169,6 +173,8 @@ public final class BackupTransaction {
         this.hooks = hooks;
         this.progress = progress != null ? progress : new io.resilientkvm.exporter.progress.ProgressLog();
         List<String> attached = new ArrayList<>();
+        List<String> notDetached = new ArrayList<>();
+        List<JobOutcome> outcomes;
         try {
             for (JobSpec s : specs) {
                 String node = targetNode(s.device().name());
@@ -178,16 +184,22 @@ public final class BackupTransaction {
                 qmp.execute("blockdev-add", add);
                 attached.add(node);
             }
-            return runJobs(specs);
+            outcomes = runJobs(specs);
         } finally {
             for (String node : attached) {
                 try {
                     qmp.execute("blockdev-del", F.objectNode().put("node-name", node));
                 } catch (QmpException e) {
                     LOG.warn("Could not detach backup target node {}: {}", node, e.getMessage());
+                    notDetached.add(node + " (" + e.getMessage() + ")");
                 }
             }
         }
+        if (!notDetached.isEmpty()) {
+            throw new QmpException("QEMU did not detach the backup target nodes " + notDetached
+                    + " after the jobs, so their files may lack their last qcow2 metadata and are not published");
+        }
+        return outcomes;
     }
 
     private List<JobOutcome> runJobs(List<JobSpec> specs) throws QmpException {

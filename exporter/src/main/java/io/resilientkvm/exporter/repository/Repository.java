@@ -8,6 +8,13 @@ import io.resilientkvm.engine.backup.Sha256;
 import io.resilientkvm.engine.backup.BackupManifest.Level;
 import io.resilientkvm.engine.error.BadInputException;
 import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.channels.AsynchronousFileChannel;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -191,18 +198,84 @@ public final class Repository {
     /**
      * Publishes a written backup: syncs and renames the partial file, hashes it, then writes
      * the manifest (synced, renamed), which makes the backup complete.
+     *
+     * <p>The hash runs beside the fsync, both on the bytes QEMU left in the page cache once its
+     * job concluded and the target node was closed: the file no longer changes, so hashing it
+     * before it is on disk gives the same digest, and the manifest that publishes the digest is
+     * still written only after the fsync and the rename. Hashing while the job runs is not
+     * sound: QEMU rewrites qcow2 metadata (header, L1/L2 tables, refcounts) at earlier offsets
+     * until the end, and SHA-256 cannot take bytes out of order. If anything fails here, the
+     * backup's files are removed: a half-published backup never stays.
      */
     public BackupManifest complete(PendingBackup p, String instance, long virtualSize, long epoch, JobFigures job)
             throws IOException {
-        AtomicFiles.forceAndRename(p.partialFile(), p.file());
-        String sha = Sha256.of(p.file());
-        long size = Files.size(p.file());
-        BackupManifest m = new BackupManifest(BackupManifest.FORMAT_VERSION, instance, p.device(), p.chainId(),
-                p.sequence(), p.level(), p.file().getFileName().toString(), p.parent(), p.bitmap(), virtualSize,
-                size, sha, clock.instant(), job.startedAt(), job.finishedAt(), epoch, job.bytesTransferred(),
-                Math.max(0, job.finishedAt().toEpochMilli() - job.startedAt().toEpochMilli()));
-        AtomicFiles.writeAtomically(BackupManifest.manifestPath(p.file()), m.toJson());
-        return m;
+        try {
+            String sha = hashWhileSyncing(p);
+            long size = Files.size(p.file());
+            BackupManifest m = new BackupManifest(BackupManifest.FORMAT_VERSION, instance, p.device(), p.chainId(),
+                    p.sequence(), p.level(), p.file().getFileName().toString(), p.parent(), p.bitmap(), virtualSize,
+                    size, sha, clock.instant(), job.startedAt(), job.finishedAt(), epoch, job.bytesTransferred(),
+                    Math.max(0, job.finishedAt().toEpochMilli() - job.startedAt().toEpochMilli()));
+            AtomicFiles.writeAtomically(BackupManifest.manifestPath(p.file()), m.toJson());
+            return m;
+        } catch (IOException | RuntimeException e) {
+            removeQuietly(BackupManifest.manifestPath(p.file()).resolveSibling(
+                    BackupManifest.manifestPath(p.file()).getFileName() + AtomicFiles.TMP_SUFFIX));
+            removeQuietly(BackupManifest.manifestPath(p.file()));
+            removeQuietly(p.file());
+            removeQuietly(p.partialFile());
+            throw e;
+        }
+    }
+
+    /** fsync + rename in this thread, SHA-256 of the same open file in another; both must succeed. */
+    private static String hashWhileSyncing(PendingBackup p) throws IOException {
+        ExecutorService hasher = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "sha256-" + p.file().getFileName());
+            t.setDaemon(true);
+            return t;
+        });
+        try (AsynchronousFileChannel ch = AsynchronousFileChannel.open(p.partialFile(), StandardOpenOption.READ)) {
+            long t0 = System.nanoTime();
+            long[] hashNanos = new long[1];
+            Future<String> sha = hasher.submit(() -> {
+                String hex = Sha256.of(ch);
+                hashNanos[0] = System.nanoTime() - t0;
+                return hex;
+            });
+            try {
+                AtomicFiles.forceAndRename(p.partialFile(), p.file());
+            } catch (IOException | RuntimeException e) {
+                sha.cancel(true);
+                throw e;
+            }
+            long syncNanos = System.nanoTime() - t0;
+            try {
+                String hex = sha.get();
+                LOG.info("{}: fsync and rename took {} ms, SHA-256 of {} MiB beside it {} ms", p.file().getFileName(),
+                        syncNanos / 1_000_000, ch.size() >> 20, hashNanos[0] / 1_000_000);
+                return hex;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                sha.cancel(true);
+                throw new InterruptedIOException("interrupted while hashing " + p.file());
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof IOException io) {
+                    throw io;
+                }
+                throw new IOException("cannot hash " + p.file() + ": " + e.getCause(), e.getCause());
+            }
+        } finally {
+            hasher.shutdownNow();
+        }
+    }
+
+    private static void removeQuietly(Path f) {
+        try {
+            Files.deleteIfExists(f);
+        } catch (IOException e) {
+            LOG.warn("Could not remove {} of a failed backup: {} (the next run removes it)", f, e.getMessage());
+        }
     }
 
     /** Removes what a failed backup wrote; a new chain folder left empty goes too. */

@@ -15,6 +15,7 @@ import io.resilientkvm.engine.backup.BackupManifest;
 import io.resilientkvm.engine.backup.BackupManifest.Level;
 import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.exporter.image.QemuImg;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -106,23 +107,17 @@ class RepositoryTest {
     }
 
     @Test
-    void manifestRoundTripsAndUnknownVersionsAreRefused() throws Exception {
-        BackupManifest m = new BackupManifest(1, "vm", "virtio0", "c1", 1, Level.INC, "INC-b.qcow2", "FULL-a.qcow2",
-                "qmpbackup-virtio0-c1", 64 * MIB, 123, "0".repeat(64), Instant.parse("2026-11-24T10:00:02Z"),
-                Instant.parse("2026-11-24T10:00:00Z"), Instant.parse("2026-11-24T10:00:01Z"), 3, 4096, 1000);
-        assertEquals(m, BackupManifest.parse(m.toJson(), "m.json"));
-        BackupManifest full = new BackupManifest(1, "vm", "virtio0", "c1", 0, Level.FULL, "FULL-a.qcow2", null,
-                "b", 1, 1, "a".repeat(64), Instant.EPOCH, Instant.EPOCH, Instant.EPOCH, 0, 0, 0);
-        assertNull(BackupManifest.parse(full.toJson(), "f.json").parent());
-
-        BadInputException future = assertThrows(BadInputException.class,
-                () -> BackupManifest.parse(m.toJson().replace("\"formatVersion\" : 1", "\"formatVersion\" : 2"), "m.json"));
-        assertTrue(future.getMessage().contains("formatVersion 2 is not supported"), future.getMessage());
-        BadInputException broken = assertThrows(BadInputException.class,
-                () -> BackupManifest.parse("{\"formatVersion\":1,\"level\":\"HALF\"}", "x.json"));
-        assertTrue(broken.getMessage().contains("level must be FULL or INC"), broken.getMessage());
-        assertTrue(broken.problems().stream().anyMatch(p -> p.contains("'sha256' is missing")), broken.getMessage());
-        assertThrows(BadInputException.class, () -> BackupManifest.parse("not json", "y.json"));
+    void aPublicationThatFailsLeavesNeitherTheFileNorItsPartial() throws Exception {
+        Repository repo = new Repository(dir, clock);
+        PendingBackup full = repo.begin("virtio0", Level.FULL, null, "qmpbackup-virtio0-");
+        QemuImg.createFull(full.partialFile(), 16 * MIB, 65536);
+        // A folder where the manifest must go: its atomic rename fails for real.
+        Path manifest = BackupManifest.manifestPath(full.file());
+        Files.createDirectories(manifest.resolve("occupied"));
+        assertThrows(IOException.class, () -> repo.complete(full, "vm", 16 * MIB, 0, figures()));
+        assertFalse(Files.exists(full.file()));
+        assertFalse(Files.exists(full.partialFile()));
+        assertFalse(Files.exists(manifest.resolveSibling(manifest.getFileName() + AtomicFiles.TMP_SUFFIX)));
     }
 
     private JobFigures figures() {
