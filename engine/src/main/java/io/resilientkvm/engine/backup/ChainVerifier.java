@@ -27,6 +27,20 @@ public final class ChainVerifier {
 
     /** Verifies every backup of the chain; never throws for a damaged chain, reports instead. */
     public static VerifyReport verify(Chain chain) throws IOException {
+        return verify(chain, true);
+    }
+
+    /**
+     * As {@link #verify(Chain)} but without reading the files' data for SHA-256: structure,
+     * sizes, {@code qemu-img check} and backing names only, in milliseconds whatever the size.
+     * For callers that need an answer at once (an instant restore) on files that were hashed
+     * when they arrived.
+     */
+    public static VerifyReport verifyWithoutHashes(Chain chain) throws IOException {
+        return verify(chain, false);
+    }
+
+    private static VerifyReport verify(Chain chain, boolean hashes) throws IOException {
         List<String> problems = new ArrayList<>();
         List<String> warnings = new ArrayList<>();
         List<BackupManifest> backups = chain.backups();
@@ -63,7 +77,7 @@ public final class ChainVerifier {
                 problems.add(where + ": size " + size + " bytes, manifest says " + m.fileSize());
                 continue;
             }
-            String sha = Sha256.of(file);
+            String sha = hashes ? Sha256.of(file) : m.sha256();
             if (!sha.equals(m.sha256())) {
                 problems.add(where + ": SHA-256 " + sha + " does not match the manifest's " + m.sha256());
                 continue;
