@@ -123,7 +123,8 @@ public final class RepositoryLock implements AutoCloseable {
                 String other = readHolder(s.channel);
                 closeChannel(s);
                 STATES.remove(file);
-                return "by another process" + (other.isEmpty() ? "" : ": " + other);
+                // The file names the last process that took the lock; with several sharers, one of them.
+                return "by another process" + (other.isEmpty() ? "" : " (last taken " + other + ")");
             }
             s.osLock = lock;
             if (mode == Mode.SHARED) {
