@@ -44,6 +44,7 @@ public final class RepositoryLock implements AutoCloseable {
     /** This JVM's hold on one repository's lock file. Guarded by STATES. */
     private static final class State {
         FileChannel channel;
+        boolean writable;
         FileLock osLock;
         int shared;
         boolean exclusive;
@@ -110,8 +111,7 @@ public final class RepositoryLock implements AutoCloseable {
         }
         try {
             if (s.channel == null) {
-                s.channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                        StandardOpenOption.WRITE);
+                s.channel = open(file, mode);
             }
             FileLock lock;
             try {
@@ -133,13 +133,35 @@ public final class RepositoryLock implements AutoCloseable {
                 s.exclusive = true;
             }
             s.holders.add(holder);
-            writeHolder(s.channel, holder);
+            if (s.writable) {
+                writeHolder(s.channel, holder);
+            }
             return null;
         } catch (IOException e) {
             closeChannel(s);
             STATES.remove(file);
             throw new OperationFailedException("cannot lock " + file + ": " + e.getMessage()
                     + "; check that the repository folder exists and is writable", e);
+        }
+    }
+
+    /**
+     * Opens the lock file read-write; a restore (shared) from a repository it may not write
+     * (another user's, a read-only mount) opens an existing lock file read-only, which a shared
+     * lock allows. Called under STATES.
+     */
+    private static FileChannel open(Path file, Mode mode) throws IOException {
+        try {
+            FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                    StandardOpenOption.WRITE);
+            STATES.get(file).writable = true;
+            return ch;
+        } catch (java.nio.file.FileSystemException e) {
+            if (mode != Mode.SHARED || !java.nio.file.Files.isRegularFile(file)) {
+                throw e;
+            }
+            STATES.get(file).writable = false;
+            return FileChannel.open(file, StandardOpenOption.READ);
         }
     }
 

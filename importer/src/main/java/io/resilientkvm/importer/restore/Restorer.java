@@ -254,7 +254,7 @@ public final class Restorer {
         Hold hold = findHold(idOrOverlay);
         if (!force && Files.exists(hold.overlay())) {
             ImageInfo info = qemuImg.info(hold.overlay());
-            if (info.backingFile() != null) {
+            if (info.backingFile() != null && readsFromRepository(hold.overlay(), info.backingFile())) {
                 throw new RefusedException("hold " + hold.id() + ": overlay " + hold.overlay() + " still reads from "
                         + info.backingFile() + " (chain " + hold.device() + "/" + hold.chainId() + "); flatten it first"
                         + " ('bin/restore --flatten " + hold.id() + "' when no VM uses it, QEMU block-stream while one does)"
@@ -283,6 +283,12 @@ public final class Restorer {
         LOG.info("flattened {} in {} s and released hold {}", hold.overlay(),
                 String.format("%.2f", (System.nanoTime() - t0) / 1e9), hold.id());
         return hold;
+    }
+
+    /** True when {@code backing} (as recorded in the overlay: absolute, or relative to its folder) lies in the repository. */
+    private boolean readsFromRepository(Path overlay, String backing) {
+        Path b = overlay.toAbsolutePath().getParent().resolve(backing).normalize();
+        return b.startsWith(repository.root());
     }
 
     private Hold findHold(String idOrOverlay) throws IOException, BadInputException {
@@ -321,6 +327,10 @@ public final class Restorer {
         }
         if (Files.isDirectory(output)) {
             throw new BadInputException("--output " + output + ": is a folder; give a file name");
+        }
+        if (Files.exists(output) && !Files.isRegularFile(output)) {
+            throw new BadInputException("--output " + output + ": not a regular file; restoring onto a device is not"
+                    + " supported: restore into a file, then copy it (qemu-img convert -n FILE DEVICE)");
         }
         if (Files.exists(output) && !request.force()) {
             throw new RefusedException("--output " + output + ": exists; refusing to overwrite it (--force replaces it)");

@@ -208,6 +208,9 @@ class RestorerTest {
 
         assertThrows(BadInputException.class, () -> restorer.materialize(RestoreRequest.to(repo.resolve("vda").resolve("x.qcow2"))));
         assertThrows(BadInputException.class, () -> restorer.materialize(RestoreRequest.to(dir.resolve("nope/x.qcow2"))));
+        BadInputException device = assertThrows(BadInputException.class,
+                () -> restorer.materialize(RestoreRequest.to(Path.of("/dev/null")).withForce(true)));
+        assertTrue(device.getMessage().contains("not a regular file"), device.getMessage());
         assertThrows(BadInputException.class, () -> restorer.instant(RestoreRequest.to(out.resolve("r.raw")).withFormat(Format.RAW)));
         assertThrows(BadInputException.class, () -> restorer.materialize(RestoreRequest.to(out.resolve("a")).withDevice("vdb")));
     }
@@ -246,6 +249,36 @@ class RestorerTest {
         try (RepositoryLock x = RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, "prune", Duration.ZERO)) {
             assertEquals(RepositoryLock.Mode.EXCLUSIVE, x.mode());
         }
+    }
+
+    @Test
+    void aRepositoryWhoseLockFileCannotBeWrittenStillRestoresButCannotBePruned() throws Exception {
+        RepositoryLock.acquire(repo, RepositoryLock.Mode.SHARED, "create the lock file", Duration.ZERO).close();
+        Path lockFile = repo.resolve(RepositoryLock.FILE);
+        // As root (the tests' user) permissions do not stop a write; the immutable flag does (EPERM).
+        TestRepository.run(List.of("chattr", "+i", lockFile.toString()));
+        try {
+            restorer.materialize(RestoreRequest.to(out.resolve("x.qcow2")));
+            assertTrue(TestRepository.sameData(out.resolve("x.qcow2"), chains.points().get(4).reference()));
+            var e = assertThrows(io.resilientkvm.engine.error.OperationFailedException.class,
+                    () -> RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, "prune", Duration.ZERO));
+            assertTrue(e.getMessage().contains("cannot lock " + lockFile), e.getMessage());
+        } finally {
+            TestRepository.run(List.of("chattr", "-i", lockFile.toString()));
+        }
+    }
+
+    @Test
+    void releaseIsNotRefusedForAnOverlayThatNoLongerReadsFromTheRepository() throws Exception {
+        Path overlay = out.resolve("vm.qcow2");
+        Hold hold = restorer.instant(RestoreRequest.to(overlay)).hold().orElseThrow();
+        // The operator rebased the overlay onto a copy outside the repository (unsafe rebase: same data).
+        Path copy = out.resolve("copy.qcow2");
+        qemuImg.convert(repo.resolve("vda").resolve(hold.chainId()).resolve(hold.file()), "qcow2", copy, "qcow2");
+        TestRepository.run(List.of("qemu-img", "rebase", "-u", "-F", "qcow2", "-b", copy.toString(), overlay.toString()));
+
+        assertEquals(hold, restorer.release(hold.id(), false));
+        assertTrue(TestRepository.sameData(overlay, chains.points().get(4).reference()));
     }
 
     static void flipByte(Path file, long position) throws IOException {

@@ -103,6 +103,17 @@ class PrunerTest {
     }
 
     @Test
+    void anUnreadableHoldStopsThePruneRatherThanGuessing() throws Exception {
+        Path holds = Files.createDirectories(repo.resolve(io.resilientkvm.importer.restore.Holds.FOLDER));
+        Files.writeString(holds.resolve("broken.json"), "{\"formatVersion\": 9}");
+        var e = assertThrows(io.resilientkvm.engine.error.BadInputException.class,
+                () -> new Pruner(repo, POLICY, CLOCK).prune("vda"));
+        assertTrue(e.getMessage().contains(holds.resolve("broken.json") + ": hold formatVersion 9 is not supported"),
+                e.getMessage());
+        assertEquals(List.of(c30, c20, c10, c0), chainIds());
+    }
+
+    @Test
     void neverDuringARestore() throws Exception {
         Pruner pruner = new Pruner(repo, POLICY, CLOCK, Duration.ofMillis(300));
         try (RepositoryLock restore = RepositoryLock.acquire(repo, RepositoryLock.Mode.SHARED, "restore of vda to /x",
