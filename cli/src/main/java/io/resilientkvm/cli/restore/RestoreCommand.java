@@ -31,12 +31,12 @@ import picocli.CommandLine.Spec;
  * overlay on the chain; lists points and holds, releases and flattens holds.
  */
 @Command(name = "restore", mixinStandardHelpOptions = true, versionProvider = io.resilientkvm.cli.Version.class,
-        description = {"Restores a disk from a backup repository as it was at a backup (default: the newest).",
-                "The chain up to that point is verified first; the repository is never changed.",
-                "  --output FILE             a standalone image (qemu-img convert of the chain)",
-                "  --output FILE --instant   a qcow2 overlay on the chain in milliseconds; the chain is held",
-                "                            (never pruned) until 'bin/restore --flatten ID' or '--release ID'",
-                "  --list | --holds          the restorable points | the holds of instant overlays"},
+        description = {"Restores a disk as it was at a backup (default: the newest). The chain up to",
+                "that point is verified first; the repository is never changed.",
+                "  --output FILE            a standalone image (qemu-img convert of the chain)",
+                "  --output FILE --instant  a qcow2 overlay on the chain, in milliseconds; the",
+                "                           chain is held (never pruned) until released",
+                "  --list | --holds         the restorable points | the holds of overlays"},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:done", "1:failed (qemu-img, I/O); nothing is left at --output", "2:bad input or usage",
                 "3:refused: the chain failed verification, --output exists, a prune holds the repository,"
@@ -48,8 +48,8 @@ public final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--device", paramLabel = "NAME", description = "the disk; optional when the repository holds one")
     String device;
 
-    @Option(names = "--until", paramLabel = "BACKUP", description = {"the point: a backup file name, <chain>/<file>, a chain",
-            "(its newest backup), or an ISO time (newest backup at or before it; no offset = UTC)"})
+    @Option(names = "--until", paramLabel = "BACKUP", description = "the point: a backup file name, <chain>/<file>, a chain (its newest"
+            + " backup), or an ISO time (newest backup at or before it; no offset = UTC)")
     String until;
 
     @Option(names = "--output", paramLabel = "FILE", description = "the image (or overlay) to create")
@@ -64,8 +64,8 @@ public final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--force", description = "replace an existing --output; with --release, release even if the overlay still reads the chain")
     boolean force;
 
-    @Option(names = "--verify", paramLabel = "DEPTH", description = {"full (SHA-256 of every file up to the point) or quick",
-            "(sizes, qemu-img check, backing names); default full, quick with --instant"})
+    @Option(names = "--verify", paramLabel = "DEPTH", description = "full (SHA-256 of every file up to the point) or quick (sizes,"
+            + " qemu-img check, backing names); default full, quick with --instant")
     Verification verify;
 
     @Option(names = "--no-verify", description = "restore without verifying the chain (at your own risk)")
