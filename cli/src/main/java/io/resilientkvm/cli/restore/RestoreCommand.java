@@ -169,7 +169,7 @@ public final class RestoreCommand implements Callable<Integer> {
                 .put("file", p.backup().file()).put("point", p.name()).put("time", p.time().toString())
                 .put("output", r.output().toString()).put("format", r.format().qemuName()).put("instant", r.instant())
                 .put("verification", depth.name().toLowerCase()).put("virtualSize", r.virtualSize())
-                .put("outputSize", r.outputSize()).put("verifySeconds", r.verifySeconds()).put("seconds", r.seconds())
+                .put("outputSize", r.outputSize()).put("verifySeconds", r.verifySeconds()).put("seconds", r.seconds()).put("totalSeconds", r.totalSeconds())
                 .put("mbPerSecond", r.mbPerSecond());
         r.hold().ifPresent(h -> o.put("hold", h.id()));
         ArrayNode w = o.putArray("warnings");
@@ -183,8 +183,10 @@ public final class RestoreCommand implements Callable<Integer> {
                     r.verifySeconds(), h.id(), p.chain().chainId(), repository, h.id());
         } else {
             text = String.format("restored %s at %s (%s) into %s (%s): %,d bytes disk, %,d bytes file in %.2f s (%.1f MB/s);"
-                    + " verified %s in %.2f s", p.device(), p.name(), p.time(), r.output(), r.format().qemuName(), r.virtualSize(),
-                    r.outputSize(), r.seconds(), r.mbPerSecond(), depth.name().toLowerCase(), r.verifySeconds());
+                    + " convert %.2f s, verified %s in %.2f s alongside", p.device(), p.name(), p.time(), r.output(),
+                    r.format().qemuName(), r.virtualSize(), r.outputSize(), r.totalSeconds(),
+                    r.mbPerSecond(), r.seconds(), depth.name().toLowerCase(),
+                    r.verifySeconds());
         }
         for (String warning : r.warnings()) {
             text += System.lineSeparator() + "warning: " + warning;

@@ -14,18 +14,21 @@ import java.util.Optional;
  * @param hold          the hold protecting the chain (instant mode only)
  * @param virtualSize   the disk's size in bytes
  * @param outputSize    the output file's size in bytes
- * @param verifySeconds time spent verifying the chain
+ * @param verifySeconds time spent verifying the chain (for a materialize with full verification, the
+ *                      hashing runs alongside the convert: it overlaps {@code seconds})
  * @param seconds       time spent writing the output (convert or overlay creation)
+ * @param totalSeconds  the whole restore, from the chosen point to the published output
  * @param warnings      harmless findings of the verification (leaked clusters)
  */
 public record RestoreResult(RestorePoint point, Path output, RestoreRequest.Format format, boolean instant,
-        Optional<Hold> hold, long virtualSize, long outputSize, double verifySeconds, double seconds, List<String> warnings) {
+        Optional<Hold> hold, long virtualSize, long outputSize, double verifySeconds, double seconds, double totalSeconds,
+        List<String> warnings) {
     public RestoreResult {
         warnings = List.copyOf(warnings);
     }
 
-    /** Throughput of the materialization over the disk's virtual size, MB/s (10^6 bytes). */
+    /** Throughput of the whole restore over the disk's virtual size, MB/s (10^6 bytes). */
     public double mbPerSecond() {
-        return seconds <= 0 ? 0 : virtualSize / 1e6 / seconds;
+        return totalSeconds <= 0 ? 0 : virtualSize / 1e6 / totalSeconds;
     }
 }

@@ -31,7 +31,12 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,6 +57,8 @@ public final class Restorer {
     public static final Duration DEFAULT_LOCK_WAIT = Duration.ofSeconds(30);
     /** Converting a large disk on a busy host takes a while; a hung mount must still end. */
     public static final Duration DEFAULT_QEMU_IMG_TIMEOUT = Duration.ofHours(6);
+    /** Hashing a large chain on a busy host takes a while; a hung mount must still end. */
+    private static final Duration VERIFY_TIMEOUT = Duration.ofHours(6);
 
     private static final Logger LOG = LoggerFactory.getLogger(Restorer.class);
     private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss.SSS'Z'")
@@ -175,24 +182,70 @@ public final class Restorer {
                 "restore of " + device + " to " + output, lockWait)) {
             RestorePoint point = choose(device, request.until());
             long t0 = System.nanoTime();
-            List<String> warnings = verify(point, request.verification());
-            double verifySeconds = (System.nanoTime() - t0) / 1e9;
+            // Structure first (milliseconds): a missing or truncated file is refused before any copy.
+            List<String> warnings = verify(point, request.verification() == Verification.NONE ? Verification.NONE
+                    : Verification.QUICK);
+            double quickSeconds = (System.nanoTime() - t0) / 1e9;
+            // The SHA-256 pass reads the same files as the convert: both run at once, and the
+            // output is published only if the hashes match.
+            FutureTask<VerifyReport> hashing = null;
+            AtomicLong hashNanos = new AtomicLong();
+            if (request.verification() == Verification.FULL) {
+                Chain upToHere = point.chainUpToHere();
+                hashing = new FutureTask<>(() -> {
+                    long h0 = System.nanoTime();
+                    try {
+                        return ChainVerifier.verify(upToHere);
+                    } finally {
+                        hashNanos.set(System.nanoTime() - h0);
+                    }
+                });
+                Thread thread = new Thread(hashing, "restore-verify-" + device);
+                thread.setDaemon(true);
+                thread.start();
+            }
             Path partial = output.resolveSibling(output.getFileName() + ".partial");
             Files.deleteIfExists(partial);
             long t1 = System.nanoTime();
+            double seconds;
             try {
                 qemuImg.convert(point.file(), "qcow2", partial, request.format().qemuName());
+                seconds = (System.nanoTime() - t1) / 1e9;
+                if (hashing != null) {
+                    VerifyReport report = await(hashing, point);
+                    refuseIfBad(point, report);
+                    warnings = report.warnings();
+                }
                 publish(partial, output);
             } finally {
+                if (hashing != null) {
+                    hashing.cancel(true); // no-op when done; stops the hashing when the convert failed
+                }
                 Files.deleteIfExists(partial);
             }
-            double seconds = (System.nanoTime() - t1) / 1e9;
+            double totalSeconds = (System.nanoTime() - t0) / 1e9;
+            double verifySeconds = quickSeconds + hashNanos.get() / 1e9;
             RestoreResult result = new RestoreResult(point, output, request.format(), false, Optional.empty(),
-                    point.backup().virtualSize(), Files.size(output), verifySeconds, seconds, warnings);
-            LOG.info("restored {} {} ({}) into {} as {}: {} bytes in {} s, verified in {} s", device, point.name(),
-                    point.time(), output, request.format().qemuName(), result.virtualSize(), String.format("%.2f", seconds),
-                    String.format("%.2f", verifySeconds));
+                    point.backup().virtualSize(), Files.size(output), verifySeconds, seconds, totalSeconds, warnings);
+            LOG.info("restored {} {} ({}) into {} as {}: {} bytes in {} s (convert {} s, verification {} s alongside)",
+                    device, point.name(), point.time(), output, request.format().qemuName(), result.virtualSize(),
+                    String.format("%.2f", totalSeconds), String.format("%.2f", seconds), String.format("%.2f", verifySeconds));
             return result;
+        }
+    }
+
+    private VerifyReport await(FutureTask<VerifyReport> hashing, RestorePoint point) throws OperationFailedException {
+        try {
+            return hashing.get(VERIFY_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new OperationFailedException("interrupted while verifying " + point.device() + " " + point.name(), e);
+        } catch (TimeoutException e) {
+            throw new OperationFailedException("verifying " + point.device() + " " + point.name() + " did not finish within "
+                    + VERIFY_TIMEOUT + "; check the storage holding " + point.chain().dir(), e);
+        } catch (ExecutionException e) {
+            throw new OperationFailedException("cannot verify " + point.device() + " " + point.name() + ": "
+                    + e.getCause().getMessage() + "; check the storage holding " + point.chain().dir(), e.getCause());
         }
     }
 
@@ -242,7 +295,7 @@ public final class Restorer {
             LOG.info("instant restore of {} {} ({}) as overlay {} in {} ms (hold {})", device, point.name(), point.time(),
                     output, String.format("%.1f", seconds * 1000), hold.id());
             return new RestoreResult(point, output, Format.QCOW2, true, Optional.of(hold), point.backup().virtualSize(),
-                    Files.size(output), verifySeconds, seconds, warnings);
+                    Files.size(output), verifySeconds, seconds, (System.nanoTime() - t0) / 1e9, warnings);
         }
     }
 
@@ -305,6 +358,11 @@ public final class Restorer {
         Chain upToHere = point.chainUpToHere();
         VerifyReport report = verification == Verification.FULL ? ChainVerifier.verify(upToHere)
                 : ChainVerifier.verifyWithoutHashes(upToHere);
+        refuseIfBad(point, report);
+        return report.warnings();
+    }
+
+    private static void refuseIfBad(RestorePoint point, VerifyReport report) throws RefusedException {
         if (!report.ok()) {
             List<String> lines = new ArrayList<>();
             lines.add("refusing to restore " + point.device() + " at " + point.name() + ": its chain failed verification:");
@@ -312,7 +370,6 @@ public final class Restorer {
             lines.add("choose an intact point with --until (bin/restore --list), or --no-verify to restore it anyway");
             throw new RefusedException(String.join(System.lineSeparator(), lines));
         }
-        return report.warnings();
     }
 
     private Path checkOutput(RestoreRequest request) throws BadInputException, RefusedException {
