@@ -2,10 +2,11 @@
 # bench/restore/run.sh: bin/restore against a plain 'qemu-img convert' of the same chain, and the
 # instant mode's time for two disk sizes.
 #
-# usage: [SIZE_GIB=4] [INC_MIB=256] [SMALL_GIB=1] [WORKDIR=DIR] [KEEP=1] bench/restore/run.sh
+# usage: [SIZE_GIB=4] [INC_MIB=256] [SMALL_GIB=1] [ROUNDS=3] [WORKDIR=DIR] [KEEP=1] bench/restore/run.sh
 #   SIZE_GIB   size of the full backup, random data (default 4; needs ~3x that free in WORKDIR)
 #   INC_MIB    MiB of random data in the incremental on top (4 MiB chunks, spread offsets; default 256)
 #   SMALL_GIB  size of the second chain for the instant-mode comparison (default 1)
+#   ROUNDS     alternating rounds of the materialize comparison (default 3; the best of each is shown)
 #   WORKDIR    work directory (default: a mktemp dir, removed at exit unless KEEP=1)
 # The chains are laid out as the exporter writes them (FULL + INC backed by a relative name,
 # manifests with SHA-256). Runs, in the same warm page-cache state: plain convert, bin/restore
@@ -20,6 +21,7 @@ RESTORE="$ROOT/bin/restore"
 SIZE_GIB=${SIZE_GIB:-4}
 INC_MIB=${INC_MIB:-256}
 SMALL_GIB=${SMALL_GIB:-1}
+ROUNDS=${ROUNDS:-3}
 KEEP=${KEEP:-0}
 if [ -n "${WORKDIR:-}" ]; then mkdir -p "$WORKDIR"; OWN_WORKDIR=0
 else WORKDIR=$(mktemp -d /tmp/bench-restore.XXXXXX); OWN_WORKDIR=1; fi
@@ -103,17 +105,18 @@ tool() {
   rm -f "$OUT/restored.qcow2"
 }
 
-log "materialize: plain, bin/restore, bin/restore --no-verify, plain"
-read -r P1 PS1 <<<"$(plain)"
-read -r V_WALL V_CONV V_VER <<<"$(tool)"
-read -r N_WALL N_CONV _ <<<"$(tool --no-verify)"
-read -r P2 PS2 <<<"$(plain)"
-read -r V2_WALL V2_CONV V2_VER <<<"$(tool)"
-P=$(minof "$P1" "$P2")
-PS=$(minof "$PS1" "$PS2")
-CONV=$(minof "$V_CONV" "$N_CONV" "$V2_CONV")
-VWALL=$(minof "$V_WALL" "$V2_WALL")
-VER=$(minof "$V_VER" "$V2_VER")
+log "materialize: warm-up convert (not counted), then $ROUNDS rounds of: plain, bin/restore --no-verify, bin/restore"
+plain >/dev/null  # the first convert after the chain was made is always slow here (allocation, writeback)
+PL=(); PLS=(); NW=(); NC=(); VW=(); VC=(); VV=()
+for _ in $(seq "$ROUNDS"); do
+  read -r a b <<<"$(plain)"; PL+=("$a"); PLS+=("$b")
+  read -r a b _ <<<"$(tool --no-verify)"; NW+=("$a"); NC+=("$b")
+  read -r a b c <<<"$(tool)"; VW+=("$a"); VC+=("$b"); VV+=("$c")
+done
+P=$(minof "${PL[@]}"); PS=$(minof "${PLS[@]}")
+N_CONV=$(minof "${NC[@]}"); N_WALL=$(minof "${NW[@]}")
+V_CONV=$(minof "${VC[@]}"); VWALL=$(minof "${VW[@]}"); VER=$(minof "${VV[@]}")
+runs() { python3 -c "import sys; print(', '.join('%.2f' % float(x) for x in sys.argv[1:]))" "$@"; }
 
 log "instant: ${SIZE_GIB} GiB chain, then a ${SMALL_GIB} GiB chain"
 instant() {
@@ -144,13 +147,14 @@ cat <<REPORT
 
 == bench/restore: ${SIZE_GIB} GiB random full + ${INC_MIB} MiB incremental, $(nproc) cores, page cache warm ==
 JVM start (bin/restore --help)                 $(ms "$JVM") ms
-materialize (qcow2, best of runs)
-  plain qemu-img convert of the chain          ${P} s   (runs: $P1, $P2)
-  plain convert + sync of the output           ${PS} s   (runs: $PS1, $PS2)
-  bin/restore: convert + fsync + rename        ${CONV} s   ($(pct "$CONV" "$PS") % of plain convert + sync)
-  bin/restore: verification (SHA-256 + check)  ${VER} s   (alongside the convert)
-  bin/restore wall, full verification         ${VWALL} s   (JVM + convert + fsync, hashing alongside)
-  bin/restore --no-verify wall                 ${N_WALL} s
+materialize (qcow2, best of $ROUNDS alternating rounds; runs in brackets)
+  plain qemu-img convert of the chain          ${P} s   [$(runs "${PL[@]}")]
+  plain convert + sync of the output           ${PS} s   [$(runs "${PLS[@]}")]
+  bin/restore --no-verify: convert+fsync       ${N_CONV} s   ($(pct "$N_CONV" "$PS") % of plain convert + sync) [$(runs "${NC[@]}")]
+  bin/restore --no-verify: wall                ${N_WALL} s   (JVM + convert + fsync) [$(runs "${NW[@]}")]
+  bin/restore (full verify): convert+fsync     ${V_CONV} s   ($(pct "$V_CONV" "$PS") %; the hashing competes for the cores) [$(runs "${VC[@]}")]
+  bin/restore (full verify): SHA-256 + check   ${VER} s   (alongside the convert) [$(runs "${VV[@]}")]
+  bin/restore (full verify): wall              ${VWALL} s   ($(pct "$VWALL" "$PS") % of plain convert + sync) [$(runs "${VW[@]}")]
 instant mode (overlay + hold; verification 'quick': sizes, qemu-img check, backing names)
   ${SIZE_GIB} GiB chain: overlay created in      $(ms "$(minof "$IB_CREATE" "$IB2_CREATE")") ms, verify $(ms "$(minof "$IB_VER" "$IB2_VER")") ms, wall $(minof "$IB_WALL" "$IB2_WALL") s
   ${SMALL_GIB} GiB chain: overlay created in      $(ms "$(minof "$IS_CREATE" "$IS2_CREATE")") ms, verify $(ms "$(minof "$IS_VER" "$IS2_VER")") ms, wall $(minof "$IS_WALL" "$IS2_WALL") s

@@ -183,7 +183,7 @@ public final class RestoreCommand implements Callable<Integer> {
                     r.verifySeconds(), h.id(), p.chain().chainId(), repository, h.id());
         } else {
             text = String.format("restored %s at %s (%s) into %s (%s): %,d bytes disk, %,d bytes file in %.2f s (%.1f MB/s);"
-                    + " convert %.2f s, verified %s in %.2f s alongside", p.device(), p.name(), p.time(), r.output(),
+                    + " convert+fsync %.2f s, verified %s in %.2f s alongside", p.device(), p.name(), p.time(), r.output(),
                     r.format().qemuName(), r.virtualSize(), r.outputSize(), r.totalSeconds(),
                     r.mbPerSecond(), r.seconds(), depth.name().toLowerCase(),
                     r.verifySeconds());

@@ -16,7 +16,7 @@ import java.util.Optional;
  * @param outputSize    the output file's size in bytes
  * @param verifySeconds time spent verifying the chain (for a materialize with full verification, the
  *                      hashing runs alongside the convert: it overlaps {@code seconds})
- * @param seconds       time spent writing the output (convert or overlay creation)
+ * @param seconds       time spent writing the output (convert or overlay creation, fsync, rename)
  * @param totalSeconds  the whole restore, from the chosen point to the published output
  * @param warnings      harmless findings of the verification (leaked clusters)
  */
