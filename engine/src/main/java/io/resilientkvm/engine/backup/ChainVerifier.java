@@ -27,6 +27,20 @@ public final class ChainVerifier {
 
     /** Verifies every backup of the chain; never throws for a damaged chain, reports instead. */
     public static VerifyReport verify(Chain chain) throws IOException {
+        return verify(chain, true);
+    }
+
+    /**
+     * As {@link #verify(Chain)} but without reading the files' data for SHA-256: structure,
+     * sizes, {@code qemu-img check} and backing names only, in milliseconds whatever the size.
+     * For callers that need an answer at once (an instant restore) on files that were hashed
+     * when they arrived.
+     */
+    public static VerifyReport verifyWithoutHashes(Chain chain) throws IOException {
+        return verify(chain, false);
+    }
+
+    private static VerifyReport verify(Chain chain, boolean hashes) throws IOException {
         List<String> problems = new ArrayList<>();
         List<String> warnings = new ArrayList<>();
         List<BackupManifest> backups = chain.backups();
@@ -34,7 +48,7 @@ public final class ChainVerifier {
             problems.add(chain.dir() + ": no complete backup in this chain");
         }
         for (int i = 0; i < backups.size(); i++) {
-            check(chain, i, true, problems, warnings);
+            check(chain, i, hashes, problems, warnings);
         }
         return new VerifyReport(chain, problems, warnings);
     }

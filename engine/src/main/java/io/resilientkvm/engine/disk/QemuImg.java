@@ -113,6 +113,26 @@ public final class QemuImg {
         run(args, target, 0);
     }
 
+    /**
+     * Creates a qcow2 overlay {@code file} backed by {@code backing} (recorded as given: pass an
+     * absolute path so the overlay works from anywhere); refuses if {@code file} exists.
+     * Only metadata is written, so this takes milliseconds whatever the backing's size.
+     */
+    public void createOverlay(Path file, Path backing, String backingFormat) throws RefusedException,
+            OperationFailedException {
+        refuseExisting(file, "create");
+        run(List.of("create", "-q", "-f", "qcow2", "-F", backingFormat, "-b", backing.toString(), file.toString()), file, 0);
+    }
+
+    /**
+     * Copies into {@code file} everything it reads from its backing chain and drops the backing
+     * file ({@code qemu-img rebase -b ""}, safe mode): the image becomes standalone. Fails while
+     * a running QEMU holds the image (its write lock), which is what keeps this safe.
+     */
+    public void flatten(Path file) throws OperationFailedException {
+        run(List.of("rebase", "-q", "-f", "qcow2", "-b", "", file.toString()), file, 0);
+    }
+
     static ImageInfo parseInfo(JsonNode root) {
         List<ImageInfo.Bitmap> bitmaps = new ArrayList<>();
         for (JsonNode bitmap : root.path("format-specific").path("data").path("bitmaps")) {

@@ -175,6 +175,24 @@ class QemuImgTest {
         assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(30), "the watchdog did not kill qemu-img");
     }
 
+    @Test
+    void overlayReadsItsBackingAndFlattenMakesItStandalone() throws Exception {
+        Path base = dir.resolve("base.qcow2");
+        qemuImg.create(base, "qcow2", 4 * MIB);
+        run("qemu-io", "-f", "qcow2", "-c", "write -P 0x41 0 1M", base.toString());
+        Path overlay = dir.resolve("overlay.qcow2");
+
+        qemuImg.createOverlay(overlay, base.toAbsolutePath(), "qcow2");
+        assertEquals(base.toAbsolutePath().toString(), qemuImg.info(overlay).backingFile());
+        assertThrows(RefusedException.class, () -> qemuImg.createOverlay(overlay, base, "qcow2"));
+        run("qemu-io", "-f", "qcow2", "-c", "write -P 0x42 1M 1M", overlay.toString());
+
+        qemuImg.flatten(overlay);
+        assertNull(qemuImg.info(overlay).backingFile());
+        Files.delete(base);
+        run("qemu-io", "-f", "qcow2", "-c", "read -P 0x41 0 1M", "-c", "read -P 0x42 1M 1M", overlay.toString());
+    }
+
     private static long firstRefcountBlock(FileChannel channel) throws IOException {
         ByteBuffer header = ByteBuffer.allocate(8);
         channel.read(header, 48); // refcount_table_offset
@@ -187,9 +205,15 @@ class QemuImgTest {
     private static void runQemuImg(String... args) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>(List.of("qemu-img"));
         command.addAll(List.of(args));
+        run(command.toArray(String[]::new));
+    }
+
+    /** Runs a command; it must succeed and, for qemu-io, report no failed read pattern. */
+    private static void run(String... command) throws IOException, InterruptedException {
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(process.waitFor(60, TimeUnit.SECONDS), "qemu-img " + command + " hung");
-        assertEquals(0, process.exitValue(), "qemu-img " + command + ": " + output);
+        assertTrue(process.waitFor(60, TimeUnit.SECONDS), String.join(" ", command) + " hung");
+        assertEquals(0, process.exitValue(), String.join(" ", command) + ": " + output);
+        assertFalse(output.contains("Pattern verification failed"), String.join(" ", command) + ": " + output);
     }
 }
