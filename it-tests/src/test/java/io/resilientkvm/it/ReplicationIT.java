@@ -86,7 +86,14 @@ class ReplicationIT {
         BackupFetcher fetcher = new BackupFetcher(TransferSettings.of(main, TOKEN));
         return ImporterService.start(client(), layout,
                 new ImporterService.Settings(node, repository, Duration.ofSeconds(5), Duration.ofMinutes(5)),
-                (uri, manifest, repo) -> fetcher.fetch(manifest, repo).bytes(), epoch -> Optional.of(main), round -> { });
+                (uri, manifest, repo) -> {
+                    try {
+                        return fetcher.fetch(manifest, repo).bytes();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new io.resilientkvm.engine.error.OperationFailedException("interrupted", e);
+                    }
+                }, epoch -> Optional.of(main), round -> { });
     }
 
     @Test

@@ -1,7 +1,9 @@
 package io.resilientkvm.cli.node;
 
 import io.resilientkvm.engine.backup.BackupPaths;
+import io.resilientkvm.engine.backup.BackupManifest;
 import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.importer.service.ImportRound;
@@ -44,9 +46,18 @@ final class CloneRole implements AutoCloseable {
         Map<URI, BackupFetcher> fetchers = new ConcurrentHashMap<>();
         ImporterService importer = ImporterService.start(ctx.client(), ctx.layout(),
                 ImporterService.Settings.of(ctx.node(), repository),
-                (main, manifest, repo) -> fetcher(fetchers, main, token).fetch(manifest, repo).bytes(),
+                (main, manifest, repo) -> download(fetcher(fetchers, main, token), manifest, repo),
                 epoch -> locateMain(ctx, epoch), afterRound);
         return new CloneRole(importer, fetchers);
+    }
+
+    private static long download(BackupFetcher fetcher, BackupManifest manifest, Path repo) throws OperatorException {
+        try {
+            return fetcher.fetch(manifest, repo).bytes();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new OperationFailedException("import of " + manifest.file() + " interrupted", e);
+        }
     }
 
     private static BackupFetcher fetcher(Map<URI, BackupFetcher> fetchers, URI main, String token) throws BadInputException {
