@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.resilientkvm.engine.backup.BackupManifest;
 import io.resilientkvm.engine.backup.BackupRepository;
+import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.engine.instance.InstanceLayout;
@@ -72,7 +73,7 @@ final class Drill implements AutoCloseable {
         this.out = out;
     }
 
-    DrillReport run() {
+    DrillReport run() throws BadInputException {
         try {
             setUp();
             String main = NODES.get(0);
@@ -86,6 +87,9 @@ final class Drill implements AutoCloseable {
                 }
                 main = candidate;
             }
+        } catch (BadInputException e) {
+            failed = true;
+            throw e;
         } catch (OperatorException | IOException | RuntimeException e) {
             failed = true;
             report.failed(e.getMessage());
@@ -105,8 +109,20 @@ final class Drill implements AutoCloseable {
     }
 
     private void setUp() throws OperatorException, IOException {
-        scratch = options.scratch().isPresent() ? Files.createDirectories(options.scratch().get())
-                : Files.createTempDirectory("rkvm-drill-");
+        if (options.scratch().isPresent()) {
+            Path dir = options.scratch().get();
+            if (Files.exists(dir)) {
+                try (Stream<Path> s = Files.list(dir)) {
+                    if (s.findAny().isPresent()) {
+                        throw new BadInputException("--dir " + dir + ": not empty; the drill removes its scratch folder"
+                                + " afterwards, so give a new or empty folder");
+                    }
+                }
+            }
+            scratch = Files.createDirectories(dir);
+        } else {
+            scratch = Files.createTempDirectory("rkvm-drill-");
+        }
         step("scratch folder " + scratch);
         String connect;
         if (options.zookeeper().isPresent()) {
@@ -149,7 +165,8 @@ final class Drill implements AutoCloseable {
         ManifestCatalog catalog = new ManifestCatalog(client, layout);
         ImporterStatusStore statuses = new ImporterStatusStore(client, layout);
         long bytesBefore = publishedBytes(catalog);
-        Path qmp = nodes.get(main).layout().qmpSocket();
+        // run/qmp.sock belongs to the agent's supervisor; the exporter's socket is free between backups.
+        Path qmp = nodes.get(main).layout().backupQmpSocket();
         BackupManifest last = null;
         int backups = 0;
         for (int b = 1; b <= options.backupsPerRound(); b++) {
@@ -186,8 +203,8 @@ final class Drill implements AutoCloseable {
             throw new OperationFailedException("bin/takeover on " + candidate + " exited " + exit + "; see "
                     + scratch.resolve("logs").resolve("takeover-" + round + ".log"));
         }
+        // The agent announces MAIN once QEMU answered QMP: the end of the RTO.
         Epoch newEpoch = await(candidate + " runs the VM as main", () -> mainOf(candidate));
-        awaitQmp(nodes.get(candidate).layout().qmpSocket());
         double rto = (System.nanoTime() - takeoverStart) / 1e9;
         step(String.format(Locale.ROOT, "%s is the main of epoch %d; VM answering QMP %.2f s after bin/takeover started",
                 candidate, newEpoch.number(), rto));
@@ -199,14 +216,15 @@ final class Drill implements AutoCloseable {
 
         Path expected = DiskCheck.expected(scratch.resolve("expected-round-" + round + ".qcow2"), options.diskBytes(),
                 inLastPoint);
-        boolean same = withVmPaused(nodes.get(candidate).layout().qmpSocket(),
+        boolean same = withVmPaused(nodes.get(candidate).layout().backupQmpSocket(),
                 () -> DiskCheck.same(nodes.get(candidate).layout().mainDisk(), expected));
         report.check("round " + round + ": new VM's disk equals the data of " + lastPoint.file() + " byte for byte", same,
                 inLastPoint.size() + " writes in it, 1 lost after it");
 
         Epoch ne = newEpoch;
         BackupManifest firstOfNewMain = await("the new main's first backup (a full of a new chain)", () ->
-                catalog.newestPerDevice().stream().filter(m -> m.device().equals(DEVICE) && m.epoch() == ne.number()).findFirst());
+                catalog.list().stream().filter(m -> m.device().equals(DEVICE) && m.epoch() == ne.number()
+                        && m.level() == BackupManifest.Level.FULL).findFirst());
         await(other + " follows the new main and holds its full", () ->
                 holds(statuses, other, firstOfNewMain) ? Optional.of(true) : Optional.empty());
         report.check("round " + round + ": " + other + " follows the new main " + candidate, true,
@@ -334,19 +352,8 @@ final class Drill implements AutoCloseable {
                 + (lastError.isEmpty() ? "" : " (last error: " + lastError + ")") + "; see the node logs in " + scratch.resolve("logs"));
     }
 
-    private void awaitQmp(Path socket) throws OperatorException, InterruptedException {
-        await("the new VM answers QMP on " + socket, () -> {
-            try (QmpClient qmp = QmpClient.connect(socket, Duration.ofSeconds(2))) {
-                qmp.execute("query-status");
-                return Optional.of(true);
-            } catch (QmpException e) {
-                return Optional.empty();
-            }
-        });
-    }
-
     private boolean withVmPaused(Path socket, PausedCheck check) throws OperatorException {
-        try (QmpClient qmp = QmpClient.connect(socket, Duration.ofSeconds(10))) {
+        try (QmpClient qmp = QmpClient.connect(socket, Duration.ofSeconds(60))) {
             qmp.execute("stop");
             try {
                 return check.run();

@@ -36,7 +36,7 @@ final class Workload {
         long offset = ((next * 7L) % slots) * chunk; // 7 is prime to the slot count of a power-of-two disk
         next++;
         Instant began = Instant.now();
-        try (QmpClient qmp = QmpClient.connect(qmpSocket, Duration.ofSeconds(10))) {
+        try (QmpClient qmp = QmpClient.connect(qmpSocket, Duration.ofSeconds(60))) {
             String target = deviceId.startsWith("virtio") ? "/machine/peripheral/" + deviceId + "/virtio-backend" : deviceId;
             String out = qmp.humanMonitorCommand(String.format("qemu-io -d %s \"write -P 0x%x %d %d\"", target, pattern,
                     offset, chunk), Duration.ofMinutes(2));

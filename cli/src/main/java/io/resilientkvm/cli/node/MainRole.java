@@ -2,15 +2,11 @@ package io.resilientkvm.cli.node;
 
 import io.resilientkvm.engine.backup.BackupManifest;
 import io.resilientkvm.engine.error.BadInputException;
-import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.engine.instance.InstanceLayout;
 import io.resilientkvm.engine.instance.KvmInstance;
 import io.resilientkvm.engine.instance.NodeConfig;
 import io.resilientkvm.engine.process.RestartPolicy;
-import io.resilientkvm.engine.process.VmSupervisor;
-import io.resilientkvm.engine.qmp.QmpClient;
-import io.resilientkvm.engine.qmp.QmpException;
 import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.engine.zk.ManifestCatalog;
 import io.resilientkvm.exporter.BackupRequest;
@@ -36,7 +32,6 @@ import org.slf4j.LoggerFactory;
  */
 final class MainRole implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(MainRole.class);
-    private static final Duration VM_READY_TIMEOUT = Duration.ofMinutes(2);
 
     private final KvmInstance vm;
     private final BackupServer server;
@@ -77,8 +72,8 @@ final class MainRole implements AutoCloseable {
                 Promotion.restoreDisks(ctx);
             }
             vm = KvmInstance.prepare(cfg.instance(), ctx.params().kvm(), cfg.host(), layout);
-            VmSupervisor supervisor = vm.start(RestartPolicy.DEFAULT);
-            awaitQmp(layout, supervisor);
+            // Returns once QEMU answers QMP (the supervisor holds run/qmp.sock from then on).
+            vm.start(RestartPolicy.DEFAULT);
             server = BackupServer.start(BackupServerSettings.from(cfg.backupServer(), layout.backupRepository()));
             String address = server.baseUri().toString();
             ManifestCatalog catalog = new ManifestCatalog(ctx.client(), ctx.layout());
@@ -133,32 +128,6 @@ final class MainRole implements AutoCloseable {
         } else {
             LOG.warn("Backup failed (the next run retries): {}", o.error().getMessage());
         }
-    }
-
-    /** Waits until the VM answers QMP on its main socket. */
-    private static void awaitQmp(InstanceLayout layout, VmSupervisor supervisor) throws OperatorException {
-        long deadline = System.nanoTime() + VM_READY_TIMEOUT.toNanos();
-        QmpException last = null;
-        while (System.nanoTime() < deadline) {
-            if (supervisor.termination().isDone()) {
-                throw new OperationFailedException("the VM exited while starting: " + supervisor.termination().join().reason()
-                        + " (log: " + layout.qemuLog() + ")");
-            }
-            try (QmpClient qmp = QmpClient.connect(layout.qmpSocket(), Duration.ofSeconds(2))) {
-                qmp.execute("query-status");
-                return;
-            } catch (QmpException e) {
-                last = e;
-            }
-            try {
-                Thread.sleep(50); // polling a socket that appears when QEMU is up
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new OperationFailedException("interrupted while waiting for the VM", e);
-            }
-        }
-        throw new OperationFailedException("the VM did not answer QMP on " + layout.qmpSocket() + " within "
-                + VM_READY_TIMEOUT.toSeconds() + " s: " + (last == null ? "" : last.getMessage()));
     }
 
     String serverAddress() {
