@@ -67,6 +67,7 @@ final class Drill implements AutoCloseable {
     private ZkLayout layout;
     private Workload workload;
     private boolean failed;
+    private boolean closed;
 
     Drill(DrillOptions options, PrintWriter out) {
         this.options = options;
@@ -214,6 +215,7 @@ final class Drill implements AutoCloseable {
         boolean fenced = isFenced(main);
         report.check("round " + round + ": old main " + main + " is fenced", fenced, layout.fencedPath(main));
 
+        workload.discardAfter(lastPoint.startedAt()); // the write after the last backup died with the old main
         Path expected = DiskCheck.expected(scratch.resolve("expected-round-" + round + ".qcow2"), options.diskBytes(),
                 inLastPoint);
         boolean same = withVmPaused(nodes.get(candidate).layout().backupQmpSocket(),
@@ -232,7 +234,7 @@ final class Drill implements AutoCloseable {
 
         double rpoSeconds = Duration.between(lastPoint.startedAt(), kill).toMillis() / 1000.0;
         report.add(new DrillReport.Round(round, main, candidate, newEpoch.number(), backups,
-                publishedBytes(catalog) - bytesBefore, replicatedBytes(), lastPoint.chainId() + "/" + lastPoint.file(),
+                publishedBytes(catalog) - bytesBefore, copiedBytes(epoch.number(), List.of(candidate, other)), lastPoint.chainId() + "/" + lastPoint.file(),
                 rpoSeconds, lost.length(), rto));
     }
 
@@ -307,15 +309,15 @@ final class Drill implements AutoCloseable {
         return catalog.list().stream().mapToLong(BackupManifest::fileSize).sum();
     }
 
-    /** Bytes of backup files the clones hold (what was copied to them). */
-    private long replicatedBytes() throws IOException {
+    /** Bytes of the backups the main of {@code epoch} made that {@code clones} hold: what was copied to them. */
+    private long copiedBytes(long epoch, List<String> clones) throws IOException {
         long sum = 0;
-        for (NodeProcess n : nodes.values()) {
-            BackupRepository repo = new BackupRepository(n.layout().backupRepository());
+        for (String clone : clones) {
+            BackupRepository repo = new BackupRepository(nodes.get(clone).layout().backupRepository());
             try {
                 for (String device : repo.devices()) {
                     for (var chain : repo.chains(device)) {
-                        sum += chain.backups().stream().mapToLong(BackupManifest::fileSize).sum();
+                        sum += chain.backups().stream().filter(m -> m.epoch() == epoch).mapToLong(BackupManifest::fileSize).sum();
                     }
                 }
             } catch (OperatorException e) {
@@ -414,7 +416,11 @@ final class Drill implements AutoCloseable {
 
     /** Stops every process it started; removes the scratch folder unless kept or failed. */
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
         for (NodeProcess n : nodes.values()) {
             n.close();
         }

@@ -77,7 +77,15 @@ public final class DrillCommand implements Callable<Integer> {
                 Optional.ofNullable(zookeeper), accel);
         DrillReport report;
         try (Drill drill = new Drill(options, json ? new PrintWriter(spec.commandLine().getErr(), true) : out)) {
+            // Ctrl-C or SIGTERM: stop every process the drill started before the JVM goes.
+            Thread hook = new Thread(drill::close, "drill-shutdown");
+            Runtime.getRuntime().addShutdownHook(hook);
             report = drill.run();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running
+            }
         }
         out.println(json ? report.json() : System.lineSeparator() + report.table());
         out.flush();

@@ -61,6 +61,16 @@ final class Workload {
         return log.stream().filter(w -> w.ended().isBefore(pointInTime)).toList();
     }
 
+    /**
+     * A takeover restored the point captured at {@code pointInTime}: the writes that ended after
+     * it never reached the new main and leave the log of what the disk holds.
+     */
+    List<Write> discardAfter(Instant pointInTime) {
+        List<Write> lost = log.stream().filter(w -> !w.ended().isBefore(pointInTime)).toList();
+        log.removeAll(lost);
+        return lost;
+    }
+
     long diskSize() {
         return diskSize;
     }

@@ -85,8 +85,11 @@ public final class NodeAgent implements AutoCloseable {
         ZkLayout layout = new ZkLayout(config.zookeeper().basePath(), config.instance());
         NodeContext ctx = new NodeContext(config, params, resilient, client, layout);
         try {
+            // Announce FENCED from the first moment when fenced, so nobody mistakes it for a clone.
+            boolean fenced = new FenceMarker(config.layout().etc().resolve("fenced.json")).isFenced()
+                    || new FencedNodes(client, layout).isFenced(config.node());
             Membership membership = Membership.register(client, layout,
-                    new MemberInfo(config.node(), Role.CLONE, "", -1, Instant.now()), REGISTER_TIMEOUT_MS);
+                    new MemberInfo(config.node(), fenced ? Role.FENCED : Role.CLONE, "", -1, Instant.now()), REGISTER_TIMEOUT_MS);
             NodeAgent agent = new NodeAgent(ctx, membership);
             agent.begin();
             return agent;

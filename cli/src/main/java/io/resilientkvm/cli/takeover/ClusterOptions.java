@@ -12,13 +12,17 @@ import picocli.CommandLine.Option;
 
 /** {@code --config NODE.json}: the node, and how it reaches its instance in ZooKeeper. */
 public final class ClusterOptions {
-    @Option(names = "--config", required = true, paramLabel = "NODE.json", description = "this node's configuration")
+    // Not required at parse time: "bin/takeover status --config X" gives it to the subcommand only.
+    @Option(names = "--config", paramLabel = "NODE.json", description = "this node's configuration (required)")
     Path config;
 
     private NodeConfig loaded;
 
     public NodeConfig node() throws BadInputException {
         if (loaded == null) {
+            if (config == null) {
+                throw new BadInputException("--config: missing; give this node's configuration file (NODE.json)");
+            }
             loaded = NodeConfig.load(config);
             if (loaded.zookeeper().connect().isBlank()) {
                 throw new BadInputException(config + ": zookeeper.connect is empty; this command needs the instance's ZooKeeper");
