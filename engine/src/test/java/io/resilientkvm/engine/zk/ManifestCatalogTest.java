@@ -43,10 +43,18 @@ class ManifestCatalogTest {
 
     static BackupManifest manifest(String device, String chain, int seq, long epoch) {
         Instant t = Instant.parse("2026-11-24T10:00:00Z").plusSeconds(60L * seq);
-        String file = (seq == 0 ? "FULL-" : "INC-") + chain + (seq == 0 ? "" : "-" + seq) + ".qcow2";
-        String parent = seq == 0 ? null : (seq == 1 ? "FULL-" + chain + ".qcow2" : "INC-" + chain + "-" + (seq - 1) + ".qcow2");
+        String file = name(chain, seq);
+        String parent = seq == 0 ? null : name(chain, seq - 1);
         return new BackupManifest(BackupManifest.FORMAT_VERSION, "demo", device, chain, seq, seq == 0 ? Level.FULL : Level.INC,
                 file, parent, "qmpbackup-" + device + "-" + chain, 1 << 20, 4096, "0".repeat(64), t, t, t, epoch, 4096, 10);
+    }
+
+    /** FULL-CHAIN.qcow2, then INC files a minute apart, as the exporter names them. */
+    private static String name(String chain, int seq) {
+        if (seq == 0) {
+            return "FULL-" + chain + ".qcow2";
+        }
+        return "INC-" + chain.substring(0, 11) + String.format("%02d", seq) + chain.substring(13) + ".qcow2";
     }
 
     @Test
