@@ -23,11 +23,21 @@ final class Fixtures {
     }
 
     static BackupManifest manifest(String device, String chain, int seq, long epoch) {
-        String file = (seq == 0 ? "FULL-" : "INC-") + chain + (seq == 0 ? "" : "-" + seq) + ".qcow2";
-        String parent = seq == 0 ? null : (seq == 1 ? "FULL-" + chain + ".qcow2" : "INC-" + chain + "-" + (seq - 1) + ".qcow2");
+        String file = name(chain, seq);
+        String parent = seq == 0 ? null : name(chain, seq - 1);
         Instant t = taken(seq);
         return new BackupManifest(BackupManifest.FORMAT_VERSION, "demo", device, chain, seq, seq == 0 ? Level.FULL : Level.INC,
                 file, parent, "qmpbackup-" + device + "-" + chain, 1 << 20, 4096, "0".repeat(64), t, t, t, epoch, 4096, 10);
+    }
+
+    /** FULL-CHAIN.qcow2, then INC files one second apart, named as the exporter names them. */
+    static String name(String chain, int seq) {
+        if (seq == 0) {
+            return "FULL-" + chain + ".qcow2";
+        }
+        java.time.format.DateTimeFormatter f = java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss.SSS'Z'")
+                .withZone(java.time.ZoneOffset.UTC);
+        return "INC-" + f.format(Instant.from(f.parse(chain)).plusSeconds(seq)) + ".qcow2";
     }
 
     /** Backups #0..#last of one chain of one disk. */
