@@ -70,7 +70,7 @@ class MainFencingIT {
                         .until(() -> !qemu.isAlive());
                 boolean memberStillThere = role(observer, layout, "node-a").isPresent();
                 assertTrue(memberStillThere, "the VM must stop while the main's session still lives, so that no clone"
-                        + " can be promoted while it runs");
+                        + " can be promoted while it runs; agent log:\n" + Files.readString(log));
                 await("the session expires").atMost(1, TimeUnit.MINUTES).pollInterval(Duration.ofMillis(100))
                         .until(() -> role(observer, layout, "node-a").isEmpty());
                 assertTrue(agent.waitFor(2, TimeUnit.MINUTES), "the fenced agent exits");

@@ -136,9 +136,11 @@ final class MainRole implements AutoCloseable {
 
     /** Fencing: stop the exporter and the VM now; no clean-up that could block. */
     void stopNow() {
-        schedule.close();
+        // The VM first: closing the schedule waits for a running backup, which may itself be
+        // stuck on the ZooKeeper this main just lost (found by MainFencingIT).
         vm.close();
         server.close();
+        schedule.close();
         exporterLock.close();
     }
 

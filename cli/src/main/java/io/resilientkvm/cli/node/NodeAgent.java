@@ -208,7 +208,7 @@ public final class NodeAgent implements AutoCloseable {
         } catch (OperationFailedException e) {
             LOG.warn("Cannot announce the fenced state: {}", e.getMessage());
         }
-        LOG.error("Node {} is fenced ({}); it starts no VM until an operator clears it: bin/node clear-fence --config ...",
+        LOG.error("Node {} is fenced ({}); it starts no VM until an operator clears it: bin/takeover clear-fence --config ...",
                 ctx.node(), reason.why());
         ended.complete("fenced: " + reason.why());
     }
