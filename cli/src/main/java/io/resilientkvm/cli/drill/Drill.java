@@ -19,6 +19,7 @@ import io.resilientkvm.engine.zk.ManifestCatalog;
 import io.resilientkvm.engine.zk.ZkClients;
 import io.resilientkvm.engine.zk.ZkLayout;
 import io.resilientkvm.engine.zk.ZkSettings;
+import io.resilientkvm.importer.restore.Holds;
 import io.resilientkvm.takeover.membership.MemberInfo;
 import io.resilientkvm.takeover.membership.Membership;
 import io.resilientkvm.takeover.membership.Role;
@@ -231,6 +232,17 @@ final class Drill implements AutoCloseable {
                 holds(statuses, other, firstOfNewMain) ? Optional.of(true) : Optional.empty());
         report.check("round " + round + ": " + other + " follows the new main " + candidate, true,
                 "holds " + firstOfNewMain.file() + " of epoch " + ne.number());
+
+        Path candidateRepo = nodes.get(candidate).layout().backupRepository();
+        await(candidate + " streams the restored chain into the VM's disk and releases its hold", () -> {
+            try {
+                return new Holds(candidateRepo).list().isEmpty() ? Optional.of(true) : Optional.empty();
+            } catch (OperatorException e) {
+                return Optional.empty();
+            }
+        });
+        report.check("round " + round + ": the new VM's disk no longer depends on the restored chain", true,
+                "block-stream done, hold released in " + candidateRepo);
 
         double rpoSeconds = Duration.between(lastPoint.startedAt(), kill).toMillis() / 1000.0;
         report.add(new DrillReport.Round(round, main, candidate, newEpoch.number(), backups,

@@ -17,10 +17,14 @@ import io.resilientkvm.exporter.NewChainPolicy;
 import io.resilientkvm.exporter.lock.ClusterExporterLock;
 import io.resilientkvm.exporter.schedule.BackupSchedule;
 import io.resilientkvm.exporter.server.BackupServer;
+import io.resilientkvm.importer.restore.Hold;
+import io.resilientkvm.importer.restore.RestoreResult;
 import io.resilientkvm.exporter.server.BackupServerSettings;
 import io.resilientkvm.takeover.fencing.FenceMarker;
 import io.resilientkvm.takeover.fencing.FencingWatcher;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -68,9 +72,16 @@ final class MainRole implements AutoCloseable {
             // One exporter per instance, even if an operator starts bin/exporter on another host.
             exporterLock = ClusterExporterLock.acquire(ctx.client(), ctx.layout().exporterLockPath(), ctx.node(),
                     ClusterExporterLock.DEFAULT_ACQUIRE_TIMEOUT);
+            List<Hold> toRelease = new ArrayList<>();
             if (promoted) {
-                Promotion.restoreDisks(ctx);
+                String mainDevice = ctx.params().kvm().diskType().mainDeviceId();
+                for (RestoreResult r : Promotion.restoreDisks(ctx)) {
+                    if (r.point().device().equals(mainDevice)) {
+                        r.hold().ifPresent(toRelease::add);
+                    }
+                }
             }
+            Flattening flattening = new Flattening(layout.backupQmpSocket(), layout.backupRepository(), toRelease);
             vm = KvmInstance.prepare(cfg.instance(), ctx.params().kvm(), cfg.host(), layout);
             // Returns once QEMU answers QMP (the supervisor holds run/qmp.sock from then on).
             vm.start(RestartPolicy.DEFAULT);
@@ -83,7 +94,11 @@ final class MainRole implements AutoCloseable {
                     .withSpeed(ctx.resilient().speedLimitBytesPerSecond()).withCompress(ctx.resilient().compress())
                     .withNewChainPolicy(policy);
             BackupSchedule schedule = new BackupSchedule(ctx.resilient().backupCron(), requests,
-                    request -> publish(catalog, epoch, Exporter.backup(request)), MainRole::report, Duration.ofMinutes(5));
+                    request -> {
+                        BackupResult result = publish(catalog, epoch, Exporter.backup(request));
+                        flattening.runOnce(); // after this main's own backup exists
+                        return result;
+                    }, MainRole::report, Duration.ofMinutes(5));
             if (promoted || catalog.newestPerDevice().isEmpty()) {
                 schedule.runNow();
             }
