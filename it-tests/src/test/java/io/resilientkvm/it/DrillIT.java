@@ -38,7 +38,7 @@ class DrillIT {
         assertEquals(1, round.path("epoch").asInt());
         assertEquals(2, round.path("backups").asInt());
         assertTrue(round.path("rtoSeconds").asDouble() > 0);
-        assertEquals(6, report.path("checks").size(), out.toString());
+        assertEquals(7, report.path("checks").size(), out.toString());
         report.path("checks").forEach(c -> assertTrue(c.path("passed").asBoolean(), c.toString()));
         assertTrue(Files.notExists(scratch), "a passed drill removes its scratch folder");
     }

@@ -20,6 +20,7 @@ import io.resilientkvm.engine.zk.ZkClients;
 import io.resilientkvm.engine.zk.ZkLayout;
 import io.resilientkvm.engine.zk.ZkSettings;
 import io.resilientkvm.importer.restore.Holds;
+import io.resilientkvm.engine.disk.QemuImg;
 import io.resilientkvm.takeover.membership.MemberInfo;
 import io.resilientkvm.takeover.membership.Membership;
 import io.resilientkvm.takeover.membership.Role;
@@ -234,6 +235,7 @@ final class Drill implements AutoCloseable {
                 "holds " + firstOfNewMain.file() + " of epoch " + ne.number());
 
         Path candidateRepo = nodes.get(candidate).layout().backupRepository();
+        Path candidateDisk = nodes.get(candidate).layout().mainDisk();
         await(candidate + " streams the restored chain into the VM's disk and releases its hold", () -> {
             try {
                 return new Holds(candidateRepo).list().isEmpty() ? Optional.of(true) : Optional.empty();
@@ -241,6 +243,9 @@ final class Drill implements AutoCloseable {
                 return Optional.empty();
             }
         });
+        String backing = new QemuImg().info(candidateDisk).backingFile();
+        report.check("round " + round + ": the new VM's disk has no backing file after the stream", backing == null,
+                backing == null ? candidateDisk.toString() : "still backed by " + backing);
         report.check("round " + round + ": the new VM's disk no longer depends on the restored chain", true,
                 "block-stream done, hold released in " + candidateRepo);
 

@@ -88,7 +88,8 @@ final class Flattening {
     private static boolean hasBacking(QmpClient qmp) throws QmpException {
         for (JsonNode node : qmp.execute("query-named-block-nodes", JsonNodeFactory.instance.objectNode().put("flat", true))) {
             if (DiskPlan.MAIN_NODE.equals(node.path("node-name").asText())) {
-                return node.path("image").has("backing-image");
+                // flat=true leaves out "backing-image" and reports depth 0; backing_file is there (QEMU 7.2).
+                return node.hasNonNull("backing_file");
             }
         }
         return false;
