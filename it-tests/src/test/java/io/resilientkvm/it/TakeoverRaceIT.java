@@ -1,0 +1,187 @@
+package io.resilientkvm.it;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.resilientkvm.engine.backup.BackupManifest;
+import io.resilientkvm.engine.instance.InstanceLayout;
+import io.resilientkvm.engine.zk.EmbeddedZooKeeper;
+import io.resilientkvm.engine.zk.EpochStore;
+import io.resilientkvm.engine.zk.ImporterStatusStore;
+import io.resilientkvm.engine.zk.ManifestCatalog;
+import io.resilientkvm.engine.zk.ZkClients;
+import io.resilientkvm.engine.zk.ZkLayout;
+import io.resilientkvm.engine.zk.ZkSettings;
+import io.resilientkvm.takeover.membership.MemberInfo;
+import io.resilientkvm.takeover.membership.Membership;
+import io.resilientkvm.takeover.membership.Role;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.curator.framework.CuratorFramework;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Three node agents as separate JVMs with a real VM on the main. Two up-to-date clones race
+ * bin/takeover after the main is killed: exactly one wins, the other is refused (exit 3). Then a
+ * clone that was stopped while the new main made backups is refused (exit 3, behind) and takes
+ * over with --force.
+ */
+class TakeoverRaceIT {
+    private static final List<String> NODES = List.of("node-a", "node-b", "node-c");
+
+    @TempDir
+    Path dir;
+
+    private final Map<String, Process> agents = new LinkedHashMap<>();
+    private final Map<String, Path> configs = new LinkedHashMap<>();
+    private final List<Path> dataDirs = new ArrayList<>();
+
+    @AfterEach
+    void stopEverything() {
+        agents.values().forEach(Process::destroyForcibly);
+        ProcessHandle.allProcesses().filter(p -> p.info().commandLine()
+                .map(c -> dataDirs.stream().anyMatch(d -> c.contains(d.toString()))).orElse(false))
+                .forEach(ProcessHandle::destroyForcibly);
+    }
+
+    @Test
+    void racingClonesMakeExactlyOneMainAndALaggingCloneNeedsForce() throws Exception {
+        ZkLayout layout = new ZkLayout("/rkvm-it", "race");
+        try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(dir.resolve("zk"), 0);
+                CuratorFramework zkc = ZkClients.connect(ZkSettings.of(zk.connectString()))) {
+            setUp(zk.connectString());
+            ManifestCatalog catalog = new ManifestCatalog(zkc, layout);
+            ImporterStatusStore statuses = new ImporterStatusStore(zkc, layout);
+            awaitRole(zkc, layout, "node-a", Role.MAIN);
+            awaitRole(zkc, layout, "node-b", Role.CLONE);
+            awaitRole(zkc, layout, "node-c", Role.CLONE);
+            BackupManifest first = await("a first backup").atMost(2, TimeUnit.MINUTES)
+                    .until(() -> catalog.newestPerDevice().stream().findFirst().orElse(null), m -> m != null);
+            awaitHeld(statuses, "node-b", first);
+            awaitHeld(statuses, "node-c", first);
+
+            killMain("node-a", zkc, layout);
+            Process b = takeover("node-b", "race-b");
+            Process c = takeover("node-c", "race-c");
+            assertTrue(b.waitFor(3, TimeUnit.MINUTES) && c.waitFor(3, TimeUnit.MINUTES), "both takeovers end");
+            List<Integer> exits = List.of(b.exitValue(), c.exitValue());
+            assertTrue(exits.contains(0) && exits.contains(3), "one wins, the other is refused: " + exits + "\n"
+                    + Files.readString(dir.resolve("race-b.log")) + "\n" + Files.readString(dir.resolve("race-c.log")));
+            String winner = b.exitValue() == 0 ? "node-b" : "node-c";
+            String loser = winner.equals("node-b") ? "node-c" : "node-b";
+            assertEquals(1, new EpochStore(zkc, layout).current().orElseThrow().number(), "the epoch moved exactly once");
+            assertEquals(winner, new EpochStore(zkc, layout).current().orElseThrow().owner());
+            awaitRole(zkc, layout, winner, Role.MAIN);
+            assertEquals(1, Membership.list(zkc, layout).values().stream().filter(m -> m.role() == Role.MAIN).count(),
+                    "exactly one main");
+
+            // The loser follows the new main; stop it, let the new main make backups it misses.
+            BackupManifest newFull = await("the new main's full").atMost(2, TimeUnit.MINUTES).until(() -> catalog.list()
+                    .stream().filter(m -> m.epoch() == 1).findFirst().orElse(null), m -> m != null);
+            awaitHeld(statuses, loser, newFull);
+            agents.get(loser).destroy(); // SIGTERM: a clean stop
+            assertTrue(agents.get(loser).waitFor(1, TimeUnit.MINUTES));
+            await("the new main publishes a backup the stopped clone misses").atMost(2, TimeUnit.MINUTES)
+                    .until(() -> catalog.newestPerDevice().stream().anyMatch(m -> m.epoch() == 1
+                            && (!m.chainId().equals(newFull.chainId()) || m.sequence() > newFull.sequence())));
+            killMain(winner, zkc, layout);
+            agents.put(loser, start(loser));
+            awaitRole(zkc, layout, loser, Role.CLONE);
+            await("the restarted clone reports its (older) point under the current epoch").atMost(1, TimeUnit.MINUTES)
+                    .until(() -> statuses.read(loser).map(s -> s.epoch() == 1).orElse(false));
+
+            Process refused = takeover(loser, "lagging");
+            assertTrue(refused.waitFor(3, TimeUnit.MINUTES));
+            String refusal = Files.readString(dir.resolve("lagging.log"));
+            assertEquals(3, refused.exitValue(), refusal);
+            assertTrue(refusal.contains("--force"), refusal);
+            assertEquals(1, new EpochStore(zkc, layout).current().orElseThrow().number(), "a refusal changes nothing");
+
+            Process forced = takeover(loser, "forced", "--force");
+            assertTrue(forced.waitFor(3, TimeUnit.MINUTES));
+            assertEquals(0, forced.exitValue(), Files.readString(dir.resolve("forced.log")));
+            assertEquals(2, new EpochStore(zkc, layout).current().orElseThrow().number());
+            awaitRole(zkc, layout, loser, Role.MAIN);
+        }
+    }
+
+    private void setUp(String connect) throws Exception {
+        Path params = Files.writeString(dir.resolve("params.json"), """
+                {"-sla-0-computer_guid": "node-a", "-sla-1-computer_guid": "node-b", "-sla-2-computer_guid": "node-c",
+                 "ram-size": 256, "cpu-count": 1, "disk-size": 1, "use-nat": false, "use-tap": false,
+                 "resiliency-backup-periodicity": "@every 5s"}
+                """);
+        Path token = Files.writeString(dir.resolve("token"), "0123456789abcdef0123456789abcdef\n");
+        for (String node : NODES) {
+            Path dataDir = dir.resolve(node);
+            dataDirs.add(dataDir);
+            configs.put(node, Files.writeString(dir.resolve(node + ".json"), """
+                    {"node": "%s", "instance": "race", "data-dir": "%s", "parameters": "%s",
+                     "software-type": "kvm-resilient", "vnc": {"listen": "none"},
+                     "zookeeper": {"connect": "%s", "base-path": "/rkvm-it", "session-timeout-ms": 4000,
+                                   "suspend-bound-ms": 2000},
+                     "backup-server": {"token-file": "%s"}}
+                    """.formatted(node, dataDir, params, connect, token)));
+        }
+        InstanceLayout main = new InstanceLayout(dataDirs.get(0));
+        Files.createDirectories(main.mainDisk().getParent());
+        Process create = new ProcessBuilder("qemu-img", "create", "-q", "-f", "qcow2", main.mainDisk().toString(), "64M")
+                .inheritIO().start();
+        assertTrue(create.waitFor(60, TimeUnit.SECONDS) && create.exitValue() == 0);
+        for (String node : NODES) {
+            agents.put(node, start(node));
+        }
+    }
+
+    private Process start(String node) throws Exception {
+        return java(List.of("io.resilientkvm.cli.node.NodeCommand", "--config", configs.get(node).toString()),
+                dir.resolve(node + ".log"));
+    }
+
+    private Process takeover(String node, String log, String... extra) throws Exception {
+        List<String> args = new ArrayList<>(List.of("io.resilientkvm.cli.takeover.TakeoverCommand", "--config",
+                configs.get(node).toString(), "--yes"));
+        args.addAll(List.of(extra));
+        return java(args, dir.resolve(log + ".log"));
+    }
+
+    private static Process java(List<String> args, Path log) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path")));
+        cmd.addAll(args);
+        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                .start();
+    }
+
+    /** SIGKILL of the main's agent and VM, then wait until ZooKeeper drops its session. */
+    private void killMain(String node, CuratorFramework zkc, ZkLayout layout) throws Exception {
+        InstanceLayout l = new InstanceLayout(dir.resolve(node));
+        long qemu = Long.parseLong(Files.readString(l.pidFile()).strip());
+        agents.get(node).destroyForcibly();
+        ProcessHandle.of(qemu).ifPresent(ProcessHandle::destroyForcibly);
+        await(node + "'s session expires").atMost(1, TimeUnit.MINUTES).pollInterval(Duration.ofMillis(100))
+                .until(() -> !Membership.list(zkc, layout).containsKey(node));
+    }
+
+    private static void awaitRole(CuratorFramework zkc, ZkLayout layout, String node, Role role) {
+        await(node + " is " + role).atMost(2, TimeUnit.MINUTES).pollInterval(Duration.ofMillis(100)).until(() -> {
+            MemberInfo m = Membership.list(zkc, layout).get(node);
+            return m != null && m.role() == role;
+        });
+    }
+
+    private static void awaitHeld(ImporterStatusStore statuses, String node, BackupManifest m) {
+        await(node + " holds " + m.file()).atMost(2, TimeUnit.MINUTES).pollInterval(Duration.ofMillis(100))
+                .until(() -> statuses.read(node).flatMap(s -> s.point(m.device()))
+                        .map(p -> p.atLeast(m.chainId(), m.sequence())).orElse(false));
+    }
+}
