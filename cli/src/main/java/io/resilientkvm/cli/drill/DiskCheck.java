@@ -1,6 +1,8 @@
 package io.resilientkvm.cli.drill;
 
+import io.resilientkvm.engine.disk.QemuImg;
 import io.resilientkvm.engine.error.OperationFailedException;
+import io.resilientkvm.engine.error.OperatorException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -19,8 +21,8 @@ final class DiskCheck {
     }
 
     /** A blank qcow2 of {@code size} with {@code writes} replayed on it. */
-    static Path expected(Path file, long size, List<Workload.Write> writes) throws OperationFailedException {
-        run(List.of("qemu-img", "create", "-q", "-f", "qcow2", file.toString(), Long.toString(size)));
+    static Path expected(Path file, long size, List<Workload.Write> writes) throws OperatorException {
+        new QemuImg().create(file, "qcow2", size);
         for (Workload.Write w : writes) {
             run(List.of("qemu-io", "-f", "qcow2", "-c", String.format("write -P 0x%x %d %d", w.pattern(), w.offset(), w.length()),
                     file.toString()));

@@ -20,6 +20,7 @@ import io.resilientkvm.engine.zk.ZkClients;
 import io.resilientkvm.engine.zk.ZkLayout;
 import io.resilientkvm.engine.zk.ZkSettings;
 import io.resilientkvm.importer.restore.Holds;
+import io.resilientkvm.takeover.protocol.FencedNodes;
 import io.resilientkvm.engine.disk.QemuImg;
 import io.resilientkvm.takeover.membership.MemberInfo;
 import io.resilientkvm.takeover.membership.Membership;
@@ -299,11 +300,7 @@ final class Drill implements AutoCloseable {
     }
 
     private boolean isFenced(String node) throws OperationFailedException {
-        try {
-            return client.checkExists().forPath(layout.fencedPath(node)) != null;
-        } catch (Exception e) { // Curator declares Exception
-            throw new OperationFailedException("cannot read " + layout.fencedPath(node) + ": " + e.getMessage(), e);
-        }
+        return new FencedNodes(client, layout).isFenced(node);
     }
 
     private Role role(String node) throws OperatorException {

@@ -4,12 +4,6 @@ import io.resilientkvm.cli.CommandRunner;
 import io.resilientkvm.cli.takeover.StatusCommand;
 import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.instance.NodeConfig;
-import io.resilientkvm.engine.params.InstanceParameters;
-import io.resilientkvm.engine.params.ParameterFiles;
-import io.resilientkvm.engine.zk.ZkClients;
-import io.resilientkvm.engine.zk.ZkLayout;
-import io.resilientkvm.engine.zk.ZkSettings;
-import io.resilientkvm.schemas.SchemaKind;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -50,16 +44,10 @@ public final class ImporterCommand implements Callable<Integer> {
             throw new BadInputException("--config: missing; give this clone's node configuration (or use 'status --config ...')");
         }
         NodeConfig node = NodeConfig.load(config);
-        if (node.zookeeper().connect().isBlank()) {
-            throw new BadInputException(config + ": zookeeper.connect is empty; a clone learns about backups through ZooKeeper");
-        }
-        InstanceParameters params = ParameterFiles.load(node.parameters(), SchemaKind.RESILIENT_INSTANCE);
         PrintWriter out = spec.commandLine().getOut();
         CountDownLatch stop = new CountDownLatch(1);
-        try (CuratorFramework client = ZkClients.connect(ZkSettings.of(node.zookeeper().connect())
-                .withSessionTimeout(node.zookeeper().sessionTimeout()))) {
-            NodeContext ctx = new NodeContext(node, params, params.resilient().orElseThrow(), client,
-                    new ZkLayout(node.zookeeper().basePath(), node.instance()));
+        NodeContext ctx = NodeContext.open(node);
+        try (CuratorFramework client = ctx.client()) {
             try (CloneRole clone = CloneRole.start(ctx, Retention.forClone(ctx))) {
                 // The JVM exits when the hooks end: close here, not after await() returns.
                 Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -4,15 +4,9 @@ import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.engine.instance.NodeConfig;
-import io.resilientkvm.engine.params.InstanceParameters;
-import io.resilientkvm.engine.params.ParameterFiles;
-import io.resilientkvm.engine.params.ResilientParameters;
 import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.engine.zk.EpochStore;
-import io.resilientkvm.engine.zk.ZkClients;
 import io.resilientkvm.engine.zk.ZkLayout;
-import io.resilientkvm.engine.zk.ZkSettings;
-import io.resilientkvm.schemas.SchemaKind;
 import io.resilientkvm.takeover.fencing.FenceMarker;
 import io.resilientkvm.takeover.fencing.FenceReason;
 import io.resilientkvm.takeover.membership.MemberInfo;
@@ -57,7 +51,7 @@ public final class NodeAgent implements AutoCloseable {
     private NodeAgent(NodeContext ctx, Membership membership) {
         this.ctx = ctx;
         this.membership = membership;
-        this.marker = new FenceMarker(ctx.config().layout().etc().resolve("fenced.json"));
+        this.marker = FenceMarker.of(ctx.config().layout());
         this.epochs = new EpochStore(ctx.client(), ctx.layout());
         this.transitions = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "node-agent-" + ctx.node());
@@ -73,20 +67,12 @@ public final class NodeAgent implements AutoCloseable {
             throw new BadInputException("software-type: the node agent runs resilient instances only; set \"software-type\":"
                     + " \"kvm-resilient\" in the node config, or run a plain VM with bin/kvm run");
         }
-        if (config.zookeeper().connect().isBlank()) {
-            throw new BadInputException("zookeeper.connect: missing in the node config of " + config.node()
-                    + "; a resilient node needs ZooKeeper (host:port[,host:port])");
-        }
-        InstanceParameters params = ParameterFiles.load(config.parameters(), SchemaKind.RESILIENT_INSTANCE);
-        ResilientParameters resilient = params.resilient().orElseThrow(() -> new BadInputException(
-                config.parameters() + ": not resilient parameters"));
-        ZkSettings zk = ZkSettings.of(config.zookeeper().connect()).withSessionTimeout(config.zookeeper().sessionTimeout());
-        CuratorFramework client = ZkClients.connect(zk);
-        ZkLayout layout = new ZkLayout(config.zookeeper().basePath(), config.instance());
-        NodeContext ctx = new NodeContext(config, params, resilient, client, layout);
+        NodeContext ctx = NodeContext.open(config);
+        CuratorFramework client = ctx.client();
+        ZkLayout layout = ctx.layout();
         try {
             // Announce FENCED from the first moment when fenced, so nobody mistakes it for a clone.
-            boolean fenced = new FenceMarker(config.layout().etc().resolve("fenced.json")).isFenced()
+            boolean fenced = FenceMarker.of(config.layout()).isFenced()
                     || new FencedNodes(client, layout).isFenced(config.node());
             Membership membership = Membership.register(client, layout,
                     new MemberInfo(config.node(), fenced ? Role.FENCED : Role.CLONE, "", -1, Instant.now()), REGISTER_TIMEOUT_MS);

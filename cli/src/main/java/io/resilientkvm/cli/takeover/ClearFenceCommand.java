@@ -48,7 +48,7 @@ public final class ClearFenceCommand implements Callable<Integer> {
                 return 0;
             }
         }
-        FenceMarker marker = new FenceMarker(cluster.node().layout().etc().resolve("fenced.json"));
+        FenceMarker marker = FenceMarker.of(cluster.node().layout());
         try (CuratorFramework client = cluster.connect()) {
             Optional<FencedNode> cleared = new FencedNodes(client, cluster.layout()).clear(node, evenIfOwner);
             boolean local = marker.isFenced();

@@ -5,7 +5,6 @@ import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.instance.NodeConfig;
 import io.resilientkvm.engine.zk.ZkClients;
 import io.resilientkvm.engine.zk.ZkLayout;
-import io.resilientkvm.engine.zk.ZkSettings;
 import java.nio.file.Path;
 import org.apache.curator.framework.CuratorFramework;
 import picocli.CommandLine.Option;
@@ -24,7 +23,7 @@ public final class ClusterOptions {
                 throw new BadInputException("--config: missing; give this node's configuration file (NODE.json)");
             }
             loaded = NodeConfig.load(config);
-            if (loaded.zookeeper().connect().isBlank()) {
+            if (!loaded.clustered()) {
                 throw new BadInputException(config + ": zookeeper.connect is empty; this command needs the instance's ZooKeeper");
             }
         }
@@ -32,11 +31,11 @@ public final class ClusterOptions {
     }
 
     public ZkLayout layout() throws BadInputException {
-        return new ZkLayout(node().zookeeper().basePath(), node().instance());
+        return node().zkLayout();
     }
 
     /** A new ZooKeeper session; the caller closes it. */
     public CuratorFramework connect() throws BadInputException, OperationFailedException {
-        return ZkClients.connect(ZkSettings.of(node().zookeeper().connect()).withSessionTimeout(node().zookeeper().sessionTimeout()));
+        return ZkClients.connect(node().zkSettings());
     }
 }

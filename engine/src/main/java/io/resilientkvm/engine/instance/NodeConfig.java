@@ -1,5 +1,7 @@
 package io.resilientkvm.engine.instance;
 
+import io.resilientkvm.engine.zk.ZkLayout;
+import io.resilientkvm.engine.zk.ZkSettings;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.resilientkvm.engine.error.BadInputException;
@@ -37,6 +39,25 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
 
     public InstanceLayout layout() {
         return new InstanceLayout(dataDir);
+    }
+
+    /** True when the node coordinates through ZooKeeper ({@code zookeeper.connect} is set). */
+    public boolean clustered() {
+        return zookeeper != null && !zookeeper.connect().isBlank();
+    }
+
+    /** How this node reaches ZooKeeper; only for a {@link #clustered()} node. */
+    public ZkSettings zkSettings() {
+        ZkSettings settings = ZkSettings.of(zookeeper.connect());
+        // The schema's minimum is 2 s; a hand-built config may leave it unset (zero).
+        return zookeeper.sessionTimeout().compareTo(Duration.ofSeconds(2)) >= 0
+                ? settings.withSessionTimeout(zookeeper.sessionTimeout()) : settings;
+    }
+
+    /** This instance's paths in ZooKeeper. */
+    public ZkLayout zkLayout() {
+        String base = zookeeper == null || zookeeper.basePath().isBlank() ? ZkLayout.DEFAULT_BASE : zookeeper.basePath();
+        return new ZkLayout(base, instance);
     }
 
     public static NodeConfig load(Path file) throws BadInputException {

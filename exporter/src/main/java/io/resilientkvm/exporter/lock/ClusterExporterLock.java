@@ -12,7 +12,6 @@ import java.util.concurrent.TimeUnit;
 import io.resilientkvm.engine.instance.NodeConfig;
 import io.resilientkvm.engine.zk.ZkClients;
 import io.resilientkvm.engine.zk.ZkLayout;
-import io.resilientkvm.engine.zk.ZkSettings;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.recipes.locks.InterProcessMutex;
 import org.apache.curator.framework.recipes.locks.StandardLockInternalsDriver;
@@ -46,16 +45,11 @@ public final class ClusterExporterLock implements AutoCloseable {
      */
     public static java.util.Optional<ClusterExporterLock> forNode(NodeConfig node, Duration timeout)
             throws OperatorException {
-        NodeConfig.Zookeeper zk = node.zookeeper();
-        if (zk == null || zk.connect().isBlank()) {
+        if (!node.clustered()) {
             return java.util.Optional.empty();
         }
-        ZkSettings settings = ZkSettings.of(zk.connect());
-        if (zk.sessionTimeout().compareTo(Duration.ofSeconds(2)) >= 0) {
-            settings = settings.withSessionTimeout(zk.sessionTimeout());
-        }
-        ZkLayout layout = new ZkLayout(zk.basePath().isBlank() ? ZkLayout.DEFAULT_BASE : zk.basePath(), node.instance());
-        CuratorFramework client = ZkClients.connect(settings);
+        ZkLayout layout = node.zkLayout();
+        CuratorFramework client = ZkClients.connect(node.zkSettings());
         try {
             ClusterExporterLock lock = acquire(client, layout.exporterLockPath(), node.node(), timeout);
             lock.ownedClient = client;

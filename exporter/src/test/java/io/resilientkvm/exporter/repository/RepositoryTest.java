@@ -7,13 +7,11 @@ import io.resilientkvm.engine.backup.Sha256;
 import io.resilientkvm.engine.backup.VerifyReport;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.resilientkvm.engine.backup.BackupManifest;
 import io.resilientkvm.engine.backup.BackupManifest.Level;
-import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.exporter.image.QemuImg;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,6 +1,7 @@
 package io.resilientkvm.importer.service;
 
 import io.resilientkvm.engine.backup.BackupManifest;
+import io.resilientkvm.engine.backup.BackupPaths;
 import io.resilientkvm.engine.backup.BackupManifest.Level;
 import io.resilientkvm.engine.backup.BackupRepository;
 import io.resilientkvm.engine.backup.Chain;
@@ -79,7 +80,6 @@ public final class ImporterService implements AutoCloseable {
     }
 
     private final Settings settings;
-    private final ZkLayout layout;
     private final EpochStore epochs;
     private final ManifestCatalog catalog;
     private final ImporterStatusStore statuses;
@@ -100,7 +100,6 @@ public final class ImporterService implements AutoCloseable {
     private ImporterService(CuratorFramework client, ZkLayout layout, Settings settings, Downloader downloader,
             MainLocator locator, Consumer<ImportRound> afterRound, Clock clock) {
         this.client = client;
-        this.layout = layout;
         this.settings = settings;
         this.downloader = downloader;
         this.locator = locator;
@@ -314,14 +313,8 @@ public final class ImporterService implements AutoCloseable {
     }
 
     private Path localFile(BackupManifest m) {
-        // Names from ZooKeeper become paths: only plain names are accepted.
-        ZkLayout.requireName("device", m.device());
-        ZkLayout.requireName("chain", m.chainId());
-        ZkLayout.requireName("backup file", m.file());
-        if (m.parent() != null) {
-            ZkLayout.requireName("parent file", m.parent());
-        }
-        return settings.repository().resolve(m.device()).resolve(m.chainId()).resolve(m.file());
+        // Names from ZooKeeper become paths: the wire contract accepts plain names only.
+        return BackupPaths.Ref.of(m).resolve(settings.repository());
     }
 
     private static String describe(BackupManifest m) {

@@ -25,6 +25,11 @@ public final class FenceMarker {
         this.file = file;
     }
 
+    /** The marker of the instance in {@code layout}: {@code etc/fenced.json}. */
+    public static FenceMarker of(io.resilientkvm.engine.instance.InstanceLayout layout) {
+        return new FenceMarker(layout.etc().resolve("fenced.json"));
+    }
+
     public Path file() {
         return file;
     }
