@@ -3,9 +3,14 @@
 # Usage (from a bin/ script): exec "$(dirname "$0")/lib/launch.sh" MAIN_CLASS "$@"
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-JAR="$ROOT/cli/target/resilient-kvm-cli.jar"
 MAIN=$1
 shift
+# bin/drill runs the drill module's jar (it carries every other module); the others the cli's.
+case "$MAIN" in
+  io.resilientkvm.drill.*) MODULE=drill ;;
+  *) MODULE=cli ;;
+esac
+JAR="$ROOT/$MODULE/target/resilient-kvm-$MODULE.jar"
 if [ ! -f "$JAR" ]; then
   echo "resilient-kvm is not built yet; building it once with: mvn -B -q -DskipTests install" >&2
   if ! (cd "$ROOT" && mvn -B -q -DskipTests install) >&2; then
@@ -20,4 +25,4 @@ if ! command -v java >/dev/null 2>&1; then
   exit 1
 fi
 # shellcheck disable=SC2086 # RKVM_JAVA_OPTS holds several options on purpose
-exec java ${RKVM_JAVA_OPTS:-} -cp "$JAR:$ROOT/cli/target/lib/*" "$MAIN" "$@"
+exec java ${RKVM_JAVA_OPTS:-} -cp "$JAR:$ROOT/$MODULE/target/lib/*" "$MAIN" "$@"

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.resilientkvm.engine.instance.InstanceLayout;
-import io.resilientkvm.engine.zk.EmbeddedZooKeeper;
+import io.resilientkvm.node.zk.EmbeddedZooKeeper;
 import io.resilientkvm.engine.zk.ZkClients;
 import io.resilientkvm.engine.zk.ZkLayout;
 import io.resilientkvm.engine.zk.ZkSettings;

@@ -10,7 +10,7 @@ import io.resilientkvm.engine.backup.Chain;
 import io.resilientkvm.engine.backup.ChainVerifier;
 import io.resilientkvm.engine.backup.VerifyReport;
 import io.resilientkvm.engine.testing.TestVm;
-import io.resilientkvm.engine.zk.EmbeddedZooKeeper;
+import io.resilientkvm.node.zk.EmbeddedZooKeeper;
 import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.engine.zk.EpochStore;
 import io.resilientkvm.engine.zk.ImporterStatusStore;

@@ -3,7 +3,7 @@ package io.resilientkvm.it;
 import io.resilientkvm.engine.backup.BackupManifest;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.testing.TestVm;
-import io.resilientkvm.engine.zk.EmbeddedZooKeeper;
+import io.resilientkvm.node.zk.EmbeddedZooKeeper;
 import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.engine.zk.EpochStore;
 import io.resilientkvm.engine.zk.ImporterStatusStore;

@@ -8,7 +8,7 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import org.apache.curator.framework.CuratorFramework;
+import io.resilientkvm.node.StandaloneImporter;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -46,18 +46,15 @@ public final class ImporterCommand implements Callable<Integer> {
         NodeConfig node = NodeConfig.load(config);
         PrintWriter out = spec.commandLine().getOut();
         CountDownLatch stop = new CountDownLatch(1);
-        NodeContext ctx = NodeContext.open(node);
-        try (CuratorFramework client = ctx.client()) {
-            try (CloneRole clone = CloneRole.start(ctx, Retention.forClone(ctx))) {
-                // The JVM exits when the hooks end: close here, not after await() returns.
-                Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                    clone.close();
-                    stop.countDown();
-                }, "importer-shutdown"));
-                out.println("importer of " + node.node() + " running: repository " + node.layout().backupRepository());
-                out.flush();
-                stop.await();
-            }
+        try (StandaloneImporter importer = StandaloneImporter.start(node)) {
+            // The JVM exits when the hooks end: close here, not after await() returns.
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                importer.close();
+                stop.countDown();
+            }, "importer-shutdown"));
+            out.println("importer of " + node.node() + " running: repository " + node.layout().backupRepository());
+            out.flush();
+            stop.await();
         }
         return 0;
     }

@@ -2,6 +2,7 @@ package io.resilientkvm.cli.node;
 
 import io.resilientkvm.cli.CommandRunner;
 import io.resilientkvm.engine.instance.NodeConfig;
+import io.resilientkvm.node.NodeAgent;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;

@@ -4,9 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.resilientkvm.cli.CommandRunner;
-import io.resilientkvm.cli.drill.DrillCommand;
 import io.resilientkvm.cli.takeover.TakeoverCommand;
-import io.resilientkvm.engine.zk.EmbeddedZooKeeper;
+import io.resilientkvm.node.zk.EmbeddedZooKeeper;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -14,7 +13,7 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** bin/node, bin/importer, bin/takeover and bin/drill: bad input is exit 2 naming the problem; refusals exit 3. */
+/** bin/node, bin/importer and bin/takeover: bad input is exit 2 naming the problem; refusals exit 3. */
 class ClusterCommandsTest {
     @TempDir
     Path dir;
@@ -71,16 +70,5 @@ class ClusterCommandsTest {
         Run importer = run(new ImporterCommand(), "--config", config.toString());
         assertEquals(2, importer.code(), importer.err());
         assertTrue(importer.err().contains("zookeeper.connect"), importer.err());
-    }
-
-    @Test
-    void drillOptionsAreChecked() throws Exception {
-        assertEquals(2, run(new DrillCommand(), "--disk-size", "100").code());
-        assertEquals(2, run(new DrillCommand(), "--interval", "7").code());
-        Files.writeString(Files.createDirectories(dir.resolve("busy")).resolve("keep-me"), "data");
-        Run busy = run(new DrillCommand(), "--dir", dir.resolve("busy").toString());
-        assertEquals(2, busy.code(), busy.err());
-        assertTrue(busy.err().contains("not empty"), busy.err());
-        assertTrue(Files.exists(dir.resolve("busy/keep-me")), "a drill never removes a folder it did not create");
     }
 }

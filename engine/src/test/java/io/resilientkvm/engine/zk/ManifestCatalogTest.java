@@ -1,5 +1,6 @@
 package io.resilientkvm.engine.zk;
 
+import org.apache.curator.test.TestingServer;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -22,20 +23,20 @@ class ManifestCatalogTest {
     @TempDir
     Path dir;
 
-    private EmbeddedZooKeeper zk;
+    private TestingServer zk;
     private CuratorFramework main;
     private CuratorFramework clone;
     private final ZkLayout layout = new ZkLayout("/rkvm-test", "demo");
 
     @BeforeEach
     void start() throws Exception {
-        zk = EmbeddedZooKeeper.start(dir.resolve("zk"), 0);
-        main = ZkClients.connect(ZkSettings.of(zk.connectString()));
-        clone = ZkClients.connect(ZkSettings.of(zk.connectString()));
+        zk = new TestingServer(-1, dir.resolve("zk").toFile(), true);
+        main = ZkClients.connect(ZkSettings.of(zk.getConnectString()));
+        clone = ZkClients.connect(ZkSettings.of(zk.getConnectString()));
     }
 
     @AfterEach
-    void stop() {
+    void stop() throws Exception {
         clone.close();
         main.close();
         zk.close();

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.resilientkvm.engine.error.RefusedException;
 import io.resilientkvm.engine.instance.NodeConfig;
 import io.resilientkvm.engine.instance.VmHost;
-import io.resilientkvm.engine.zk.EmbeddedZooKeeper;
+import org.apache.curator.test.TestingServer;
 import io.resilientkvm.engine.zk.ZkClients;
 import io.resilientkvm.engine.zk.ZkLayout;
 import io.resilientkvm.engine.zk.ZkSettings;
@@ -27,15 +27,15 @@ class ClusterExporterLockTest {
     @TempDir
     Path dir;
 
-    private EmbeddedZooKeeper zk;
+    private TestingServer zk;
 
     @BeforeEach
     void startZooKeeper() throws Exception {
-        zk = EmbeddedZooKeeper.start(dir.resolve("zk"), 0);
+        zk = new TestingServer(-1, dir.resolve("zk").toFile(), true);
     }
 
     @AfterEach
-    void stopZooKeeper() {
+    void stopZooKeeper() throws Exception {
         zk.close();
     }
 
@@ -47,17 +47,17 @@ class ClusterExporterLockTest {
 
     @Test
     void aSecondExporterIsRefusedWithTheHolderNamedAndGetsTheLockOnceReleased() throws Exception {
-        ClusterExporterLock first = ClusterExporterLock.forNode(node("node-a", zk.connectString()), SHORT).orElseThrow();
+        ClusterExporterLock first = ClusterExporterLock.forNode(node("node-a", zk.getConnectString()), SHORT).orElseThrow();
         RefusedException refused;
         try (first) {
             refused = assertThrows(RefusedException.class,
-                    () -> ClusterExporterLock.forNode(node("node-b", zk.connectString()), SHORT));
+                    () -> ClusterExporterLock.forNode(node("node-b", zk.getConnectString()), SHORT));
         }
         String m = refused.getMessage();
         assertTrue(m.contains("node=node-a") && m.contains("pid=" + ProcessHandle.current().pid()) && m.contains("host="),
                 m);
         assertTrue(m.contains(new ZkLayout(ZkLayout.DEFAULT_BASE, "vm1").exporterLockPath()), m);
-        try (ClusterExporterLock second = ClusterExporterLock.forNode(node("node-b", zk.connectString()), SHORT)
+        try (ClusterExporterLock second = ClusterExporterLock.forNode(node("node-b", zk.getConnectString()), SHORT)
                 .orElseThrow()) {
             assertEquals("/resilient-kvm/instances/vm1/locks/exporter", second.path());
         }
@@ -66,8 +66,8 @@ class ClusterExporterLockTest {
     @Test
     void twoLocksOnSharedClientsAndTheLockNodeGoneAfterClose() throws Exception {
         String path = new ZkLayout(ZkLayout.DEFAULT_BASE, "vm1").exporterLockPath();
-        try (CuratorFramework a = ZkClients.connect(ZkSettings.of(zk.connectString()));
-                CuratorFramework b = ZkClients.connect(ZkSettings.of(zk.connectString()))) {
+        try (CuratorFramework a = ZkClients.connect(ZkSettings.of(zk.getConnectString()));
+                CuratorFramework b = ZkClients.connect(ZkSettings.of(zk.getConnectString()))) {
             try (ClusterExporterLock held = ClusterExporterLock.acquire(a, path, "node-a", SHORT)) {
                 RefusedException e = assertThrows(RefusedException.class,
                         () -> ClusterExporterLock.acquire(b, path, "node-b", SHORT));

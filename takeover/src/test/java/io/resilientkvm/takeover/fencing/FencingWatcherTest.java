@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.resilientkvm.engine.zk.EmbeddedZooKeeper;
+import org.apache.curator.test.TestingServer;
 import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.engine.zk.EpochStore;
 import io.resilientkvm.engine.zk.ZkClients;
@@ -30,22 +30,20 @@ class FencingWatcherTest {
     @TempDir
     Path dir;
 
-    private EmbeddedZooKeeper zk;
-    private int port;
+    private TestingServer zk;
     private CuratorFramework mainClient;
     private final ZkLayout layout = new ZkLayout("/rkvm", "demo");
     private final List<FenceReason> fences = new CopyOnWriteArrayList<>();
 
     @BeforeEach
     void start() throws Exception {
-        zk = EmbeddedZooKeeper.start(dir.resolve("zk"), 0);
-        port = zk.port();
+        zk = new TestingServer(-1, dir.resolve("zk").toFile(), true);
         // Pinned to this server so that a stopped server is a real cut.
-        mainClient = ZkClients.connect(ZkSettings.of(zk.connectString()).withSessionTimeout(SESSION).withTrackEnsemble(false));
+        mainClient = ZkClients.connect(ZkSettings.of(zk.getConnectString()).withSessionTimeout(SESSION).withTrackEnsemble(false));
     }
 
     @AfterEach
-    void stop() {
+    void stop() throws Exception {
         mainClient.close();
         zk.close();
     }
@@ -59,7 +57,7 @@ class FencingWatcherTest {
         Epoch mine = new EpochStore(mainClient, layout).initialize("main");
         FenceMarker marker = new FenceMarker(dir.resolve("etc/fenced.json"));
         try (FencingWatcher w = watch(mine);
-             CuratorFramework clone = ZkClients.connect(ZkSettings.of(zk.connectString()))) {
+             CuratorFramework clone = ZkClients.connect(ZkSettings.of(zk.getConnectString()))) {
             assertFalse(w.isFenced());
             new EpochStore(clone, layout).advance(mine, "clone1");
             await().atMost(Duration.ofSeconds(10)).until(() -> fences.size() == 1);
@@ -89,7 +87,7 @@ class FencingWatcherTest {
         Epoch mine = new EpochStore(mainClient, layout).initialize("main");
         try (FencingWatcher w = watch(mine)) {
             long cut = System.nanoTime();
-            zk.close();
+            zk.stop();
             // isFenced turns true a moment before the action has recorded the reason: wait for the reason.
             await().atMost(Duration.ofSeconds(20)).until(() -> !fences.isEmpty());
             Duration after = Duration.ofNanos(System.nanoTime() - cut);
@@ -103,9 +101,9 @@ class FencingWatcherTest {
     void aShortBlipDoesNotFence() throws Exception {
         Epoch mine = new EpochStore(mainClient, layout).initialize("main");
         try (FencingWatcher w = watch(mine)) {
-            zk.close();
+            zk.stop();
             await().atMost(Duration.ofSeconds(10)).until(() -> !mainClient.getZookeeperClient().isConnected());
-            zk = EmbeddedZooKeeper.start(dir.resolve("zk"), port);
+            zk.restart();
             await().atMost(Duration.ofSeconds(20)).until(() -> mainClient.getZookeeperClient().isConnected());
             // Still main: the epoch check after the reconnect passed, and a write under the epoch works.
             new EpochStore(mainClient, layout).writeUnderEpoch(mine, List.of(mainClient.transactionOp().create().forPath(layout.instancePath() + "/probe")));

@@ -1,7 +1,7 @@
 package io.resilientkvm.takeover.protocol;
 
 import io.resilientkvm.engine.backup.BackupManifest;
-import io.resilientkvm.engine.zk.EmbeddedZooKeeper;
+import org.apache.curator.test.TestingServer;
 import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.engine.zk.EpochStore;
 import io.resilientkvm.engine.zk.ImporterStatus;
@@ -22,17 +22,17 @@ import org.apache.curator.framework.CuratorFramework;
  * clone1 and clone2. Each instance name is a fresh cluster state.
  */
 final class ZkCluster implements AutoCloseable {
-    final EmbeddedZooKeeper zk;
+    final TestingServer zk;
     final CuratorFramework main;
     final CuratorFramework clone1;
     final CuratorFramework clone2;
     private final List<AutoCloseable> open = new ArrayList<>();
 
     ZkCluster(Path dir) throws Exception {
-        zk = EmbeddedZooKeeper.start(dir.resolve("zk"), 0);
-        main = ZkClients.connect(ZkSettings.of(zk.connectString()));
-        clone1 = ZkClients.connect(ZkSettings.of(zk.connectString()));
-        clone2 = ZkClients.connect(ZkSettings.of(zk.connectString()));
+        zk = new TestingServer(-1, dir.resolve("zk").toFile(), true);
+        main = ZkClients.connect(ZkSettings.of(zk.getConnectString()));
+        clone1 = ZkClients.connect(ZkSettings.of(zk.getConnectString()));
+        clone2 = ZkClients.connect(ZkSettings.of(zk.getConnectString()));
     }
 
     CuratorFramework client(String node) {

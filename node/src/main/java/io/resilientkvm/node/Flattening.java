@@ -1,4 +1,4 @@
-package io.resilientkvm.cli.node;
+package io.resilientkvm.node;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;

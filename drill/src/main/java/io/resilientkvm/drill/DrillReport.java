@@ -1,4 +1,4 @@
-package io.resilientkvm.cli.drill;
+package io.resilientkvm.drill;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;

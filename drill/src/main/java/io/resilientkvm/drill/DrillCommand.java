@@ -1,4 +1,4 @@
-package io.resilientkvm.cli.drill;
+package io.resilientkvm.drill;
 
 import io.resilientkvm.cli.CommandRunner;
 import io.resilientkvm.engine.error.BadInputException;

@@ -1,4 +1,4 @@
-package io.resilientkvm.cli.node;
+package io.resilientkvm.node;
 
 import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;

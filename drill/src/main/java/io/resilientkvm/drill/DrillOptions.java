@@ -1,4 +1,4 @@
-package io.resilientkvm.cli.drill;
+package io.resilientkvm.drill;
 
 import java.nio.file.Path;
 import java.util.Optional;

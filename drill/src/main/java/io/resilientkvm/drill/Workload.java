@@ -1,4 +1,4 @@
-package io.resilientkvm.cli.drill;
+package io.resilientkvm.drill;
 
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.qmp.QmpClient;

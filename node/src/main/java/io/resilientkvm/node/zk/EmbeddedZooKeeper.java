@@ -1,4 +1,4 @@
-package io.resilientkvm.engine.zk;
+package io.resilientkvm.node.zk;
 
 import io.resilientkvm.engine.error.OperationFailedException;
 import java.io.IOException;

@@ -1,4 +1,4 @@
-package io.resilientkvm.cli.drill;
+package io.resilientkvm.drill;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -10,7 +10,7 @@ import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.engine.instance.InstanceLayout;
 import io.resilientkvm.engine.qmp.QmpClient;
 import io.resilientkvm.engine.qmp.QmpException;
-import io.resilientkvm.engine.zk.EmbeddedZooKeeper;
+import io.resilientkvm.node.zk.EmbeddedZooKeeper;
 import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.engine.zk.EpochStore;
 import io.resilientkvm.engine.zk.ImporterStatus;

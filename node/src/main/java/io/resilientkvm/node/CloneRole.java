@@ -1,4 +1,4 @@
-package io.resilientkvm.cli.node;
+package io.resilientkvm.node;
 
 import io.resilientkvm.engine.backup.BackupPaths;
 import io.resilientkvm.engine.backup.BackupManifest;
