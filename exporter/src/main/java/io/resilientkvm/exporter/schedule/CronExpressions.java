@@ -18,9 +18,12 @@ import org.quartz.CronExpression;
  * seconds field, numbers Sunday 1 (cron 0 or 7), and needs {@code ?} in one of the two day
  * fields. Supported: {@code *}, values, names ({@code JAN}-{@code DEC}, {@code SUN}-{@code SAT}),
  * ranges, steps ({@code *}{@code /10}, {@code 1-30/5}, {@code 5/10}), lists, and the macros
- * {@code @hourly @daily @midnight @weekly @monthly @yearly @annually}. Cron's "either day
- * matches" rule when both day fields are restricted cannot be expressed in Quartz and is
- * refused.
+ * {@code @hourly @daily @midnight @weekly @monthly @yearly @annually}. Both day fields follow
+ * Vixie cron: when either begins with {@code *} a day must match both, otherwise either; a field
+ * that covers every day ({@code 1-31}, {@code 0-7}, {@code *}{@code /1}) then drops out, and what
+ * is left with both fields restricted cannot be expressed in Quartz and is refused. Checked
+ * against a brute-force Vixie reference in {@code CronFormsTest}; see docs/exporter.md for why
+ * this is not cron-utils.
  */
 public final class CronExpressions {
     /** The SlapOS default: every hour on the hour. */
@@ -95,6 +98,10 @@ public final class CronExpressions {
         if (every.matches()) {
             return every(expr, Integer.parseInt(every.group(1)), every.group(2));
         }
+        if (expr.equalsIgnoreCase("@reboot")) {
+            throw new IllegalArgumentException("'@reboot' runs once when cron starts, which is not a backup"
+                    + " schedule: use a periodic form such as '@hourly' or '0 * * * *'");
+        }
         if (expr.startsWith("@")) {
             String expanded = MACROS.get(expr.toLowerCase(Locale.ROOT));
             if (expanded == null) {
@@ -114,16 +121,26 @@ public final class CronExpressions {
         String month = render(Field.MONTH, parse(Field.MONTH, f[3]));
         List<Item> dowItems = parse(Field.DAY_OF_WEEK, f[4]);
 
-        boolean domAny = f[2].equals("*");
-        boolean dowAny = f[4].equals("*");
+        // Vixie cron: a field beginning with '*' (even '*/2') makes a day match both fields, else either.
+        boolean matchBoth = f[2].startsWith("*") || f[4].startsWith("*");
+        boolean domAll = expand(domItems).size() == 31;
+        boolean dowAll = daysOfWeek(dowItems).size() == 7;
         String dom;
         String dow;
-        if (dowAny) {
+        if (matchBoth && dowAll && (f[4].equals("*") || !domAll)) {
             dom = render(Field.DAY_OF_MONTH, domItems);
             dow = "?";
-        } else if (domAny) {
+        } else if (matchBoth && domAll) {
             dom = "?";
             dow = renderDaysOfWeek(dowItems);
+        } else if (!matchBoth && (domAll || dowAll)) {
+            // either matches and one field covers every day: every day
+            dom = "*";
+            dow = "?";
+        } else if (matchBoth) {
+            throw new IllegalArgumentException("day-of-month '" + f[2] + "' and day-of-week '" + f[4]
+                    + "' are both restricted: as one begins with '*', cron runs only on days matching both,"
+                    + " which Quartz cannot express; restrict only one of them and set the other to '*'");
         } else {
             throw new IllegalArgumentException("day-of-month '" + f[2] + "' and day-of-week '" + f[4]
                     + "' are both restricted: cron runs when either matches, which Quartz cannot express;"
@@ -224,11 +241,17 @@ public final class CronExpressions {
 
     /** Quartz day-of-week: cron 0 and 7 are Sunday, Quartz numbers SUN=1..SAT=7; always expanded. */
     private static String renderDaysOfWeek(List<Item> items) {
+        TreeSet<Integer> days = daysOfWeek(items);
+        return days.size() == 7 ? "*" : join(days);
+    }
+
+    /** The Quartz days (SUN=1..SAT=7) of a cron day-of-week field. */
+    private static TreeSet<Integer> daysOfWeek(List<Item> items) {
         TreeSet<Integer> days = new TreeSet<>();
         for (int d : expand(items)) {
             days.add(d % 7 + 1);
         }
-        return days.size() == 7 ? "*" : join(days);
+        return days;
     }
 
     private static TreeSet<Integer> expand(List<Item> items) {
