@@ -143,7 +143,7 @@ public final class DiskProvisioner {
                         + " guest; use a self-contained image (qemu-img convert)");
             }
             if ("qcow2".equals(info.format())) {
-                Files.move(staged, main.file());
+                AtomicFiles.forceAndMoveNew(staged, main.file());
                 kept = true;
                 LOG.info("main disk {} downloaded", main.file());
                 return main.withFormat("qcow2");
@@ -154,7 +154,7 @@ public final class DiskProvisioner {
             LOG.info("converting the downloaded {} image to qcow2 for {}", info.format(), main.file());
             try {
                 qemuImg.convert(staged, info.format(), converting, "qcow2");
-                Files.move(converting, main.file());
+                AtomicFiles.forceAndMoveNew(converting, main.file());
             } finally {
                 deleteQuietly(converting);
             }
