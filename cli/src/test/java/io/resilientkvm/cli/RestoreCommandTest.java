@@ -98,6 +98,8 @@ class RestoreCommandTest {
         Run release = restore("--repository", repo.toString(), "--release", hold);
         assertEquals(3, release.code(), release.out());
         assertTrue(release.err().startsWith("refused: hold " + hold), release.err());
+        assertTrue(release.err().contains("'bin/restore --flatten " + hold + "'") && release.err().contains("--force releases"),
+                release.err());
 
         Run flatten = restore("--repository", repo.toString(), "--flatten", overlay.toString());
         assertEquals(0, flatten.code(), flatten.err());
@@ -112,6 +114,8 @@ class RestoreCommandTest {
         Run exists = restore("--repository", repo.toString(), "--output", out.toString());
         assertEquals(3, exists.code());
         assertEquals(1, exists.err().strip().lines().count(), exists.err());
+        assertEquals("refused: --output " + out + ": exists; refusing to overwrite it (--force replaces it)",
+                exists.err().strip());
         assertEquals(0, restore("--repository", repo.toString(), "--output", out.toString(), "--force").code());
 
         Path file = repo.resolve("vda").resolve(points.get(0).chainId()).resolve(points.get(1).file());
@@ -123,6 +127,8 @@ class RestoreCommandTest {
         assertTrue(damaged.err().contains("its chain failed verification"), damaged.err());
         assertTrue(damaged.err().contains(file + ": SHA-256"), damaged.err());
         assertFalse(damaged.err().contains("Exception"), damaged.err());
+        assertTrue(damaged.err().contains("choose an intact point with --until (bin/restore --list), or --no-verify"),
+                damaged.err());
         assertEquals(0, restore("--repository", repo.toString(), "--until", points.get(0).file(), "--output",
                 dir.resolve("f.qcow2").toString()).code(), "a point before the damage restores");
         assertEquals(0, restore("--repository", repo.toString(), "--no-verify", "--output", dir.resolve("n.qcow2").toString())
@@ -135,7 +141,10 @@ class RestoreCommandTest {
         assertEquals(2, restore("--output", dir.resolve("x").toString()).code(), "no --repository");
         assertEquals(2, restore("--repository", r).code(), "no --output");
         assertEquals(2, restore("--repository", dir.resolve("none").toString(), "--list").code());
-        assertEquals(2, restore("--repository", r, "--output", dir.resolve("x").toString(), "--until", "nope").code());
+        Run unknownPoint = restore("--repository", r, "--output", dir.resolve("x").toString(), "--until", "nope");
+        assertEquals(2, unknownPoint.code());
+        assertTrue(unknownPoint.err().startsWith("--until nope: not a backup of vda"), unknownPoint.err());
+        assertTrue(unknownPoint.err().contains("'bin/restore --list' shows the points"), unknownPoint.err());
         assertEquals(2, restore("--repository", r, "--output", dir.resolve("x").toString(), "--format", "vmdk").code());
         assertEquals(2, restore("--repository", r, "--output", dir.resolve("x").toString(), "--instant", "--format", "raw").code());
         assertEquals(2, restore("--repository", r, "--list", "--holds").code());

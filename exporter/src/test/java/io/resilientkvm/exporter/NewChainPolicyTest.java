@@ -87,7 +87,7 @@ class NewChainPolicyTest {
                 .resolve(made.get(3).file()), 0x43, 2 * MIB, MIB));
     }
 
-    private static Chain chain(Instant fullStart, int incrementals) {
+    static Chain chain(Instant fullStart, int incrementals) {
         String id = io.resilientkvm.engine.backup.BackupRepository.stamp(fullStart);
         List<BackupManifest> backups = new ArrayList<>();
         for (int i = 0; i <= incrementals; i++) {

@@ -1,5 +1,6 @@
 package io.resilientkvm.node;
 
+import io.resilientkvm.engine.backup.AtomicFiles;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.engine.instance.InstanceLayout;
@@ -81,7 +82,7 @@ final class Promotion {
         if (Files.exists(disk)) {
             Path aside = disk.resolveSibling(disk.getFileName() + ".before-takeover-" + Instant.now().toEpochMilli());
             LOG.warn("Keeping the disk that was at {} as {}", disk, aside);
-            Files.move(disk, aside);
+            AtomicFiles.renameDurably(disk, aside);
         }
     }
 }

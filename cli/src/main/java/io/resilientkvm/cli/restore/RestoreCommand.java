@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.resilientkvm.cli.CommandRunner;
 import io.resilientkvm.engine.disk.QemuImg;
 import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.importer.restore.Hold;
 import io.resilientkvm.importer.restore.RestorePoint;
 import io.resilientkvm.importer.restore.RestoreRequest;
@@ -111,6 +112,16 @@ public final class RestoreCommand implements Callable<Integer> {
         }
         Restorer restorer = new Restorer(repository, new QemuImg("qemu-img", Restorer.DEFAULT_QEMU_IMG_TIMEOUT),
                 Duration.ofSeconds(lockWaitSeconds));
+        try {
+            run(restorer, out);
+        } catch (OperatorException e) {
+            throw RestoreMessages.phrased(e);
+        }
+        out.flush();
+        return 0;
+    }
+
+    private void run(Restorer restorer, PrintWriter out) throws Exception {
         if (list) {
             list(restorer, out);
         } else if (holds) {
@@ -128,8 +139,6 @@ public final class RestoreCommand implements Callable<Integer> {
         } else {
             restore(restorer, out);
         }
-        out.flush();
-        return 0;
     }
 
     private void checkOptions() throws BadInputException {

@@ -1,5 +1,7 @@
 package io.resilientkvm.engine.backup;
 
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -100,34 +102,13 @@ public record BackupManifest(int formatVersion, String instance, String device, 
         return backupFile.resolveSibling(backupFile.getFileName() + SUFFIX);
     }
 
-    /** The manifest as JSON. */
+    /** The manifest as JSON (the on-disk form, {@code backup-manifest-schema.json}). */
     public String toJson() {
-        ObjectNode o = JSON.createObjectNode();
-        o.put("formatVersion", formatVersion);
-        o.put("instance", instance);
-        o.put("device", device);
-        o.put("chainId", chainId);
-        o.put("sequence", sequence);
-        o.put("level", level.name());
-        o.put("file", file);
-        if (parent == null) {
-            o.putNull("parent");
-        } else {
-            o.put("parent", parent);
-        }
-        o.put("bitmap", bitmap);
-        o.put("virtualSize", virtualSize);
-        o.put("fileSize", fileSize);
-        o.put("sha256", sha256);
-        o.put("createdAt", String.valueOf(createdAt));
-        o.put("startedAt", String.valueOf(startedAt));
-        o.put("finishedAt", String.valueOf(finishedAt));
-        o.put("epoch", epoch);
-        ObjectNode job = o.putObject("job");
-        job.put("bytesTransferred", bytesTransferred);
-        job.put("durationMillis", durationMillis);
+        Document d = new Document(formatVersion, instance, device, chainId, sequence, level, file, parent, bitmap,
+                virtualSize, fileSize, sha256, String.valueOf(createdAt), String.valueOf(startedAt),
+                String.valueOf(finishedAt), epoch, new Job(bytesTransferred, durationMillis));
         try {
-            return JSON.writeValueAsString(o) + "\n";
+            return JSON.writeValueAsString(d) + "\n";
         } catch (IOException e) {
             throw new IllegalStateException("cannot encode manifest of " + file, e);
         }
@@ -160,86 +141,47 @@ public record BackupManifest(int formatVersion, String instance, String device, 
         if (!violations.isEmpty()) {
             throw new BadInputException(violations.stream().map(v -> where + ": field " + v).toList());
         }
-        List<String> problems = new ArrayList<>();
-        Reader r = new Reader(o, where, problems);
-        BackupManifest m = null;
-        String levelText = r.text("level", true);
-        Level level = null;
+        Document d;
         try {
-            level = levelText == null ? null : Level.valueOf(levelText);
-        } catch (IllegalArgumentException e) {
-            problems.add(where + ": level must be FULL or INC, not '" + levelText + "'");
+            d = JSON.treeToValue(o, Document.class);
+        } catch (JsonProcessingException e) {
+            throw new BadInputException(where + ": not a backup manifest: " + e.getOriginalMessage());
         }
-        String instance = r.text("instance", false);
-        String device = r.text("device", true);
-        String chain = r.text("chainId", true);
-        int sequence = (int) r.number(o, "sequence");
-        String file = r.text("file", true);
-        String parent = r.text("parent", false);
-        String bitmap = r.text("bitmap", true);
-        long virtualSize = r.number(o, "virtualSize");
-        long fileSize = r.number(o, "fileSize");
-        String sha = r.text("sha256", true);
-        if (sha != null && !sha.matches("[0-9a-f]{64}")) {
-            problems.add(where + ": sha256 must be 64 lower-case hex digits");
-        }
-        Instant created = r.instant("createdAt");
-        Instant started = r.instant("startedAt");
-        Instant finished = r.instant("finishedAt");
-        long epoch = o.path("epoch").asLong(0);
-        JsonNode job = o.path("job");
-        long bytes = job.path("bytesTransferred").asLong(0);
-        long millis = job.path("durationMillis").asLong(0);
+        List<String> problems = new ArrayList<>();
+        Instant created = instant(d.createdAt(), "createdAt", where, problems);
+        Instant started = instant(d.startedAt(), "startedAt", where, problems);
+        Instant finished = instant(d.finishedAt(), "finishedAt", where, problems);
         if (problems.isEmpty()) {
             try {
-                m = new BackupManifest(version, instance, device, chain, sequence, level, file, parent, bitmap,
-                        virtualSize, fileSize, sha, created, started, finished, epoch, bytes, millis);
+                return new BackupManifest(version, d.instance(), d.device(), d.chainId(), d.sequence(), d.level(),
+                        d.file(), d.parent(), d.bitmap(), d.virtualSize(), d.fileSize(), d.sha256(), created, started,
+                        finished, d.epoch(), d.job().bytesTransferred(), d.job().durationMillis());
             } catch (IllegalArgumentException e) {
                 problems.add(where + ": " + e.getMessage());
             }
         }
-        if (!problems.isEmpty()) {
-            throw new BadInputException(problems);
-        }
-        return m;
+        throw new BadInputException(problems);
     }
 
-    private record Reader(JsonNode o, String where, List<String> problems) {
-        String text(String field, boolean required) {
-            JsonNode n = o.get(field);
-            if (n == null || n.isNull()) {
-                if (required) {
-                    problems.add(where + ": field '" + field + "' is missing");
-                }
-                return null;
-            }
-            if (!n.isTextual()) {
-                problems.add(where + ": field '" + field + "' must be a string");
-                return null;
-            }
-            return n.asText();
+    private static Instant instant(String text, String field, String where, List<String> problems) {
+        try {
+            return Instant.parse(text);
+        } catch (DateTimeParseException e) {
+            problems.add(where + ": field '" + field + "' must be an ISO-8601 instant, not '" + text + "'");
+            return null;
         }
+    }
 
-        long number(JsonNode node, String field) {
-            JsonNode n = node.get(field);
-            if (n == null || !n.canConvertToLong()) {
-                problems.add(where + ": field '" + field + "' must be an integer");
-                return 0;
-            }
-            return n.asLong();
-        }
+    /** The on-disk form, field for field in the schema's order; instants as ISO-8601 text. */
+    @JsonPropertyOrder({"formatVersion", "instance", "device", "chainId", "sequence", "level", "file", "parent",
+            "bitmap", "virtualSize", "fileSize", "sha256", "createdAt", "startedAt", "finishedAt", "epoch", "job"})
+    record Document(int formatVersion, String instance, String device, String chainId, int sequence, Level level,
+            String file, String parent, String bitmap, long virtualSize, long fileSize, String sha256,
+            String createdAt, String startedAt, String finishedAt, long epoch, Job job) {
+    }
 
-        Instant instant(String field) {
-            String t = text(field, true);
-            if (t == null) {
-                return null;
-            }
-            try {
-                return Instant.parse(t);
-            } catch (DateTimeParseException e) {
-                problems.add(where + ": field '" + field + "' must be an ISO-8601 instant, not '" + t + "'");
-                return null;
-            }
-        }
+    /** The QEMU job's figures, a nested object on disk. */
+    @JsonPropertyOrder({"bytesTransferred", "durationMillis"})
+    record Job(long bytesTransferred, long durationMillis) {
     }
 }

@@ -1,15 +1,12 @@
 package io.resilientkvm.engine.disk;
 
+import io.resilientkvm.engine.backup.AtomicFiles;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.RefusedException;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -98,11 +95,11 @@ public final class DataDiskRegistry {
      */
     public void record(List<String> ids) throws OperationFailedException {
         try {
-            Files.createDirectories(etc);
-            writeAtomically(amountFile(), ids.size() + "\n");
+            AtomicFiles.createDirectories(etc);
+            AtomicFiles.writeAtomically(amountFile(), ids.size() + "\n");
             StringBuilder lines = new StringBuilder();
             ids.forEach(id -> lines.append(id).append('\n'));
-            writeAtomically(idsFile(), lines.toString());
+            AtomicFiles.writeAtomically(idsFile(), lines.toString());
         } catch (IOException e) {
             throw new OperationFailedException("cannot record the external disks in " + etc + ": " + e
                     + "; check that the directory is writable and not full, then retry", e);
@@ -135,17 +132,4 @@ public final class DataDiskRegistry {
         }
     }
 
-    private static void writeAtomically(Path file, String content) throws IOException {
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            ByteBuffer buffer = ByteBuffer.wrap(content.getBytes(StandardCharsets.UTF_8));
-            while (buffer.hasRemaining()) {
-                channel.write(buffer);
-            }
-            channel.force(true);
-        }
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        ImageDownloader.fsyncDirectory(file.getParent());
-    }
 }

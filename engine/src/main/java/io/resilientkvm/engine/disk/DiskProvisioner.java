@@ -1,5 +1,6 @@
 package io.resilientkvm.engine.disk;
 
+import io.resilientkvm.engine.backup.AtomicFiles;
 import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
@@ -142,7 +143,7 @@ public final class DiskProvisioner {
                         + " guest; use a self-contained image (qemu-img convert)");
             }
             if ("qcow2".equals(info.format())) {
-                Files.move(staged, main.file());
+                AtomicFiles.forceAndMoveNew(staged, main.file());
                 kept = true;
                 LOG.info("main disk {} downloaded", main.file());
                 return main.withFormat("qcow2");
@@ -153,7 +154,7 @@ public final class DiskProvisioner {
             LOG.info("converting the downloaded {} image to qcow2 for {}", info.format(), main.file());
             try {
                 qemuImg.convert(staged, info.format(), converting, "qcow2");
-                Files.move(converting, main.file());
+                AtomicFiles.forceAndMoveNew(converting, main.file());
             } finally {
                 deleteQuietly(converting);
             }
@@ -181,7 +182,7 @@ public final class DiskProvisioner {
         boolean kept = false;
         try {
             qemuImg.create(tmp, format, sizeBytes, Map.of());
-            Files.move(tmp, file); // no REPLACE_EXISTING: never overwrite a disk
+            AtomicFiles.forceAndMoveNew(tmp, file); // never overwrite a disk
             kept = true;
             LOG.info("created disk {} ({} bytes, {})", file, sizeBytes, format);
         } catch (IOException e) {
@@ -197,7 +198,7 @@ public final class DiskProvisioner {
     private static void createParent(Path file) throws OperationFailedException {
         Path parent = file.toAbsolutePath().getParent();
         try {
-            Files.createDirectories(parent);
+            AtomicFiles.createDirectories(parent);
         } catch (IOException e) {
             throw new OperationFailedException("cannot create the directory " + parent + " for disk " + file + ": " + e
                     + "; check permissions and free space", e);

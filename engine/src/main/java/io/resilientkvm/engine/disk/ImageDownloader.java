@@ -1,5 +1,6 @@
 package io.resilientkvm.engine.disk;
 
+import io.resilientkvm.engine.backup.AtomicFiles;
 import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.RefusedException;
@@ -14,7 +15,6 @@ import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.security.DigestInputStream;
 import java.security.GeneralSecurityException;
@@ -122,8 +122,7 @@ public final class ImageDownloader {
                         + ", got " + actual + "; the download was discarded. Check virtual-hard-drive-md5sum and"
                         + " the URL (a proxy or a changed file on the server?), then retry");
             }
-            Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE);
-            fsyncDirectory(target.toAbsolutePath().getParent());
+            AtomicFiles.forceAndRename(partial, target);
             done = true;
             LOG.info("downloaded {} to {} (md5 {})", where, target, actual);
             return actual;
@@ -159,7 +158,6 @@ public final class ImageDownloader {
             } else {
                 copy(digesting, out, buffer);
             }
-            channel.force(true);
         }
         return HexFormat.of().formatHex(md5.digest());
     }
@@ -238,12 +236,6 @@ public final class ImageDownloader {
     private static void drain(InputStream in, byte[] buffer) throws IOException {
         while (in.read(buffer) != -1) {
             // only digested
-        }
-    }
-
-    static void fsyncDirectory(Path dir) throws IOException {
-        try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
-            channel.force(true);
         }
     }
 

@@ -2,6 +2,7 @@ package io.resilientkvm.engine.guest;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.resilientkvm.engine.backup.AtomicFiles;
 import io.resilientkvm.engine.error.OperationFailedException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -71,7 +72,7 @@ public final class GuestFileServer implements AutoCloseable {
 
     /** Writes the files the parameters put in the document root: authorized_key and data. */
     public static void publish(Path documentRoot, String authorizedKey, String dataToVm) throws IOException {
-        Files.createDirectories(documentRoot);
+        AtomicFiles.createDirectories(documentRoot);
         replace(documentRoot.resolve("authorized_key"), authorizedKey);
         replace(documentRoot.resolve("data"), dataToVm);
     }
@@ -81,9 +82,7 @@ public final class GuestFileServer implements AutoCloseable {
             Files.deleteIfExists(file);
             return;
         }
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.writeString(tmp, content, StandardCharsets.UTF_8);
-        Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        AtomicFiles.writeAtomically(file, content);
     }
 
     public int port() {

@@ -1,5 +1,6 @@
 package io.resilientkvm.engine.instance;
 
+import io.resilientkvm.engine.backup.AtomicFiles;
 import io.resilientkvm.engine.disk.DiskProvisioner;
 import io.resilientkvm.engine.disk.ExternalDisk;
 import io.resilientkvm.engine.disk.ImageDownloader;
@@ -27,7 +28,6 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.util.ArrayList;
@@ -162,11 +162,8 @@ public final class KvmInstance implements AutoCloseable {
             pw.append(alphabet.charAt(random.nextInt(alphabet.length())));
         }
         try {
-            Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-            Files.deleteIfExists(tmp);
-            Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-            Files.writeString(tmp, pw);
-            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
+            AtomicFiles.writeAtomically(file, pw.toString().getBytes(StandardCharsets.UTF_8),
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
             LOG.info("Generated the VNC password in {}", file);
         } catch (IOException e) {
             throw new OperationFailedException("cannot write the VNC password " + file + ": " + e.getMessage(), e);

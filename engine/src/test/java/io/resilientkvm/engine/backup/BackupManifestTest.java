@@ -9,6 +9,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.resilientkvm.engine.backup.BackupManifest.Level;
 import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.schemas.ParameterValidator;
+import io.resilientkvm.schemas.SchemaKind;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -22,6 +24,7 @@ class BackupManifestTest {
     private static final String CHAIN = "20261124T100000.000Z";
     private static final String FULL = "FULL-" + CHAIN + ".qcow2";
     private static final String INC = "INC-20261124T110000.000Z.qcow2";
+    private static final String SUFFIX_JSON = BackupManifest.SUFFIX;
 
     @TempDir
     Path dir;
@@ -46,6 +49,32 @@ class BackupManifestTest {
         Path file = dir.resolve(FULL + ".json");
         Files.writeString(file, full().toJson());
         assertEquals(full(), BackupManifest.read(file));
+    }
+
+    @Test
+    void manifestsWrittenByTheFormerHandMappedWriterReadTheSameAndAreWrittenByteForByteTheSame() throws Exception {
+        // Fixtures written by toJson before it moved to Jackson data binding (commit 78a4069).
+        for (BackupManifest m : new BackupManifest[] {inc(), full()}) {
+            String before = fixture(m.file() + SUFFIX_JSON);
+            assertEquals(m, BackupManifest.parse(before, m.file()));
+            assertEquals(before, m.toJson(), "the on-disk format of " + m.file() + " did not change");
+        }
+    }
+
+    @Test
+    void whatToJsonWritesValidatesAgainstTheManifestSchema() throws Exception {
+        for (BackupManifest m : new BackupManifest[] {inc(), full()}) {
+            ObjectNode o = (ObjectNode) JSON.readTree(m.toJson());
+            assertEquals(java.util.List.of(), ParameterValidator.of(SchemaKind.BACKUP_MANIFEST).validate(o).violations(),
+                    m.file());
+        }
+    }
+
+    private static String fixture(String name) throws Exception {
+        try (var in = BackupManifestTest.class.getResourceAsStream("/manifests/" + name)) {
+            assertTrue(in != null, "fixture " + name);
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
     }
 
     @Test

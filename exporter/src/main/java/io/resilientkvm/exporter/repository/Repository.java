@@ -157,7 +157,7 @@ public final class Repository {
      */
     public PendingBackup begin(String device, Level level, Chain chain, String bitmapPrefix) throws IOException {
         Path deviceDir = root.resolve(device);
-        Files.createDirectories(deviceDir);
+        AtomicFiles.createDirectories(deviceDir);
         if (level == Level.FULL) {
             String last = subfolders(deviceDir).stream().map(p -> p.getFileName().toString()).reduce((a, b) -> b)
                     .orElse("");
@@ -168,8 +168,7 @@ public final class Repository {
                 chainId = stamp(t);
             }
             Path chainDir = deviceDir.resolve(chainId);
-            Files.createDirectories(chainDir);
-            AtomicFiles.syncDirectory(deviceDir);
+            AtomicFiles.createDirectories(chainDir);
             Path file = chainDir.resolve("FULL-" + chainId + ".qcow2");
             return new PendingBackup(device, chainId, 0, level, file, partial(file), null, bitmapPrefix + chainId);
         }

@@ -1,9 +1,11 @@
 package io.resilientkvm.importer.restore;
 
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.resilientkvm.engine.error.BadInputException;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -29,7 +31,9 @@ public record Hold(String id, String device, String chainId, String file, Path o
     /** The only hold format this code reads and writes. */
     public static final int FORMAT_VERSION = 1;
 
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+            .enable(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES)
+            .enable(DeserializationFeature.FAIL_ON_NULL_CREATOR_PROPERTIES);
 
     public Hold {
         Objects.requireNonNull(id, "id");
@@ -43,19 +47,11 @@ public record Hold(String id, String device, String chainId, String file, Path o
         }
     }
 
+    /** The hold as JSON (format 1, the on-disk form). */
     public String toJson() {
-        ObjectNode o = JSON.createObjectNode();
-        o.put("formatVersion", FORMAT_VERSION);
-        o.put("id", id);
-        o.put("device", device);
-        o.put("chainId", chainId);
-        o.put("file", file);
-        o.put("overlay", overlay.toString());
-        o.put("createdAt", createdAt.toString());
-        o.put("pid", pid);
-        o.put("host", host);
         try {
-            return JSON.writeValueAsString(o) + "\n";
+            return JSON.writeValueAsString(new Document(FORMAT_VERSION, id, device, chainId, file, overlay.toString(),
+                    createdAt.toString(), pid, host)) + "\n";
         } catch (IOException e) {
             throw new IllegalStateException("cannot encode hold " + id, e);
         }
@@ -72,12 +68,21 @@ public record Hold(String id, String device, String chainId, String file, Path o
                 throw new BadInputException(where + ": hold formatVersion " + o.path("formatVersion")
                         + " is not supported (this version reads " + FORMAT_VERSION + "); upgrade resilient-kvm");
             }
-            return new Hold(o.path("id").asText(), o.path("device").asText(), o.path("chainId").asText(),
-                    o.path("file").asText(), Path.of(o.path("overlay").asText()), Instant.parse(o.path("createdAt").asText()),
-                    o.path("pid").asLong(), o.path("host").asText());
-        } catch (IOException | DateTimeParseException | IllegalArgumentException e) {
+            Document d = JSON.treeToValue(o, Document.class);
+            return new Hold(d.id(), d.device(), d.chainId(), d.file(), Path.of(d.overlay()), Instant.parse(d.createdAt()),
+                    d.pid(), d.host());
+        } catch (JsonProcessingException e) {
+            throw new BadInputException(where + ": not a valid hold: " + e.getOriginalMessage()
+                    + "; if its overlay is gone, delete the file", e);
+        } catch (DateTimeParseException | IllegalArgumentException e) {
             throw new BadInputException(where + ": not a valid hold: " + e.getMessage()
                     + "; if its overlay is gone, delete the file", e);
         }
+    }
+
+    /** The on-disk form, field for field; every field is required. */
+    @JsonPropertyOrder({"formatVersion", "id", "device", "chainId", "file", "overlay", "createdAt", "pid", "host"})
+    record Document(int formatVersion, String id, String device, String chainId, String file, String overlay,
+            String createdAt, long pid, String host) {
     }
 }

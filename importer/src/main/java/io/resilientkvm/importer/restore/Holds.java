@@ -63,7 +63,7 @@ public final class Holds {
     /** Writes a hold durably (tmp, fsync, rename, folder fsync); refuses an id already used. */
     public void add(Hold hold) throws OperationFailedException {
         try {
-            Files.createDirectories(dir);
+            AtomicFiles.createDirectories(dir);
             Path file = fileOf(hold.id());
             if (Files.exists(file)) {
                 throw new OperationFailedException("hold " + file + " already exists; pick another id");

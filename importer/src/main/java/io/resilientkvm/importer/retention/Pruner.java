@@ -17,7 +17,6 @@ import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Clock;
 import java.time.Duration;
@@ -120,8 +119,7 @@ public final class Pruner {
             Chain chain = byId.get(chainId);
             Path hidden = chain.dir().resolveSibling(REMOVING_PREFIX + chainId);
             try {
-                Files.move(chain.dir(), hidden, StandardCopyOption.ATOMIC_MOVE);
-                AtomicFiles.syncDirectory(chain.dir().getParent());
+                AtomicFiles.renameDurably(chain.dir(), hidden);
                 freed += deleteTree(hidden);
                 AtomicFiles.syncDirectory(chain.dir().getParent());
             } catch (IOException e) {

@@ -104,9 +104,15 @@ class RestorerTest {
                 () -> restorer.choose("vda", Optional.of("2026-11-20T09:00:00Z")));
         assertTrue(early.getMessage().contains("no backup of vda at or before 2026-11-20T09:00:00Z; the oldest kept is "
                 + p.get(0).name()), early.getMessage());
-        BadInputException unknown = assertThrows(BadInputException.class,
+        RestoreInputException unknown = assertThrows(RestoreInputException.class,
                 () -> restorer.choose("vda", Optional.of("INC-nope.qcow2")));
-        assertTrue(unknown.getMessage().contains("bin/restore --list"), unknown.getMessage());
+        // The library names no command-line option; bin/restore's wording is checked in RestoreCommandTest.
+        assertEquals(new RestoreProblem.UnknownPoint("vda", "INC-nope.qcow2"), unknown.problem());
+        assertTrue(unknown.getMessage().contains("INC-nope.qcow2: not a backup of vda"), unknown.getMessage());
+        assertFalse(unknown.getMessage().contains("--"), unknown.getMessage());
+        assertEquals(new RestoreProblem.NothingAtOrBefore("vda", "2026-11-20T09:00:00Z",
+                Instant.parse("2026-11-20T09:00:00Z"), p.get(0).name(), p.get(0).time()),
+                ((RestoreInputException) early).problem());
     }
 
     @Test
@@ -198,8 +204,10 @@ class RestorerTest {
     @Test
     void outputsAreNeverOverwrittenWithoutForceNorWrittenIntoTheRepository() throws Exception {
         Path output = Files.writeString(out.resolve("taken.qcow2"), "precious");
-        RefusedException e = assertThrows(RefusedException.class, () -> restorer.materialize(RestoreRequest.to(output)));
-        assertTrue(e.getMessage().contains("--force"), e.getMessage());
+        RestoreRefusedException e = assertThrows(RestoreRefusedException.class,
+                () -> restorer.materialize(RestoreRequest.to(output)));
+        assertEquals(new RestoreProblem.OutputExists(output.toAbsolutePath().normalize()), e.problem());
+        assertTrue(e.getMessage().contains("exists; refusing to overwrite it"), e.getMessage());
         assertEquals("precious", Files.readString(output));
         assertThrows(RefusedException.class, () -> restorer.instant(RestoreRequest.to(output)));
 

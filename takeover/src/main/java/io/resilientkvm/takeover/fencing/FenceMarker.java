@@ -2,13 +2,11 @@ package io.resilientkvm.takeover.fencing;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.resilientkvm.engine.backup.AtomicFiles;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.util.Optional;
 
@@ -36,8 +34,7 @@ public final class FenceMarker {
 
     /** Writes the marker durably (tmp, fsync, rename). */
     public void write(FenceReason reason) throws IOException {
-        Files.createDirectories(file.toAbsolutePath().getParent());
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        AtomicFiles.createDirectories(file.toAbsolutePath().getParent());
         byte[] bytes = JSON.createObjectNode()
                 .put("format-version", 1)
                 .put("node", reason.node())
@@ -45,11 +42,7 @@ public final class FenceMarker {
                 .put("epoch", reason.epoch())
                 .put("at", reason.at().toString())
                 .toPrettyString().getBytes(StandardCharsets.UTF_8);
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
-            ch.write(java.nio.ByteBuffer.wrap(bytes));
-            ch.force(true);
-        }
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        AtomicFiles.writeAtomically(file, bytes);
     }
 
     /** The recorded reason, if this node is fenced. A damaged marker still counts as fenced. */
