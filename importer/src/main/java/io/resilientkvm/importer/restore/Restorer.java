@@ -1,6 +1,7 @@
 package io.resilientkvm.importer.restore;
 
 import io.resilientkvm.engine.backup.BackupManifest;
+import io.resilientkvm.engine.backup.BackupPaths;
 import io.resilientkvm.engine.backup.BackupRepository;
 import io.resilientkvm.engine.backup.Chain;
 import io.resilientkvm.engine.backup.ChainVerifier;
@@ -37,6 +38,8 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,6 +64,8 @@ public final class Restorer {
     private static final Duration VERIFY_TIMEOUT = Duration.ofHours(6);
 
     private static final Logger LOG = LoggerFactory.getLogger(Restorer.class);
+    /** A backup named without its {@code .qcow2}, alone or as {@code <chain>/<file>}. */
+    private static final Pattern FILE_WITHOUT_SUFFIX = Pattern.compile("(?:[^/]+/)?(?:FULL|INC)-[0-9]{8}T[0-9]{6}\\.[0-9]{3}Z");
     private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss.SSS'Z'")
             .withZone(ZoneOffset.UTC);
 
@@ -89,10 +94,16 @@ public final class Restorer {
         return holds;
     }
 
+    /** The disks of the repository, after checking that it is one (not the folder of a disk or of a chain). */
+    public List<String> devices() throws IOException, BadInputException {
+        requireRepository();
+        requireRepositoryRoot();
+        return repository.devices();
+    }
+
     /** The disk to restore: {@code device} if given and present, else the only one. */
     public String device(Optional<String> device) throws IOException, BadInputException {
-        requireRepository();
-        List<String> devices = repository.devices();
+        List<String> devices = devices();
         if (devices.isEmpty()) {
             throw new BadInputException("--repository " + repository.root() + ": holds no disk folder (no backup at all);"
                     + " check the path");
@@ -128,6 +139,7 @@ public final class Restorer {
     public RestorePoint choose(String device, Optional<String> until) throws IOException, BadInputException {
         List<RestorePoint> points = points(device);
         if (points.isEmpty()) {
+            requireRepositoryRoot(); // a disk or chain folder given as the repository: say so, not "no backup"
             throw new BadInputException(repository.root().resolve(device) + ": no complete backup of " + device
                     + " (a backup is complete once its manifest exists)");
         }
@@ -135,8 +147,10 @@ public final class Restorer {
             return points.get(points.size() - 1);
         }
         String u = until.get().strip();
+        // qmprestore users name a backup by its file without .qcow2 (INC-<time>, FULL-<time>).
+        String file = FILE_WITHOUT_SUFFIX.matcher(u).matches() ? u + ".qcow2" : u;
         for (RestorePoint p : points) {
-            if (p.name().equals(u) || p.backup().file().equals(u)) {
+            if (p.name().equals(file) || p.backup().file().equals(file)) {
                 return p;
             }
         }
@@ -396,6 +410,34 @@ public final class Restorer {
             throw new RefusedException("--output " + output + ": exists; refusing to overwrite it (--force replaces it)");
         }
         return output;
+    }
+
+    /**
+     * Refuses a disk folder or a chain folder given as the repository (as the seed's tools take the
+     * folder of one disk): listed as disks, its chains would read as disks without backups.
+     */
+    private void requireRepositoryRoot() throws IOException, BadInputException {
+        Path root = repository.root();
+        String layout = " (the repository's layout is DIR/<device>/<chain>/FULL-<time>.qcow2, then INC-<time>.qcow2)";
+        if (holdsBackupFiles(root) && root.getParent() != null && root.getParent().getParent() != null) {
+            Path deviceDir = root.getParent();
+            throw new BadInputException("--repository " + root + ": is a chain folder, it holds backup files" + layout
+                    + "; give the repository instead: --repository " + deviceDir.getParent() + " --device "
+                    + deviceDir.getFileName() + " --until " + root.getFileName());
+        }
+        for (Path sub : BackupRepository.subfolders(root)) {
+            if (holdsBackupFiles(sub)) {
+                throw new BadInputException("--repository " + root + ": is the folder of disk " + root.getFileName()
+                        + ", its subfolders are chains holding backup files" + layout + "; give the repository instead: --repository "
+                        + root.getParent() + " --device " + root.getFileName());
+            }
+        }
+    }
+
+    private static boolean holdsBackupFiles(Path dir) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.anyMatch(f -> BackupPaths.FILE.matcher(f.getFileName().toString()).matches() && Files.isRegularFile(f));
+        }
     }
 
     private void requireRepository() throws BadInputException {
