@@ -180,7 +180,7 @@ class ParameterValidatorTest {
         ValidationReport r = resilient("{\"-sla-0-computer_guid\": \"COMP-1\", \"-sla-1-computer_guid\": \"COMP-2\", \"ram-size\": 1024}");
         assertTrue(r.valid(), lines(r).toString());
         assertEquals("2W", r.effective().get("remove-backup-older-than").asText());
-        assertEquals("0 * * * *", r.effective().get("resiliency-backup-periodicity").asText());
+        assertFalse(r.effective().has("resiliency-backup-periodicity"), "no default: a random daily time is chosen per instance");
         assertEquals(4096 / 4, r.effective().get("ram-size").asInt());
         List<String> l = lines(resilient("{\"remove-backup-older-than\": \"2 weeks\", \"ram-size\": 1,"
                 + " \"-sla-1-computer_guid\": \"A\", \"-sla-2-computer_guid\": \"A\"}"));
