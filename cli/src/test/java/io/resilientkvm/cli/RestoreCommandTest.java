@@ -159,6 +159,42 @@ class RestoreCommandTest {
         assertEquals(0, restore("--repository", r, "--device", "vdb", "--output", dir.resolve("b.qcow2").toString()).code());
     }
 
+    /** The habits of qmprestore and of the seed: INC-<time> without .qcow2, and the folder of one disk as the repository. */
+    @Test
+    void untilTakesTheFileNameWithoutQcow2AndADiskFolderIsExplained() throws Exception {
+        String bare = points.get(1).file().replace(".qcow2", "");
+        assertTrue(bare.startsWith("INC-"), bare);
+        Path out = dir.resolve("inc.raw");
+        Run r = restore("--repository", repo.toString(), "--until", bare, "--output", out.toString(), "--format", "raw");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(TestRepository.sameData(out, points.get(1).reference()));
+        String full = points.get(0).file().replace(".qcow2", "");
+        Run f = restore("--repository", repo.toString(), "--until", full, "--output", dir.resolve("full.qcow2").toString());
+        assertEquals(0, f.code(), f.err());
+        assertTrue(TestRepository.sameData(dir.resolve("full.qcow2"), points.get(0).reference()));
+
+        Path deviceDir = repo.resolve("vda");
+        for (String[] args : List.of(new String[] {"--output", dir.resolve("x.qcow2").toString()}, new String[] {"--list"})) {
+            List<String> all = new java.util.ArrayList<>(List.of("--repository", deviceDir.toString()));
+            all.addAll(List.of(args));
+            Run wrong = restore(all.toArray(String[]::new));
+            assertEquals(2, wrong.code(), wrong.out());
+            assertEquals(1, wrong.err().strip().lines().count(), wrong.err());
+            assertEquals("--repository " + deviceDir + ": is the folder of disk vda, its subfolders are chains holding"
+                    + " backup files (the repository's layout is DIR/<device>/<chain>/FULL-<time>.qcow2, then"
+                    + " INC-<time>.qcow2); give the repository instead: --repository " + repo + " --device vda",
+                    wrong.err().strip());
+            assertFalse(wrong.err().contains("no complete backup"), wrong.err());
+        }
+        Path chainDir = deviceDir.resolve(points.get(0).chainId());
+        Run chain = restore("--repository", chainDir.toString(), "--output", dir.resolve("y.qcow2").toString());
+        assertEquals(2, chain.code(), chain.out());
+        assertTrue(chain.err().startsWith("--repository " + chainDir + ": is a chain folder, it holds backup files"
+                + " (the repository's layout is DIR/<device>/<chain>/FULL-<time>.qcow2"), chain.err());
+        assertTrue(chain.err().strip().endsWith("--repository " + repo + " --device vda --until " + points.get(0).chainId()),
+                chain.err());
+    }
+
     @Test
     void exitOneWhenQemuImgFails() throws Exception {
         // A backup file that is not an image at all, with a matching manifest: qemu-img itself fails.

@@ -16,6 +16,7 @@ import io.resilientkvm.exporter.Exporter;
 import io.resilientkvm.exporter.NewChainPolicy;
 import io.resilientkvm.exporter.lock.ClusterExporterLock;
 import io.resilientkvm.exporter.schedule.BackupSchedule;
+import io.resilientkvm.exporter.schedule.BackupTime;
 import io.resilientkvm.exporter.server.BackupServer;
 import io.resilientkvm.importer.restore.Hold;
 import io.resilientkvm.importer.restore.RestoreResult;
@@ -43,9 +44,11 @@ final class MainRole implements AutoCloseable {
     private final FencingWatcher fencing;
     private final ClusterExporterLock exporterLock;
     private final String address;
+    private final String backupSchedule;
 
     private MainRole(KvmInstance vm, BackupServer server, BackupSchedule schedule, FencingWatcher fencing,
-            ClusterExporterLock exporterLock, String address) {
+            ClusterExporterLock exporterLock, String address, String backupSchedule) {
+        this.backupSchedule = backupSchedule;
         this.exporterLock = exporterLock;
         this.vm = vm;
         this.server = server;
@@ -69,6 +72,8 @@ final class MainRole implements AutoCloseable {
         BackupServer server = null;
         ClusterExporterLock exporterLock = null;
         try {
+            // First: a damaged etc/.backup-time stops the start before anything runs.
+            BackupTime backupTime = BackupTime.resolve(ctx.resilient().backupCron(), layout.etc());
             // One exporter per instance, even if an operator starts bin/exporter on another host.
             exporterLock = ClusterExporterLock.acquire(ctx.client(), ctx.layout().exporterLockPath(), ctx.node(),
                     ClusterExporterLock.DEFAULT_ACQUIRE_TIMEOUT);
@@ -93,7 +98,7 @@ final class MainRole implements AutoCloseable {
                     .withInstance(cfg.instance()).withEpoch(epoch.number())
                     .withSpeed(ctx.resilient().speedLimitBytesPerSecond()).withCompress(ctx.resilient().compress())
                     .withNewChainPolicy(policy);
-            BackupSchedule schedule = new BackupSchedule(ctx.resilient().backupCron(), requests,
+            BackupSchedule schedule = new BackupSchedule(backupTime.cron(), requests,
                     request -> {
                         BackupResult result = publish(catalog, epoch, Exporter.backup(request));
                         flattening.runOnce(); // after this main's own backup exists
@@ -102,7 +107,8 @@ final class MainRole implements AutoCloseable {
             if (promoted || catalog.newestPerDevice().isEmpty()) {
                 schedule.runNow();
             }
-            return new MainRole(vm, server, schedule, fencing, exporterLock, address);
+            LOG.info("Backups of {}: {}", cfg.instance(), backupTime.describe());
+            return new MainRole(vm, server, schedule, fencing, exporterLock, address, backupTime.describe());
         } catch (OperatorException | RuntimeException e) {
             if (exporterLock != null) {
                 exporterLock.close();
@@ -147,6 +153,11 @@ final class MainRole implements AutoCloseable {
 
     String serverAddress() {
         return address;
+    }
+
+    /** The exporter's cron and where it comes from, as announced in the member znode. */
+    String backupSchedule() {
+        return backupSchedule;
     }
 
     /** Fencing: stop the exporter and the VM now; no clean-up that could block. */

@@ -146,7 +146,8 @@ public final class NodeAgent implements AutoCloseable {
     private synchronized void startMain(Epoch epoch, boolean promoted) throws OperatorException {
         main = MainRole.start(ctx, epoch, promoted, this::fencedByWatcher, marker);
         role = Role.MAIN;
-        membership.update(new MemberInfo(ctx.node(), Role.MAIN, main.serverAddress(), epoch.number(), Instant.now()));
+        membership.update(new MemberInfo(ctx.node(), Role.MAIN, main.serverAddress(), epoch.number(), Instant.now(),
+                main.backupSchedule()));
         LOG.info("Node {} is the main of epoch {}: VM running, backups to {}", ctx.node(), epoch.number(), main.serverAddress());
     }
 

@@ -71,8 +71,8 @@ final class Promotion {
             return Optional.of(layout.mainDisk());
         }
         for (ExternalDiskParameter d : p.externalDisks()) {
-            if (device.equals("disk-" + d.id())) {
-                return Optional.of(d.path());
+            if (device.equals(d.deviceId())) {
+                return Optional.of(d.path(layout.root()));
             }
         }
         return Optional.empty();

@@ -7,6 +7,7 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Rules that involve several parameters, which JSON Schema expresses badly. They read the
@@ -16,6 +17,8 @@ import java.util.Map;
 final class CrossRules {
     /** NAT host ports are 10000 + guest port, and must stay a valid port. */
     static final int NAT_PORT_OFFSET = 10000;
+    /** Image formats QEMU's drivers open read-only only: attaching them read-write fails at start. */
+    private static final Set<String> READ_ONLY_FORMATS = Set.of("cloop", "bochs", "dmg");
 
     private CrossRules() {
     }
@@ -52,8 +55,23 @@ final class CrossRules {
                     + "external-disk-number, external-disk-size and external-disk-format (see docs/instance.md, section External disks)"));
         }
         Map<Integer, String> byIndex = new HashMap<>();
+        Map<String, String> byQemuId = new HashMap<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = disks.properties().iterator(); it.hasNext();) {
             Map.Entry<String, JsonNode> d = it.next();
+            if (!ExternalDiskNames.printable(d.getKey())) {
+                continue; // reported by the schema; repeating it would print the control character
+            }
+            String sameId = byQemuId.putIfAbsent(ExternalDiskNames.qemuId(d.getKey()), d.getKey());
+            if (sameId != null) {
+                // Practically never (same 12 first characters and same 32-bit hash), but two disks must not share a node.
+                out.add(new Violation("external-disk." + d.getKey(), null, "derives the same QEMU id "
+                        + ExternalDiskNames.qemuId(d.getKey()) + " as external-disk." + sameId + ": rename one of them"));
+            }
+            JsonNode format = d.getValue().path("format");
+            if (format.isTextual() && READ_ONLY_FORMATS.contains(format.asText()) && !d.getValue().path("read-only").asBoolean(false)) {
+                out.add(new Violation("external-disk." + d.getKey() + ".format", format.toString(), "is opened read-only by QEMU:"
+                        + " set \"read-only\": true on this disk, or convert the image (qemu-img convert -O qcow2)"));
+            }
             JsonNode index = d.getValue().path("index");
             if (index.isMissingNode()) {
                 if (disks.size() > 1) {
@@ -115,6 +133,19 @@ final class CrossRules {
                         + " must equal " + (max != null ? "maxcpus = " : "cpu-count = ") + needed));
             }
         }
+    }
+
+    /** Rules of the resilient parameters only. */
+    static List<Violation> resilient(ObjectNode p) {
+        List<Violation> out = new ArrayList<>();
+        JsonNode automatic = p.path("takeover-automatic");
+        if (automatic.isBoolean() && automatic.booleanValue()) {
+            // Accepting it would promise a failover that never comes.
+            out.add(new Violation("takeover-automatic", "true", "automatic takeover is not implemented yet: remove it or set false,"
+                    + " and when the main is lost run bin/takeover --config NODE.json on the clone that should become the main"
+                    + " (see docs/takeover.md)"));
+        }
+        return out;
     }
 
     private static void placement(ObjectNode p, List<Violation> out) {

@@ -1,6 +1,7 @@
 package io.resilientkvm.schemas;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.networknt.schema.Error;
 import com.networknt.schema.Schema;
@@ -21,6 +22,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Pattern;
 import java.util.stream.StreamSupport;
 
 /**
@@ -81,6 +83,9 @@ public final class ParameterValidator {
         if (kind == SchemaKind.KVM_INSTANCE || kind == SchemaKind.RESILIENT_INSTANCE) {
             violations.addAll(CrossRules.check(effective, document));
         }
+        if (kind == SchemaKind.RESILIENT_INSTANCE) {
+            violations.addAll(CrossRules.resilient(effective));
+        }
         return new ValidationReport(kind, violations, effective);
     }
 
@@ -113,12 +118,35 @@ public final class ParameterValidator {
                     out.add(new Violation(at, null, "is required"));
                     continue;
                 }
+                if ("propertyNames".equals(e.getKeyword())) {
+                    // Name the refused key itself (JSON-quoted, so a newline in it cannot break the one-line report).
+                    for (String name : refusedNames(e)) {
+                        if (seen.add("propertyNames " + name)) {
+                            out.add(new Violation(entry.getKey(), JsonNodeFactory.instance.textNode(name).toString(), rule(e, entry.getKey())));
+                        }
+                    }
+                    continue;
+                }
                 String rule = rule(e, entry.getKey());
                 if (seen.add(rule)) {
                     out.add(new Violation(entry.getKey(), render(e.getInstanceNode()), rule));
                 }
             }
         }
+        return out;
+    }
+
+    /** The keys of the object in {@code e} that break its {@code propertyNames} pattern or length. */
+    private static List<String> refusedNames(Error e) {
+        JsonNode names = e.getSchemaNode();
+        Pattern pattern = names.has("pattern") ? Pattern.compile(names.get("pattern").asText()) : null;
+        int min = names.path("minLength").asInt(0);
+        List<String> out = new ArrayList<>();
+        e.getInstanceNode().fieldNames().forEachRemaining(name -> {
+            if (name.length() < min || (pattern != null && !pattern.matcher(name).find())) {
+                out.add(name);
+            }
+        });
         return out;
     }
 
@@ -134,7 +162,8 @@ public final class ParameterValidator {
             case "maxLength" -> "is too long (at most " + sn.asText() + " characters)";
             case "uniqueItems" -> "must not repeat a value";
             case "pattern" -> "does not have the expected form" + described;
-            case "propertyNames" -> "has a name that is not allowed: use letters, digits, '_' and '-' (at most 20): it names QEMU block nodes";
+            case "propertyNames" -> "has a name that is not allowed: a name must not be empty nor hold control characters (newline, tab):"
+                    + " it identifies the disk in messages and in etc/.data-disk-ids";
             case "enum" -> {
                 List<String> allowed = StreamSupport.stream(sn.spliterator(), false).map(JsonNode::asText).toList();
                 String hint = value != null && value.isTextual()

@@ -88,14 +88,58 @@ class ParameterValidatorTest {
         List<String> l = lines(kvm("""
                 {"external-disk": {
                    "first": {"path": "/srv/a.qcow2", "index": 1, "format": "qcow3"},
-                   "second": {"path": "relative.img"},
+                   "second": {"path": ""},
                    "third": {"path": "/srv/c.raw", "index": 1, "cahce": "none"}}}"""));
         assertTrue(l.stream().anyMatch(s -> s.startsWith("external-disk.first.format = \"qcow3\": must be one of qcow2")), l.toString());
-        assertTrue(l.stream().anyMatch(s -> s.startsWith("external-disk.second.path = \"relative.img\": does not have the expected form (absolute path")), l.toString());
+        assertTrue(l.contains("external-disk.second.path = \"\": must not be empty"), l.toString());
         assertTrue(l.contains("external-disk.second.index: is required when there is more than one external disk: it fixes the order the guest sees"), l.toString());
         assertTrue(l.stream().anyMatch(s -> s.startsWith("external-disk.third.index = 1: is already used by external-disk.first")), l.toString());
         assertTrue(l.contains("external-disk.third.cahce = \"none\": is not a known option; did you mean cache?"), l.toString());
         assertEquals(5, l.size(), l.toString());
+    }
+
+    /** SlapOS software/kvm test.py, ExternalDiskModernMixin, and its TestExternalDiskModernIndexRequired. */
+    @Test
+    void theSeedSuitesDiskNamesRelativePathAndQcowAreAccepted() throws Exception {
+        ValidationReport r = kvm("""
+                {"external-disk": {
+                   "second disk": {"path": "second_disk", "index": 2},
+                   "third disk": {"path": "/srv/work/third_disk", "index": 3, "cache": "none"},
+                   "first disk": {"path": "/srv/work/first_disk", "index": 1, "format": "qcow"}}}""");
+        assertTrue(r.valid(), lines(r).toString());
+        List<String> l = lines(kvm("""
+                {"external-disk": {
+                   "second disk": {"path": "second_disk"},
+                   "third disk": {"path": "/srv/work/third_disk", "index": 3},
+                   "first disk": {"path": "/srv/work/first_disk", "index": 1}}}"""));
+        assertEquals(List.of("external-disk.second disk.index: is required when there is more than one external disk:"
+                + " it fixes the order the guest sees"), l);
+    }
+
+    @Test
+    void emptyDiskNamesAndNamesWithControlCharactersAreRefused() throws Exception {
+        List<String> l = lines(kvm("{\"external-disk\": {\"\": {\"path\": \"/a\"}, \"tab\\there\": {\"path\": \"/b\"}}}"));
+        String rule = ": has a name that is not allowed: a name must not be empty nor hold control characters"
+                + " (newline, tab): it identifies the disk in messages and in etc/.data-disk-ids";
+        assertEquals(List.of("external-disk = \"\"" + rule, "external-disk = \"tab\\there\"" + rule), l);
+    }
+
+    @Test
+    void formatsQemuOpensOnlyReadOnlyNeedReadOnly() throws Exception {
+        List<String> l = lines(kvm("{\"external-disk\": {\"iso\": {\"path\": \"/srv/a.cloop\", \"format\": \"cloop\"}}}"));
+        assertEquals(List.of("external-disk.iso.format = \"cloop\": is opened read-only by QEMU: set \"read-only\": true on this disk,"
+                + " or convert the image (qemu-img convert -O qcow2)"), l);
+        assertTrue(kvm("{\"external-disk\": {\"iso\": {\"path\": \"/a\", \"format\": \"dmg\", \"read-only\": true}}}").valid());
+    }
+
+    @Test
+    void automaticTakeoverIsRefusedUntilItExists() throws Exception {
+        List<String> l = lines(resilient("{\"takeover-automatic\": true}"));
+        assertEquals(1, l.size(), l.toString());
+        assertTrue(l.get(0).startsWith("takeover-automatic = true: automatic takeover is not implemented yet"), l.toString());
+        assertTrue(l.get(0).contains("run bin/takeover --config NODE.json on the clone"), l.toString());
+        assertTrue(resilient("{\"takeover-automatic\": false}").valid());
+        assertTrue(resilient("{}").valid());
     }
 
     @Test
@@ -136,7 +180,7 @@ class ParameterValidatorTest {
         ValidationReport r = resilient("{\"-sla-0-computer_guid\": \"COMP-1\", \"-sla-1-computer_guid\": \"COMP-2\", \"ram-size\": 1024}");
         assertTrue(r.valid(), lines(r).toString());
         assertEquals("2W", r.effective().get("remove-backup-older-than").asText());
-        assertEquals("0 * * * *", r.effective().get("resiliency-backup-periodicity").asText());
+        assertFalse(r.effective().has("resiliency-backup-periodicity"), "no default: a random daily time is chosen per instance");
         assertEquals(4096 / 4, r.effective().get("ram-size").asInt());
         List<String> l = lines(resilient("{\"remove-backup-older-than\": \"2 weeks\", \"ram-size\": 1,"
                 + " \"-sla-1-computer_guid\": \"A\", \"-sla-2-computer_guid\": \"A\"}"));

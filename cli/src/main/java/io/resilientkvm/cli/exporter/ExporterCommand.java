@@ -31,7 +31,7 @@ import io.resilientkvm.engine.params.ParameterFiles;
 import io.resilientkvm.engine.params.ResilientParameters;
 import io.resilientkvm.exporter.schedule.BackupRunner;
 import io.resilientkvm.exporter.schedule.BackupSchedule;
-import io.resilientkvm.exporter.schedule.CronExpressions;
+import io.resilientkvm.exporter.schedule.BackupTime;
 import io.resilientkvm.schemas.SchemaKind;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -55,7 +55,8 @@ public final class ExporterCommand implements Callable<Integer> {
 
     @Option(names = "--config", paramLabel = "NODE.json",
             description = {"run scheduled: the node's instance (run/qmp-backup.sock into srv/backup), on the cron of",
-                    "resiliency-backup-periodicity in its parameters (default hourly), until stopped"})
+                    "resiliency-backup-periodicity in its parameters (default: daily at a random time chosen once and kept",
+                    "in etc/.backup-time, as the seed does), until stopped"})
     Path config;
 
     @Option(names = "--now", description = "with --config: also take a backup at start")
@@ -216,7 +217,9 @@ public final class ExporterCommand implements Callable<Integer> {
         NodeConfig node = NodeConfig.load(config);
         InstanceParameters params = ParameterFiles.load(node.parameters(),
                 node.resilient() ? SchemaKind.RESILIENT_INSTANCE : SchemaKind.KVM_INSTANCE);
-        String cron = params.resilient().map(ResilientParameters::backupCron).orElse(CronExpressions.DEFAULT);
+        // Resolved before the lock and the schedule: a damaged etc/.backup-time stops the start here.
+        BackupTime backupTime = BackupTime.resolve(params.resilient().flatMap(ResilientParameters::backupCron), node.layout().etc());
+        String cron = backupTime.cron();
         long speedLimit = params.resilient().map(ResilientParameters::speedLimitBytesPerSecond).orElse(speed);
         boolean compressed = params.resilient().map(ResilientParameters::compress).orElse(compress);
         NewChainPolicy chainPolicy = policy(newChainEvery != null ? newChainEvery
@@ -243,8 +246,8 @@ public final class ExporterCommand implements Callable<Integer> {
                 schedule.close();
                 stopped.countDown();
             }, "exporter-shutdown"));
-            out.println("exporter for " + node.instance() + " on " + node.node() + ": cron '" + cron + "' (next "
-                    + schedule.nextFireTime().map(Object::toString).orElse("?") + "), QMP " + socket + ", repository " + repository);
+            out.println("exporter for " + node.instance() + " on " + node.node() + ": " + backupTime.describe() + ", next "
+                    + schedule.nextFireTime().map(Object::toString).orElse("?") + ", QMP " + socket + ", repository " + repository);
             out.flush();
             if (now) {
                 schedule.runNow();

@@ -49,8 +49,8 @@ public final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--device", paramLabel = "NAME", description = "the disk; optional when the repository holds one")
     String device;
 
-    @Option(names = "--until", paramLabel = "BACKUP", description = "the point: a backup file name, <chain>/<file>, a chain (its newest"
-            + " backup), or an ISO time (newest backup at or before it; no offset = UTC)")
+    @Option(names = "--until", paramLabel = "BACKUP", description = "the point: a backup file name (with or without .qcow2:"
+            + " INC-<time>), <chain>/<file>, a chain (its newest backup), or an ISO time (newest backup at or before it; no offset = UTC)")
     String until;
 
     @Option(names = "--output", paramLabel = "FILE", description = "the image (or overlay) to create")
@@ -204,7 +204,7 @@ public final class RestoreCommand implements Callable<Integer> {
     }
 
     private void list(Restorer restorer, PrintWriter out) throws Exception {
-        List<String> devices = device != null ? List.of(restorer.device(Optional.of(device))) : restorer.repository().devices();
+        List<String> devices = device != null ? List.of(restorer.device(Optional.of(device))) : restorer.devices();
         ArrayNode a = mapper.createArrayNode();
         StringBuilder text = new StringBuilder();
         for (String d : devices) {

@@ -11,6 +11,7 @@ import io.resilientkvm.importer.restore.RestoreProblem.InstantNeedsQcow2;
 import io.resilientkvm.importer.restore.RestoreProblem.NoDisk;
 import io.resilientkvm.importer.restore.RestoreProblem.NoSuchHold;
 import io.resilientkvm.importer.restore.RestoreProblem.NotARepository;
+import io.resilientkvm.importer.restore.RestoreProblem.NotRepositoryRoot;
 import io.resilientkvm.importer.restore.RestoreProblem.NothingAtOrBefore;
 import io.resilientkvm.importer.restore.RestoreProblem.OutputExists;
 import io.resilientkvm.importer.restore.RestoreProblem.OutputFolderMissing;
@@ -46,6 +47,12 @@ final class RestoreMessages {
             return "--repository " + p.root() + ": not a folder; give the backup repository";
         } else if (problem instanceof NoDisk p) {
             return "--repository " + p.root() + ": holds no disk folder (no backup at all); check the path";
+        } else if (problem instanceof NotRepositoryRoot p) {
+            return "--repository " + p.given() + ": is " + (p.chain().isPresent()
+                    ? "a chain folder, it holds backup files" : "the folder of disk " + p.device()
+                    + ", its subfolders are chains holding backup files") + " (" + NotRepositoryRoot.LAYOUT
+                    + "); give the repository instead: --repository " + p.repository() + " --device " + p.device()
+                    + p.chain().map(ch -> " --until " + ch).orElse("");
         } else if (problem instanceof UnknownDevice p) {
             return "--device " + p.device() + ": not in " + p.root() + "; it holds " + String.join(", ", p.devices());
         } else if (problem instanceof DeviceNotChosen p) {

@@ -107,7 +107,7 @@ public final class DiskProvisioner {
         List<String> problems = new ArrayList<>();
         for (ExternalDisk disk : disks) {
             if (!Files.exists(disk.path())) {
-                problems.add("external-disk '" + disk.id() + "': path " + disk.path() + " does not exist;"
+                problems.add("external-disk '" + disk.name() + "': path " + disk.path() + " does not exist;"
                         + " create the disk (e.g. qemu-img create) or fix the path");
             }
         }

@@ -126,7 +126,7 @@ public final class KvmInstance implements AutoCloseable {
                 i.checkCertificate())).orElse(null);
         List<ExternalDisk> external = new ArrayList<>();
         for (ExternalDiskParameter d : p.externalDisks()) {
-            external.add(new ExternalDisk(d.id(), d.path(), d.index(), d.format().orElse(null), d.cache()));
+            external.add(new ExternalDisk(d.id(), d.name(), d.path(layout.root()), d.index(), d.format().orElse(null), d.cache()));
         }
         new DiskProvisioner(new QemuImg(), new ImageDownloader()).provision(new DiskProvisioner.Request(layout.root(), layout.root(),
                 main, image, p.legacyExternalDisks(), external));

@@ -44,7 +44,7 @@ public record KvmParameters(
         numa = List.copyOf(numa);
         natRules = List.copyOf(natRules);
         externalDisks = externalDisks.stream().sorted(Comparator.comparingInt(ExternalDiskParameter::index)
-                .thenComparing(ExternalDiskParameter::id)).toList();
+                .thenComparing(ExternalDiskParameter::name)).toList();
         Objects.requireNonNull(image, "image");
         Objects.requireNonNull(legacyExternalDisks, "legacyExternalDisks");
         Objects.requireNonNull(guestFiles, "guestFiles");

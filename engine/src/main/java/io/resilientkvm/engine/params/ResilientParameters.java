@@ -13,12 +13,13 @@ import java.util.Optional;
  * @param mainNode          {@code -sla-0-computer_guid}
  * @param clone1Node        {@code -sla-1-computer_guid}
  * @param clone2Node        {@code -sla-2-computer_guid}
- * @param backupCron        five-field cron of the exporter
+ * @param backupCron        {@code resiliency-backup-periodicity}: five-field cron of the exporter; empty means the
+ *                          seed's default, a daily time chosen at random once per instance (the exporter's BackupTime)
  * @param removeOlderThan   whole chains older than this are pruned on clones
  * @param newChainEvery     a new chain starts after this age ({@code 1M}) or this many incrementals ({@code 24})
  */
 public record ResilientParameters(Optional<String> mainNode, Optional<String> clone1Node, Optional<String> clone2Node,
-        String backupCron, RetentionAge removeOlderThan, int keepLast, int keepDaily, int keepWeekly, int keepMonthly,
+        Optional<String> backupCron, RetentionAge removeOlderThan, int keepLast, int keepDaily, int keepWeekly, int keepMonthly,
         String newChainEvery, long speedLimitBytesPerSecond, boolean compress, boolean automaticTakeover,
         Duration takeoverGracePeriod) {
 
@@ -29,7 +30,7 @@ public record ResilientParameters(Optional<String> mainNode, Optional<String> cl
 
     public static ResilientParameters fromEffective(ObjectNode p) {
         return new ResilientParameters(text(p, "-sla-0-computer_guid"), text(p, "-sla-1-computer_guid"),
-                text(p, "-sla-2-computer_guid"), p.path("resiliency-backup-periodicity").asText(),
+                text(p, "-sla-2-computer_guid"), text(p, "resiliency-backup-periodicity").map(String::strip).filter(c -> !c.isEmpty()),
                 RetentionAge.parse(p.path("remove-backup-older-than").asText()), p.path("backup-keep-last").asInt(),
                 p.path("backup-keep-daily").asInt(), p.path("backup-keep-weekly").asInt(), p.path("backup-keep-monthly").asInt(),
                 p.path("backup-new-chain-every").asText(), p.path("backup-speed-limit").asLong(),

@@ -11,8 +11,9 @@ import java.util.function.Function;
 
 /**
  * Names the disks of an instance: the main disk is node {@code virtual1} behind device
- * {@code virtio0} (or {@code ide0}/{@code scsi0}), as in the seed system; each external disk
- * {@code ID} is node and device {@code disk-ID}; legacy disks are {@code disk-data1…N}.
+ * {@code virtio0} (or {@code ide0}/{@code scsi0}), as in the seed system; each external disk is node
+ * and device {@code disk-ID}, ID derived from its name ({@link ExternalDiskParameter#id}), its path resolved
+ * against the instance directory; legacy disks are {@code disk-data1…N}.
  */
 public final class DiskPlan {
     public static final String MAIN_NODE = "virtual1";
@@ -32,8 +33,9 @@ public final class DiskPlan {
         out.add(new DiskAttachment(p.diskType().mainDeviceId(), MAIN_NODE, layout.mainDisk(), "qcow2", p.diskType().qemuDevice(),
                 "writeback", true, false, bootsFromNbd ? 2 : 0));
         for (ExternalDiskParameter d : p.externalDisks()) {
-            String format = d.format().orElseGet(() -> formatOf.apply(d.path()));
-            out.add(new DiskAttachment("disk-" + d.id(), "disk-" + d.id(), d.path(), format, "virtio-blk-pci", d.cache(), d.discard(),
+            Path file = d.path(layout.root());
+            String format = d.format().orElseGet(() -> formatOf.apply(file));
+            out.add(new DiskAttachment(d.deviceId(), d.deviceId(), file, format, "virtio-blk-pci", d.cache(), d.discard(),
                     d.readOnly(), -1));
         }
         for (var d : p.legacyExternalDisks().disks(layout.root())) {

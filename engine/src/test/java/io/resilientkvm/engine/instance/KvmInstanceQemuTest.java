@@ -22,6 +22,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Stream;
@@ -101,6 +102,40 @@ class KvmInstanceQemuTest {
         assertTrue(e.getMessage().contains(".data-disk-amount"), e.getMessage());
         assertTrue(e.getMessage().contains(".data-disk-ids"), e.getMessage());
         assertEquals(before, snapshot(layout.root()), "a refused start must not create, change or remove a file");
+    }
+
+    /** The seed suite's map (ExternalDiskModernMixin) runs in QEMU, and its derived ids are recorded and kept on restart. */
+    @Test
+    void theSeedSuitesThreeDisksRunAndKeepTheirIdsAcrossRestarts() throws Exception {
+        InstanceLayout layout = new InstanceLayout(dir.resolve("edm0"));
+        Files.createDirectories(layout.root());
+        Path work = Files.createDirectories(dir.resolve("work"));
+        io.resilientkvm.engine.disk.QemuImg qemuImg = new io.resilientkvm.engine.disk.QemuImg();
+        qemuImg.create(work.resolve("first_disk"), "qcow", 1 << 20);
+        qemuImg.create(layout.root().resolve("second_disk"), "qcow2", 1 << 20);
+        qemuImg.create(work.resolve("third_disk"), "qcow2", 1 << 20);
+        KvmParameters p = params("""
+                {"ram-size": 256, "disk-size": 1, "use-tap": false, "external-disk": {
+                  "second disk": {"path": "second_disk", "index": 2},
+                  "third disk": {"path": "%s", "index": 3, "cache": "none"},
+                  "first disk": {"path": "%s", "index": 1, "format": "qcow"}}}"""
+                .formatted(work.resolve("third_disk"), work.resolve("first_disk")));
+        List<String> ids = List.of("first_disk.db379bdf", "second_disk.d5fca699", "third_disk.907c7112");
+        for (int start = 1; start <= 2; start++) {
+            try (KvmInstance instance = KvmInstance.prepare("edm0", p, VmHost.loopback(), layout)) {
+                QemuProcess qemu = instance.start(RestartPolicy.NEVER).current().orElseThrow();
+                Map<String, String> drivers = new TreeMap<>();
+                for (JsonNode b : qemu.qmp().execute("query-block")) {
+                    drivers.put(b.path("inserted").path("node-name").asText(), b.path("inserted").path("drv").asText()
+                            + " " + b.path("inserted").path("file").asText());
+                }
+                assertEquals(Map.of("virtual1", "qcow2 " + layout.mainDisk(),
+                        "disk-" + ids.get(0), "qcow " + work.resolve("first_disk"),
+                        "disk-" + ids.get(1), "qcow2 " + layout.root().resolve("second_disk"),
+                        "disk-" + ids.get(2), "qcow2 " + work.resolve("third_disk")), drivers, "start " + start);
+            }
+            assertEquals(ids, Files.readAllLines(layout.etc().resolve(".data-disk-ids")), "start " + start);
+        }
     }
 
     private static Map<Path, String> snapshot(Path root) throws Exception {

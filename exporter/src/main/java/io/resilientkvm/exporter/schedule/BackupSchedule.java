@@ -89,7 +89,7 @@ public final class BackupSchedule implements AutoCloseable {
     /**
      * Starts the schedule.
      *
-     * @param cron         unix 5-field cron, e.g. {@link CronExpressions#DEFAULT}
+     * @param cron         unix 5-field cron, e.g. {@link CronExpressions#HOURLY}
      * @param requests     asked for the request at each run
      * @param runner       runs one backup
      * @param listener     told each run's outcome (may be null; more with {@link #addListener})

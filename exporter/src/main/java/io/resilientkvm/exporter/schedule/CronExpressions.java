@@ -11,7 +11,7 @@ import org.quartz.CronExpression;
 
 /**
  * Converts the unix 5-field cron of SlapOS's {@code resiliency-backup-periodicity} (minute hour
- * day-of-month month day-of-week, default {@code 0 * * * *}) to the Quartz 6-field form
+ * day-of-month month day-of-week; see {@link BackupTime} for its default) to the Quartz 6-field form
  * ({@code second minute hour day-of-month month day-of-week}) the schedule runs on.
  *
  * <p>Why a converter: Quartz differs from cron in ways that silently change a schedule: it has a
@@ -26,8 +26,8 @@ import org.quartz.CronExpression;
  * this is not cron-utils.
  */
 public final class CronExpressions {
-    /** The SlapOS default: every hour on the hour. */
-    public static final String DEFAULT = "0 * * * *";
+    /** Every hour on the hour. */
+    public static final String HOURLY = "0 * * * *";
 
     private static final Map<String, String> MACROS = Map.of(
             "@hourly", "0 * * * *",

@@ -129,7 +129,7 @@ class BackupScheduleTest {
 
     @Test
     void defaultIsHourly() {
-        try (BackupSchedule s = new BackupSchedule(CronExpressions.DEFAULT, () -> request(0), req -> EMPTY)) {
+        try (BackupSchedule s = new BackupSchedule(CronExpressions.HOURLY, () -> request(0), req -> EMPTY)) {
             Instant next = s.nextFireTime().orElseThrow();
             assertTrue(!next.isAfter(Instant.now().plus(Duration.ofHours(1))), next.toString());
         }

@@ -55,6 +55,23 @@ public sealed interface RestoreProblem {
         }
     }
 
+    /**
+     * The folder of one disk, or of one chain, was given as the repository (as the seed's tools take
+     * the folder of one disk): its chains would read as disks without backups.
+     */
+    record NotRepositoryRoot(Path given, Path repository, String device, java.util.Optional<String> chain)
+            implements RestoreProblem {
+        /** The layout a repository has, for the messages. */
+        public static final String LAYOUT = "the repository's layout is DIR/<device>/<chain>/FULL-<time>.qcow2,"
+                + " then INC-<time>.qcow2";
+
+        public String message() {
+            return "repository " + given + ": is the folder of " + (chain.isPresent() ? "chain " + chain.get() + " of " : "")
+                    + "disk " + device + ", not a repository (" + LAYOUT + "); give " + repository
+                    + " and disk " + device + chain.map(ch -> " at point " + ch).orElse("") + " instead";
+        }
+    }
+
     /** The point is neither a backup of the disk nor a time. */
     record UnknownPoint(String device, String until) implements RestoreProblem {
         public String message() {

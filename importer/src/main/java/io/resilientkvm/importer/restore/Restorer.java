@@ -71,6 +71,11 @@ public final class Restorer {
         return holds;
     }
 
+    /** The disks of the repository, after checking that it is one (not the folder of a disk or of a chain). */
+    public List<String> devices() throws IOException, BadInputException {
+        return points.devices();
+    }
+
     /** The disk to restore: {@code device} if given and present, else the only one. */
     public String device(Optional<String> device) throws IOException, BadInputException {
         return points.device(device);

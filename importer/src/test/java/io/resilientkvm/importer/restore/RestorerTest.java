@@ -223,6 +223,37 @@ class RestorerTest {
         assertThrows(BadInputException.class, () -> restorer.materialize(RestoreRequest.to(out.resolve("a")).withDevice("vdb")));
     }
 
+    /** qmprestore users type the file name without .qcow2. */
+    @Test
+    void untilAcceptsABackupFileNameWithoutItsSuffix() throws Exception {
+        List<Point> p = chains.points();
+        for (Point point : p) {
+            String bare = point.file().substring(0, point.file().length() - ".qcow2".length());
+            assertTrue(bare.matches("(FULL|INC)-[0-9]{8}T[0-9]{6}\\.[0-9]{3}Z"), bare);
+            assertEquals(point.name(), restorer.choose("vda", Optional.of(bare)).name(), bare);
+            assertEquals(point.name(), restorer.choose("vda", Optional.of(point.chainId() + "/" + bare)).name());
+        }
+        BadInputException otherChain = assertThrows(BadInputException.class, () -> restorer.choose("vda",
+                Optional.of(p.get(3).chainId() + "/" + p.get(1).file().replace(".qcow2", ""))));
+        assertTrue(otherChain.getMessage().contains("not a backup of vda"), otherChain.getMessage());
+    }
+
+    /** The seed's tools take one disk's folder; here the repository holds one folder per disk. */
+    @Test
+    void aDiskOrChainFolderGivenAsTheRepositorySaysTheLayoutAndWhatToPass() throws Exception {
+        Path deviceDir = repo.resolve("vda");
+        RestoreInputException e = assertThrows(RestoreInputException.class,
+                () -> new Restorer(deviceDir, qemuImg, Duration.ofSeconds(2)).device(Optional.empty()));
+        assertEquals(new RestoreProblem.NotRepositoryRoot(deviceDir, repo, "vda", Optional.empty()), e.problem());
+        assertTrue(e.problem().message().contains("DIR/<device>/<chain>/FULL-<time>.qcow2"), e.problem().message());
+
+        String chain = chains.points().get(0).chainId();
+        Path chainDir = deviceDir.resolve(chain);
+        RestoreInputException c = assertThrows(RestoreInputException.class,
+                () -> new Restorer(chainDir, qemuImg, Duration.ofSeconds(2)).choose("vda", Optional.empty()));
+        assertEquals(new RestoreProblem.NotRepositoryRoot(chainDir, repo, "vda", Optional.of(chain)), c.problem());
+    }
+
     @Test
     void severalDisksNeedADevice() throws Exception {
         new TestRepository(repo, dir.resolve("work"), "vdb", 16 * MIB).full(T0, "write -P 0x61 0 1M");

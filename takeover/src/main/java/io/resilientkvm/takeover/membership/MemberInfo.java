@@ -10,9 +10,11 @@ import java.util.Objects;
 /**
  * What a running node announces in its ephemeral member znode.
  *
- * @param address where its backup server answers (host:port), "" when it serves none
+ * @param address        where its backup server answers (host:port), "" when it serves none
+ * @param backupSchedule a main's backup cron and where it comes from (e.g. chosen at random, kept in
+ *                       etc/.backup-time), "" otherwise; an optional field, so format 1 readers ignore it
  */
-public record MemberInfo(String node, Role role, String address, long epoch, Instant started) {
+public record MemberInfo(String node, Role role, String address, long epoch, Instant started, String backupSchedule) {
     public static final int FORMAT_VERSION = 1;
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -21,10 +23,16 @@ public record MemberInfo(String node, Role role, String address, long epoch, Ins
         Objects.requireNonNull(role, "role");
         Objects.requireNonNull(address, "address");
         Objects.requireNonNull(started, "started");
+        Objects.requireNonNull(backupSchedule, "backupSchedule");
+    }
+
+    /** A member that announces no backup schedule (a clone, a fenced node). */
+    public MemberInfo(String node, Role role, String address, long epoch, Instant started) {
+        this(node, role, address, epoch, started, "");
     }
 
     public MemberInfo withRole(Role newRole, long newEpoch) {
-        return new MemberInfo(node, newRole, address, newEpoch, started);
+        return new MemberInfo(node, newRole, address, newEpoch, started, newRole == Role.MAIN ? backupSchedule : "");
     }
 
     public byte[] toBytes() {
@@ -35,6 +43,7 @@ public record MemberInfo(String node, Role role, String address, long epoch, Ins
                 .put("address", address)
                 .put("epoch", epoch)
                 .put("started", started.toString())
+                .put("backup-schedule", backupSchedule)
                 .toString().getBytes(StandardCharsets.UTF_8);
     }
 
@@ -45,6 +54,7 @@ public record MemberInfo(String node, Role role, String address, long epoch, Ins
             throw new IOException("member znode has format-version " + format + "; this version reads " + FORMAT_VERSION);
         }
         return new MemberInfo(n.path("node").asText(), Role.valueOf(n.path("role").asText().toUpperCase(java.util.Locale.ROOT)),
-                n.path("address").asText(""), n.path("epoch").asLong(), Instant.parse(n.path("started").asText()));
+                n.path("address").asText(""), n.path("epoch").asLong(), Instant.parse(n.path("started").asText()),
+                n.path("backup-schedule").asText(""));
     }
 }

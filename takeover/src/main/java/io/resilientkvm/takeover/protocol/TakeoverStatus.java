@@ -147,6 +147,9 @@ public record TakeoverStatus(Instant at, Epoch epoch, List<MemberInfo> members, 
         }
         for (MemberInfo m : members) {
             b.append(String.format("  %-20s %-6s epoch %-4d %s%n", m.node(), m.role(), m.epoch(), m.address().isEmpty() ? "-" : m.address()));
+            if (!m.backupSchedule().isEmpty()) {
+                b.append("    backups: ").append(m.backupSchedule()).append('\n');
+            }
         }
         for (DeviceStatus d : devices) {
             b.append("Disk ").append(d.device()).append(": newest published ")
