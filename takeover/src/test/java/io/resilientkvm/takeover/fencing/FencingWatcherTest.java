@@ -17,7 +17,9 @@ import io.resilientkvm.engine.zk.ZkSettings;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import org.apache.curator.framework.CuratorFramework;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -42,6 +44,9 @@ class FencingWatcherTest {
 
     private TestingServer zk;
     private CuratorFramework mainClient;
+    /** For the tests on manual time: its real session outlasts the test, so it never expires meanwhile. */
+    private CuratorFramework longClient;
+    private final ManualTime time = new ManualTime();
     private final ZkLayout layout = new ZkLayout("/rkvm", "demo");
     private final List<FenceReason> fences = new CopyOnWriteArrayList<>();
 
@@ -54,7 +59,11 @@ class FencingWatcherTest {
 
     @AfterEach
     void stop() throws Exception {
+        // A client closed while the server is down waits for its next reconnect attempt: close both at once.
+        CompletableFuture<Void> closing = longClient == null ? CompletableFuture.completedFuture(null)
+                : CompletableFuture.runAsync(longClient::close);
         mainClient.close();
+        closing.get(DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
         zk.close();
     }
 
@@ -107,81 +116,77 @@ class FencingWatcherTest {
         }
     }
 
-    /** A watcher on manual time, over a client whose real session outlasts the test. */
-    private FencingWatcher watchOn(ManualTime time, CuratorFramework client, Epoch mine) {
-        return FencingWatcher.start(client, layout, "main", mine, BOUND, LONG_SESSION, fences::add,
+    /** A watcher on {@link #time}, over {@link #longClient}. */
+    private FencingWatcher watchOnManualTime(Epoch mine) {
+        if (longClient == null) {
+            throw new IllegalStateException("call longClient() first");
+        }
+        return FencingWatcher.start(longClient, layout, "main", mine, BOUND, LONG_SESSION, fences::add,
                 new FenceMarker(dir.resolve("etc/fenced.json")), time, time);
     }
 
-    private CuratorFramework longSessionClient() throws Exception {
-        return ZkClients.connect(ZkSettings.of(zk.getConnectString()).withSessionTimeout(LONG_SESSION).withTrackEnsemble(false));
+    private CuratorFramework longClient() throws Exception {
+        longClient = ZkClients.connect(ZkSettings.of(zk.getConnectString()).withSessionTimeout(LONG_SESSION).withTrackEnsemble(false));
+        return longClient;
+    }
+
+    /** Stops ZooKeeper; the watcher arms its bound when Curator reports SUSPENDED. */
+    private void cutAndAwaitTheBound() throws Exception {
+        zk.stop();
+        await().atMost(DEADLINE).until(() -> time.pending() == 1);
     }
 
     @Test
     void aCutFencesExactlyAtTheBoundOnTheInjectedClock() throws Exception {
-        ManualTime time = new ManualTime();
-        try (CuratorFramework client = longSessionClient()) {
-            Epoch mine = new EpochStore(client, layout).initialize("main");
-            try (FencingWatcher w = watchOn(time, client, mine)) {
-                zk.stop();
-                // The watcher arms its bound when Curator reports SUSPENDED.
-                await().atMost(DEADLINE).until(() -> time.pending() == 1);
-                time.advance(BOUND.minusMillis(1));
-                assertFalse(w.isFenced(), () -> "fenced before the bound: " + fences);
-                time.advance(Duration.ofMillis(1));
-                assertTrue(w.isFenced(), "not fenced at the bound");
-                assertEquals(1, fences.size());
-                assertTrue(fences.get(0).why().contains("cut from ZooKeeper for more than " + BOUND.toMillis() + " ms"), fences.get(0).why());
-                assertEquals(new ManualTime().instant().plus(BOUND), fences.get(0).at(), "the reason carries the injected clock");
-            }
+        Epoch mine = new EpochStore(longClient(), layout).initialize("main");
+        try (FencingWatcher w = watchOnManualTime(mine)) {
+            cutAndAwaitTheBound();
+            time.advance(BOUND.minusMillis(1));
+            assertFalse(w.isFenced(), () -> "fenced before the bound: " + fences);
+            time.advance(Duration.ofMillis(1));
+            assertTrue(w.isFenced(), "not fenced at the bound");
+            assertEquals(1, fences.size());
+            assertTrue(fences.get(0).why().contains("cut from ZooKeeper for more than " + BOUND.toMillis() + " ms"), fences.get(0).why());
+            assertEquals(new ManualTime().instant().plus(BOUND), fences.get(0).at(), "the reason carries the injected clock");
         }
     }
 
     @Test
     void aShortBlipDoesNotFence() throws Exception {
-        ManualTime time = new ManualTime();
-        try (CuratorFramework client = longSessionClient()) {
-            Epoch mine = new EpochStore(client, layout).initialize("main");
-            try (FencingWatcher w = watchOn(time, client, mine)) {
-                zk.stop();
-                await().atMost(DEADLINE).until(() -> time.pending() == 1);
-                time.advance(BOUND.minusMillis(1)); // cut for just under the bound
-                zk.restart();
-                await().atMost(TestTiming.scaled(Duration.ofSeconds(20))).until(() -> client.getZookeeperClient().isConnected());
-                // RECONNECTED calls the bound off; later time passing does not fence.
-                await().atMost(DEADLINE).until(() -> time.pending() == 0);
-                time.advance(BOUND.multipliedBy(10));
-                // Still main: the epoch check after the reconnect passed, and a write under the epoch works.
-                new EpochStore(client, layout).writeUnderEpoch(mine, List.of(client.transactionOp().create().forPath(layout.instancePath() + "/probe")));
-                assertFalse(w.isFenced(), () -> "fenced: " + fences);
-            }
+        Epoch mine = new EpochStore(longClient(), layout).initialize("main");
+        try (FencingWatcher w = watchOnManualTime(mine)) {
+            cutAndAwaitTheBound();
+            time.advance(BOUND.minusMillis(1)); // cut for just under the bound
+            zk.restart();
+            await().atMost(TestTiming.scaled(Duration.ofSeconds(20))).until(() -> longClient.getZookeeperClient().isConnected());
+            // RECONNECTED calls the bound off; later time passing does not fence.
+            await().atMost(DEADLINE).until(() -> time.pending() == 0);
+            time.advance(BOUND.multipliedBy(10));
+            // Still main: the epoch check after the reconnect passed, and a write under the epoch works.
+            new EpochStore(longClient, layout).writeUnderEpoch(mine, List.of(longClient.transactionOp().create().forPath(layout.instancePath() + "/probe")));
+            assertFalse(w.isFenced(), () -> "fenced: " + fences);
         }
     }
 
     @Test
     void closeIsIdempotentAndAClosedWatcherNeitherFencesNorLeavesAThread() throws Exception {
-        ManualTime time = new ManualTime();
-        Epoch mine;
-        try (CuratorFramework client = longSessionClient()) {
-            mine = new EpochStore(client, layout).initialize("main");
-            // On system time: the watcher's own threads end with it (its timer's thread starts at the first cut).
-            FencingWatcher onSystemTime = watch(mine);
-            await().atMost(DEADLINE).until(() -> threadNamed("epoch-check-main"));
-            onSystemTime.close();
-            onSystemTime.close(); // idempotent
-            await().atMost(DEADLINE).until(() -> !threadNamed("fencing-main") && !threadNamed("epoch-check-main"));
-            // On manual time: closing calls an armed bound off, and no later time fences.
-            FencingWatcher onManualTime = watchOn(time, client, mine);
-            zk.stop();
-            await().atMost(DEADLINE).until(() -> time.pending() == 1);
-            onManualTime.close();
-            onManualTime.close();
-            assertEquals(0, time.pending(), "close calls the armed bound off");
-            time.advance(BOUND.multipliedBy(10));
-            assertFalse(onManualTime.isFenced() || onSystemTime.isFenced(), () -> "fenced after close: " + fences);
-            await().atMost(DEADLINE).until(() -> !threadNamed("epoch-check-main"));
-            zk.restart();
-        }
+        Epoch mine = new EpochStore(longClient(), layout).initialize("main");
+        // On system time: the watcher's own threads end with it (its timer's thread starts at the first cut).
+        FencingWatcher onSystemTime = watch(mine);
+        await().atMost(DEADLINE).until(() -> threadNamed("epoch-check-main"));
+        onSystemTime.close();
+        onSystemTime.close(); // idempotent
+        await().atMost(DEADLINE).until(() -> !threadNamed("fencing-main") && !threadNamed("epoch-check-main"));
+        // On manual time: closing calls an armed bound off, and no later time fences.
+        FencingWatcher onManualTime = watchOnManualTime(mine);
+        cutAndAwaitTheBound();
+        onManualTime.close();
+        onManualTime.close();
+        assertEquals(0, time.pending(), "close calls the armed bound off");
+        time.advance(BOUND.multipliedBy(10));
+        assertFalse(onManualTime.isFenced() || onSystemTime.isFenced(), () -> "fenced after close: " + fences);
+        await().atMost(DEADLINE).until(() -> !threadNamed("epoch-check-main"));
+        zk.restart();
         assertTrue(fences.isEmpty(), () -> "fenced after close: " + fences);
     }
 
