@@ -185,13 +185,14 @@ public final class ClusterExporterLock implements AutoCloseable {
         }
     }
 
-    private void lose(String why) {
+    /** Synchronized so that the reason is set once and seen by whoever sees LOST (through awaitOwned). */
+    private synchronized void lose(String why) {
         Ownership before = ownership.get();
         while (before != Ownership.LOST && before != Ownership.RELEASED) {
             if (ownership.compareAndSet(before, Ownership.LOST)) {
                 lostBecause = why + " at " + Instant.now();
                 LOG.error("cluster exporter lock {} lost: {}; this exporter runs no more backups", path, why);
-                signal();
+                notifyAll();
                 return;
             }
             before = ownership.get();
@@ -255,7 +256,10 @@ public final class ClusterExporterLock implements AutoCloseable {
             throw new RefusedException("interrupted while waiting for the cluster exporter lock " + path, e);
         }
         if (!owned) {
-            Ownership now = ownership.get();
+            Ownership now;
+            synchronized (this) {
+                now = ownership.get();
+            }
             throw new RefusedException(switch (now) {
                 case LOST -> "the cluster exporter lock " + path + " was lost (" + lostBecause
                         + "): another exporter may hold it now, so this one starts no backup; restart this exporter";
