@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.resilientkvm.engine.testing.TestTiming;
 import io.resilientkvm.exporter.BackupRequest;
 import io.resilientkvm.exporter.BackupResult;
 import java.nio.file.Path;
@@ -151,7 +152,7 @@ class BackupScheduleTest {
             return EMPTY;
         }, null, BackupSchedule.DEFAULT_CLOSE_TIMEOUT, now::get)) {
             s.runNow();
-            await().atMost(Duration.ofSeconds(5)).until(() -> s.lastOutcome().isPresent());
+            await().atMost(TestTiming.scaled(Duration.ofSeconds(5))).until(() -> s.lastOutcome().isPresent());
             BackupSchedule.Outcome o = s.lastOutcome().orElseThrow();
             assertEquals(t0, o.started());
             assertEquals(t0.plusSeconds(42), o.finished());

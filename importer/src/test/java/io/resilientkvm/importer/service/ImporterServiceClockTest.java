@@ -4,6 +4,7 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.resilientkvm.engine.error.OperationFailedException;
+import io.resilientkvm.engine.testing.TestTiming;
 import io.resilientkvm.engine.zk.ImporterStatus;
 import io.resilientkvm.engine.zk.ImporterStatusStore;
 import io.resilientkvm.engine.zk.ZkClients;
@@ -42,7 +43,7 @@ class ImporterServiceClockTest {
                         new ImporterService.Settings("clone1", dir.resolve("clone1"), Duration.ofHours(1), Duration.ofSeconds(30)),
                         noDownload, noMain, round -> { }, clock)) {
             ImporterStatusStore statuses = new ImporterStatusStore(client, layout);
-            await().atMost(Duration.ofSeconds(20)).until(() -> statuses.read("clone1").isPresent());
+            await().atMost(TestTiming.scaled(Duration.ofSeconds(20))).until(() -> statuses.read("clone1").isPresent());
             assertEquals(t0, statuses.read("clone1").orElseThrow().updatedAt(), "the first round, at start");
 
             now.set(t0.plusSeconds(90));
