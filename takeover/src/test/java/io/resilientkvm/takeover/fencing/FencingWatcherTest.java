@@ -36,7 +36,7 @@ class FencingWatcherTest {
     private static final Duration SESSION = TestTiming.scaled(Duration.ofSeconds(6));
     private static final Duration BOUND = TestTiming.scaled(Duration.ofSeconds(2));
     /** On manual time the real session only has to outlast the test: it must not expire meanwhile. */
-    private static final Duration LONG_SESSION = Duration.ofSeconds(30);
+    private static final Duration LONG_SESSION = TestTiming.scaled(Duration.ofSeconds(30));
     private static final Duration DEADLINE = TestTiming.scaled(Duration.ofSeconds(10));
 
     @TempDir
