@@ -98,12 +98,13 @@ final class MainRole implements AutoCloseable {
                     .withInstance(cfg.instance()).withEpoch(epoch.number())
                     .withSpeed(ctx.resilient().speedLimitBytesPerSecond()).withCompress(ctx.resilient().compress())
                     .withNewChainPolicy(policy);
+            // No backup starts while the exporter lock is suspended (within the bound it may come back).
             BackupSchedule schedule = new BackupSchedule(backupTime.cron(), requests,
-                    request -> {
+                    exporterLock.guard(request -> {
                         BackupResult result = publish(catalog, epoch, Exporter.backup(request));
                         flattening.runOnce(); // after this main's own backup exists
                         return result;
-                    }, MainRole::report, Duration.ofMinutes(5));
+                    }, cfg.zookeeper().suspendBound()), MainRole::report, Duration.ofMinutes(5));
             if (promoted || catalog.newestPerDevice().isEmpty()) {
                 schedule.runNow();
             }

@@ -240,7 +240,7 @@ public final class ExporterCommand implements Callable<Integer> {
         // Clustered: one exporter per instance across nodes, not only per repository folder.
         try (ClusterLockHolder cluster = new ClusterLockHolder(
                 ClusterExporterLock.forNode(node, ClusterExporterLock.DEFAULT_ACQUIRE_TIMEOUT).orElse(null));
-                BackupSchedule schedule = new BackupSchedule(cron, requests, BackupRunner.EXPORTER, o -> report(out, o),
+                BackupSchedule schedule = new BackupSchedule(cron, requests, cluster.guard(BackupRunner.EXPORTER), o -> report(out, o),
                 Duration.ofMinutes(5))) {
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 schedule.close();
@@ -259,6 +259,11 @@ public final class ExporterCommand implements Callable<Integer> {
 
     /** Closes the cluster lock, if any, after the schedule (try-with-resources closes in reverse). */
     private record ClusterLockHolder(ClusterExporterLock lock) implements AutoCloseable {
+        /** No backup starts while a cluster lock is not owned (suspended or lost). */
+        BackupRunner guard(BackupRunner runner) {
+            return lock == null ? runner : lock.guard(runner, ClusterExporterLock.DEFAULT_ACQUIRE_TIMEOUT);
+        }
+
         @Override
         public void close() {
             if (lock != null) {

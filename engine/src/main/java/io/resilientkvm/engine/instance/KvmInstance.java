@@ -10,6 +10,7 @@ import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.engine.guest.GuestFileServer;
+import io.resilientkvm.engine.lifecycle.LifecycleState;
 import io.resilientkvm.engine.net.PortTunnel;
 import io.resilientkvm.engine.params.ExternalDiskParameter;
 import io.resilientkvm.engine.params.KvmParameters;
@@ -33,6 +34,7 @@ import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,6 +42,10 @@ import org.slf4j.LoggerFactory;
  * One KVM instance on this host: prepares what QEMU needs (directories, disks, the VNC password,
  * the guest files) and runs the VM under a {@link VmSupervisor}. Preparing never overwrites a disk
  * and refuses, touching nothing, when the external disks conflict with what was configured before.
+ *
+ * <p>It owns the supervised QEMU, the guest file server and the IPv6 relays. Lifecycle (a
+ * {@link LifecycleState}): {@link #start} once; {@link #close()} is idempotent, takes no lock and
+ * never waits for a start in progress (a fence must not), whatever such a start brings up is closed.
  */
 public final class KvmInstance implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(KvmInstance.class);
@@ -50,8 +56,9 @@ public final class KvmInstance implements AutoCloseable {
     private final List<String> argv;
     private final Optional<GuestFileServer> guestFiles;
     private final List<Tunnel> ipv6Forwards;
-    private final List<PortTunnel> tunnels = new ArrayList<>();
-    private VmSupervisor supervisor;
+    private final List<PortTunnel> tunnels = new CopyOnWriteArrayList<>();
+    private final LifecycleState lifecycle;
+    private volatile VmSupervisor supervisor;
 
     /** One IPv6 listen address relayed to the IPv4 host forward QEMU listens on. */
     private record Tunnel(InetSocketAddress listen, InetSocketAddress target) {
@@ -64,6 +71,7 @@ public final class KvmInstance implements AutoCloseable {
         this.argv = List.copyOf(argv);
         this.guestFiles = guestFiles;
         this.ipv6Forwards = List.copyOf(ipv6Forwards);
+        this.lifecycle = new LifecycleState("instance " + name);
     }
 
     /** The argv that {@link #prepare} would run, without creating or downloading anything. */
@@ -109,15 +117,20 @@ public final class KvmInstance implements AutoCloseable {
             }
             server = Optional.of(GuestFileServer.start(layout.guestDocumentRoot(), p.guestFiles().httpdPort()));
         }
-        List<String> argv = argv(name, p, host, layout, accelerator);
-        LOG.info("Instance {} prepared in {} ({})", name, layout.root(), accelerator);
-        List<Tunnel> forwards = new ArrayList<>();
-        if (!host.ipv6().isEmpty()) {
-            for (int port : QemuCommandLine.natHostPorts(p)) {
-                forwards.add(new Tunnel(new InetSocketAddress(host.ipv6(), port), new InetSocketAddress(host.ipv4(), port)));
+        try {
+            List<String> argv = argv(name, p, host, layout, accelerator);
+            LOG.info("Instance {} prepared in {} ({})", name, layout.root(), accelerator);
+            List<Tunnel> forwards = new ArrayList<>();
+            if (!host.ipv6().isEmpty()) {
+                for (int port : QemuCommandLine.natHostPorts(p)) {
+                    forwards.add(new Tunnel(new InetSocketAddress(host.ipv6(), port), new InetSocketAddress(host.ipv4(), port)));
+                }
             }
+            return new KvmInstance(name, layout, argv, server, forwards);
+        } catch (RuntimeException | Error e) {
+            server.ifPresent(GuestFileServer::close); // a failed prepare leaves no listening socket
+            throw e;
         }
-        return new KvmInstance(name, layout, argv, server, forwards);
     }
 
     private static void provisionDisks(KvmParameters p, InstanceLayout layout) throws OperatorException {
@@ -179,13 +192,12 @@ public final class KvmInstance implements AutoCloseable {
     }
 
     /** Starts QEMU under supervision: restarted with backoff when it crashes, stopped with {@code quit} so bitmaps are saved. */
-    public synchronized VmSupervisor start(RestartPolicy restartPolicy) throws OperatorException {
-        if (supervisor != null) {
-            throw new IllegalStateException("instance " + name + " is already started");
-        }
+    public VmSupervisor start(RestartPolicy restartPolicy) throws OperatorException {
+        lifecycle.markStarted();
         QemuLaunch launch = new QemuLaunch(argv, layout.qmpSocket(), layout.qemuLog(), Optional.of(layout.pidFile()),
                 QemuLaunch.DEFAULT_START_TIMEOUT);
-        supervisor = new VmSupervisor(name, () -> QemuProcess.start(launch), restartPolicy, StopPolicy.QUIT);
+        VmSupervisor supervisor = new VmSupervisor(name, () -> QemuProcess.start(launch), restartPolicy, StopPolicy.QUIT);
+        this.supervisor = supervisor;
         for (Tunnel t : ipv6Forwards) {
             try {
                 tunnels.add(PortTunnel.start(t.listen(), t.target()));
@@ -194,20 +206,43 @@ public final class KvmInstance implements AutoCloseable {
                 LOG.warn("IPv6 forward not available: {}", e.getMessage());
             }
         }
+        if (lifecycle.isClosed()) { // close ran before this start published its parts: close them here
+            throw closedWhileStarting();
+        }
         try {
+            // Closed from now on, the supervisor stops the QEMU it brings up itself.
             supervisor.start();
         } catch (io.resilientkvm.engine.process.QemuStartException e) {
             supervisor.close();
             throw new OperationFailedException("QEMU of instance " + name + " did not start: " + e.getMessage()
                     + " (log: " + layout.qemuLog() + ")", e);
+        } catch (IllegalStateException e) {
+            if (lifecycle.isClosed()) { // closed between the check above and the supervisor's start
+                throw closedWhileStarting();
+            }
+            throw e;
         }
         return supervisor;
     }
 
+    private OperationFailedException closedWhileStarting() {
+        closeParts();
+        return new OperationFailedException("instance " + name + " was closed while it started; QEMU was not started");
+    }
+
+    /** Stops the VM and what serves it; later calls do nothing. */
     @Override
-    public synchronized void close() {
-        if (supervisor != null) {
-            supervisor.close();
+    public void close() {
+        if (lifecycle.markClosed()) {
+            closeParts();
+        }
+    }
+
+    /** Each part's close is idempotent, so a start that lost a race with close may call this too. */
+    private void closeParts() {
+        VmSupervisor s = supervisor;
+        if (s != null) {
+            s.close();
         }
         tunnels.forEach(PortTunnel::close);
         guestFiles.ifPresent(GuestFileServer::close);

@@ -18,7 +18,11 @@ import org.slf4j.LoggerFactory;
 /**
  * Keeps one QEMU running: restarts it when it exits on its own (a crash, or a guest that shut
  * itself down), following a {@link RestartPolicy}; stops it for good on {@link #close()}.
- * States: LATENT → RUNNING ⇄ RESTARTING → CLOSED or GAVE_UP.
+ * States: LATENT → RUNNING ⇄ RESTARTING → CLOSED or GAVE_UP, every change a compare-and-set
+ * (the rule of {@code engine.lifecycle.LifecycleState}, with richer states): it starts once, its
+ * close runs once, and an end state is never overwritten. {@link #close()} takes no lock and never
+ * waits for a start in progress: a QEMU that comes up after the close is stopped by the thread
+ * that launched it.
  */
 public final class VmSupervisor implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(VmSupervisor.class);
@@ -43,6 +47,8 @@ public final class VmSupervisor implements AutoCloseable {
     private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
     private final Deque<Instant> recentRestarts = new ArrayDeque<>();
     private final CompletableFuture<Termination> termination = new CompletableFuture<>();
+    /** The live QEMU stopped because of close, so that close and a launcher never both stop it. */
+    private final AtomicReference<QemuProcess> stoppedOnClose = new AtomicReference<>();
     private volatile QemuProcess current;
 
     public VmSupervisor(String name, Launcher launcher, RestartPolicy restartPolicy, StopPolicy stopPolicy) {
@@ -67,15 +73,34 @@ public final class VmSupervisor implements AutoCloseable {
         if (!state.compareAndSet(State.LATENT, State.RUNNING)) {
             throw new IllegalStateException("VM " + name + " supervisor already started (" + state.get() + ")");
         }
+        QemuProcess p;
         try {
-            QemuProcess p = launcher.launch();
-            watch(p);
-            return p;
+            p = launcher.launch();
         } catch (QemuStartException | RuntimeException e) {
-            state.set(State.GAVE_UP);
-            termination.complete(new Termination(State.GAVE_UP, e.getMessage()));
-            scheduler.shutdown();
+            finish(State.GAVE_UP, e.getMessage());
             throw e;
+        }
+        watch(p);
+        if (closedWhileLaunching(p)) {
+            throw new QemuStartException("VM " + name + " was closed while its QEMU started; QEMU pid " + p.pid() + " stopped");
+        }
+        return p;
+    }
+
+    /** After a launch: if close came meanwhile, it may not have seen this process, so stop it here. */
+    private boolean closedWhileLaunching(QemuProcess p) {
+        if (state.get() != State.CLOSED) {
+            return false;
+        }
+        stopForClose(p);
+        return true;
+    }
+
+    private void stopForClose(QemuProcess p) {
+        if (p.isAlive() && stoppedOnClose.compareAndSet(null, p)) {
+            p.stop(stopPolicy);
+        } else if (!p.isAlive()) {
+            p.close();
         }
     }
 
@@ -118,7 +143,9 @@ public final class VmSupervisor implements AutoCloseable {
         }
         recentRestarts.addLast(now);
         Duration wait = restartPolicy.backoff(recentRestarts.size());
-        state.set(State.RESTARTING);
+        if (!state.compareAndSet(State.RUNNING, State.RESTARTING)) {
+            return; // closed meanwhile
+        }
         LOG.warn("VM {}: restarting QEMU in {} ms (restart {} of at most {} within {} min)", name, wait.toMillis(),
                 recentRestarts.size(), restartPolicy.maxRestarts(), restartPolicy.window().toMinutes());
         scheduler.schedule(this::restart, wait.toMillis(), TimeUnit.MILLISECONDS);
@@ -132,33 +159,42 @@ public final class VmSupervisor implements AutoCloseable {
             QemuProcess p = launcher.launch();
             LOG.info("VM {}: QEMU restarted, pid {}", name, p.pid());
             watch(p);
+            closedWhileLaunching(p);
         } catch (QemuStartException | RuntimeException e) {
             LOG.error("VM {}: restart failed: {}", name, e.getMessage());
             finish(State.GAVE_UP, "restart of VM " + name + " failed: " + e.getMessage());
         }
     }
 
+    /** Gives up from RUNNING or RESTARTING; does nothing once closed. */
     private void finish(State end, String reason) {
-        state.set(end);
-        termination.complete(new Termination(end, reason));
-        scheduler.shutdown();
+        State before = state.get();
+        while (before == State.RUNNING || before == State.RESTARTING) {
+            if (state.compareAndSet(before, end)) {
+                termination.complete(new Termination(end, reason));
+                scheduler.shutdown();
+                return;
+            }
+            before = state.get();
+        }
     }
 
-    /** Stops the VM with the stop policy and ends supervision; idempotent. */
+    /** Stops the VM with the stop policy and ends supervision; idempotent, and a no-op after GAVE_UP. */
     @Override
     public void close() {
-        State before = state.getAndSet(State.CLOSED);
-        if (before == State.CLOSED || before == State.GAVE_UP) {
-            if (before == State.GAVE_UP) {
-                state.set(State.GAVE_UP);
+        State before = state.get();
+        while (true) {
+            if (before == State.CLOSED || before == State.GAVE_UP) {
+                return;
             }
-            return;
+            if (state.compareAndSet(before, State.CLOSED)) {
+                break;
+            }
+            before = state.get();
         }
         QemuProcess p = current;
-        if (p != null && p.isAlive()) {
-            p.stop(stopPolicy);
-        } else if (p != null) {
-            p.close();
+        if (p != null) {
+            stopForClose(p);
         }
         termination.complete(new Termination(State.CLOSED, "stopped by its owner"));
         scheduler.shutdownNow();

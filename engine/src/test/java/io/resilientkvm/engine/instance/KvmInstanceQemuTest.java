@@ -83,6 +83,13 @@ class KvmInstanceQemuTest {
             assertEquals(0, qemu.exitCode().orElse(-1), "stopped cleanly with quit");
             assertTrue(io.resilientkvm.engine.testing.TestVm.hasPattern(layout.mainDisk(), 0x5a, 1 << 20, 65536));
             assertFalse(io.resilientkvm.engine.testing.TestVm.hasPattern(layout.mainDisk(), 0x5a, 0, 65536));
+
+            // Start once, close once: a closed instance does not start again, and nothing it served still listens.
+            assertThrows(IllegalStateException.class, () -> instance.start(RestartPolicy.NEVER));
+            instance.close();
+            assertEquals(VmSupervisor.State.CLOSED, supervisor.state());
+            assertThrows(java.io.IOException.class, () -> new java.net.Socket("127.0.0.1", httpd).close(),
+                    "the guest file server is closed");
         }
     }
 

@@ -11,7 +11,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -63,6 +66,55 @@ class VmSupervisorTest {
             assertEquals(VmSupervisor.State.GAVE_UP, end.state());
             assertTrue(end.reason().contains("qemu.log"), end.reason());
         }
+    }
+
+    @Test
+    void aCloseDuringAStartDoesNotWaitForItAndTheQemuThatComesUpIsStopped() throws Exception {
+        CountDownLatch launching = new CountDownLatch(1);
+        CountDownLatch closed = new CountDownLatch(1);
+        AtomicReference<QemuProcess> launched = new AtomicReference<>();
+        VmSupervisor supervisor = new VmSupervisor("slow", () -> {
+            launching.countDown();
+            try {
+                assertTrue(closed.await(30, TimeUnit.SECONDS), "never closed");
+            } catch (InterruptedException e) {
+                throw new QemuStartException("interrupted", e);
+            }
+            launched.set(launch());
+            return launched.get();
+        }, FAST, StopPolicy.QUIT);
+        CompletableFuture<Throwable> start = CompletableFuture.supplyAsync(() -> {
+            try {
+                supervisor.start();
+                return null;
+            } catch (Exception e) {
+                return e;
+            }
+        });
+        assertTrue(launching.await(30, TimeUnit.SECONDS));
+        supervisor.close(); // the fence path: returns although the start is still in progress
+        assertEquals(VmSupervisor.State.CLOSED, supervisor.state());
+        assertEquals(VmSupervisor.State.CLOSED, supervisor.termination().get(10, TimeUnit.SECONDS).state());
+        closed.countDown();
+        Throwable failed = start.get(60, TimeUnit.SECONDS);
+        assertTrue(failed instanceof QemuStartException && failed.getMessage().contains("closed while its QEMU started"),
+                String.valueOf(failed));
+        assertFalse(launched.get().isAlive(), "the QEMU launched after the close was stopped");
+        assertEquals(VmSupervisor.State.CLOSED, supervisor.state());
+        assertThrows(IllegalStateException.class, supervisor::start, "starts once");
+    }
+
+    @Test
+    void aSupervisorThatGaveUpStaysGivenUpAfterClose() throws Exception {
+        VmSupervisor supervisor = new VmSupervisor("bad", () -> {
+            throw new QemuStartException("no such QEMU");
+        }, FAST, StopPolicy.QUIT);
+        assertThrows(QemuStartException.class, supervisor::start);
+        supervisor.close();
+        supervisor.close();
+        assertEquals(VmSupervisor.State.GAVE_UP, supervisor.state());
+        assertEquals(new VmSupervisor.Termination(VmSupervisor.State.GAVE_UP, "no such QEMU"),
+                supervisor.termination().get(10, TimeUnit.SECONDS));
     }
 
     @Test

@@ -3,18 +3,25 @@ package io.resilientkvm.exporter.lock;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.engine.error.RefusedException;
+import io.resilientkvm.engine.lifecycle.LifecycleState;
+import io.resilientkvm.exporter.schedule.BackupRunner;
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Collection;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import io.resilientkvm.engine.instance.NodeConfig;
 import io.resilientkvm.engine.zk.ZkClients;
 import io.resilientkvm.engine.zk.ZkLayout;
 import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.api.CuratorEvent;
 import org.apache.curator.framework.recipes.locks.InterProcessMutex;
 import org.apache.curator.framework.recipes.locks.StandardLockInternalsDriver;
+import org.apache.curator.framework.state.ConnectionState;
+import org.apache.curator.framework.state.ConnectionStateListener;
+import org.apache.zookeeper.KeeperException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,19 +31,49 @@ import org.slf4j.LoggerFactory;
  * clustered (the file lock only sees exporters on the same file system). The lock node's data
  * names the holder (node, pid, host, since), so a refused exporter can say who holds it. The
  * client is the caller's (except with {@link #forNode}); closing releases the mutex.
+ *
+ * <p>Holding the mutex is only as good as the session (Curator's connection-state policy, see
+ * DESIGN.md): while the connection is SUSPENDED the lock is not {@link #isOwned() owned} and no
+ * backup may start ({@link #guard} makes a runner wait, then refuse); LOST gives it up for good;
+ * RECONNECTED re-verifies (our lock node still exists and belongs to the current session) before
+ * the lock counts as owned again.
  */
 public final class ClusterExporterLock implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ClusterExporterLock.class);
     /** How long a second exporter waits before it is refused. */
     public static final Duration DEFAULT_ACQUIRE_TIMEOUT = Duration.ofSeconds(10);
 
+    /** What this holder may do with the lock now. */
+    public enum Ownership {
+        /** Held: backups may run. */
+        OWNED,
+        /** The connection is down: paused until it comes back, or LOST. */
+        SUSPENDED,
+        /** Back after a suspension; owned again once our lock node is verified. */
+        VERIFYING,
+        /** Gone with the session (or our lock node is gone): never owned again by this holder. */
+        LOST,
+        /** Closed by its owner. */
+        RELEASED
+    }
+
     private final String path;
     private final InterProcessMutex mutex;
+    private final CuratorFramework client;
+    /** The lock node this holder created (its sequence node under {@link #path}). */
+    private final String lockNode;
+    private final LifecycleState lifecycle;
+    private final AtomicReference<Ownership> ownership = new AtomicReference<>(Ownership.OWNED);
+    private final ConnectionStateListener connectionListener = (c, state) -> connectionChanged(state);
+    private volatile String lostBecause = "";
     private CuratorFramework ownedClient;
 
-    private ClusterExporterLock(String path, InterProcessMutex mutex) {
+    private ClusterExporterLock(CuratorFramework client, String path, InterProcessMutex mutex, String lockNode) {
+        this.client = client;
         this.path = path;
         this.mutex = mutex;
+        this.lockNode = lockNode;
+        this.lifecycle = new LifecycleState("cluster exporter lock " + path);
     }
 
     /**
@@ -71,11 +108,15 @@ public final class ClusterExporterLock implements AutoCloseable {
             throws OperatorException {
         byte[] me = ("node=" + node + " pid=" + ProcessHandle.current().pid() + " host=" + host() + " since="
                 + Instant.now()).getBytes(StandardCharsets.UTF_8);
-        // The standard driver creates the lock node with the client's default data; ours names us.
+        // The standard driver creates the lock node with the client's default data; ours names us
+        // and remembers the node, so that a reconnect can check it is still ours.
+        AtomicReference<String> created = new AtomicReference<>();
         InterProcessMutex mutex = new InterProcessMutex(client, path, new StandardLockInternalsDriver() {
             @Override
             public String createsTheLock(CuratorFramework c, String p, byte[] lockNodeBytes) throws Exception {
-                return super.createsTheLock(c, p, me);
+                String node = super.createsTheLock(c, p, me);
+                created.set(node);
+                return node;
             }
         });
         boolean acquired;
@@ -93,7 +134,152 @@ public final class ClusterExporterLock implements AutoCloseable {
                     + holder(client, mutex) + "); one exporter per VM: stop it first");
         }
         LOG.info("cluster exporter lock {} taken", path);
-        return new ClusterExporterLock(path, mutex);
+        ClusterExporterLock lock = new ClusterExporterLock(client, path, mutex, created.get());
+        lock.lifecycle.markStarted();
+        client.getConnectionStateListenable().addListener(lock.connectionListener);
+        if (!client.getZookeeperClient().isConnected()) {
+            lock.connectionChanged(ConnectionState.SUSPENDED); // cut between the acquire and the listener
+        }
+        return lock;
+    }
+
+    private void connectionChanged(ConnectionState state) {
+        switch (state) {
+            case SUSPENDED -> {
+                if (change(Ownership.OWNED, Ownership.SUSPENDED) || change(Ownership.VERIFYING, Ownership.SUSPENDED)) {
+                    LOG.warn("cluster exporter lock {}: ZooKeeper connection suspended; no backup starts until it is back", path);
+                }
+            }
+            case LOST -> lose("the ZooKeeper session was lost");
+            case RECONNECTED, CONNECTED -> {
+                if (change(Ownership.SUSPENDED, Ownership.VERIFYING)) {
+                    verify();
+                }
+            }
+            default -> LOG.debug("cluster exporter lock {}: connection state {}", path, state);
+        }
+    }
+
+    /** Asynchronous (the connection listener must not block): our node, on our current session. */
+    private void verify() {
+        try {
+            client.checkExists().inBackground((c, event) -> verified(event)).forPath(lockNode);
+        } catch (Exception e) { // Curator declares Exception; the next state change tries again
+            LOG.warn("cluster exporter lock {}: cannot re-verify after the reconnect: {}", path, e.getMessage());
+        }
+    }
+
+    private void verified(CuratorEvent event) throws Exception {
+        long session = client.getZookeeperClient().getZooKeeper().getSessionId();
+        if (event.getResultCode() == KeeperException.Code.OK.intValue() && event.getStat() != null
+                && event.getStat().getEphemeralOwner() == session) {
+            if (change(Ownership.VERIFYING, Ownership.OWNED)) {
+                LOG.info("cluster exporter lock {}: re-verified after the reconnect; backups resume", path);
+            }
+        } else if (event.getResultCode() == KeeperException.Code.OK.intValue()
+                || event.getResultCode() == KeeperException.Code.NONODE.intValue()) {
+            lose("its lock node " + lockNode + " is gone or belongs to an older session");
+        } else {
+            LOG.warn("cluster exporter lock {}: re-verification failed ({}); waiting for the next reconnect", path,
+                    KeeperException.Code.get(event.getResultCode()));
+        }
+    }
+
+    /** Synchronized so that the reason is set once and seen by whoever sees LOST (through awaitOwned). */
+    private synchronized void lose(String why) {
+        Ownership before = ownership.get();
+        while (before != Ownership.LOST && before != Ownership.RELEASED) {
+            if (ownership.compareAndSet(before, Ownership.LOST)) {
+                lostBecause = why + " at " + Instant.now();
+                LOG.error("cluster exporter lock {} lost: {}; this exporter runs no more backups", path, why);
+                notifyAll();
+                return;
+            }
+            before = ownership.get();
+        }
+    }
+
+    private boolean change(Ownership from, Ownership to) {
+        if (ownership.compareAndSet(from, to)) {
+            signal();
+            return true;
+        }
+        return false;
+    }
+
+    private synchronized void signal() {
+        notifyAll();
+    }
+
+    /** Where the lock stands now. */
+    public Ownership ownership() {
+        return ownership.get();
+    }
+
+    /** True while this holder owns the lock with a live, verified session. */
+    public boolean isOwned() {
+        return ownership.get() == Ownership.OWNED;
+    }
+
+    /**
+     * Waits at most {@code timeout} for the lock to be owned (a suspended connection may come
+     * back); false at once when it is lost or released.
+     */
+    public boolean awaitOwned(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (this) {
+            while (true) {
+                Ownership now = ownership.get();
+                if (now == Ownership.OWNED) {
+                    return true;
+                }
+                long left = deadline - System.nanoTime();
+                if (now == Ownership.LOST || now == Ownership.RELEASED || left <= 0) {
+                    return false;
+                }
+                TimeUnit.NANOSECONDS.timedWait(this, left);
+            }
+        }
+    }
+
+    /**
+     * Returns when the lock is owned; waits at most {@code timeout} for a suspended connection.
+     *
+     * @throws RefusedException the lock is not owned (the message says why); the backup must not start
+     */
+    public void requireOwned(Duration timeout) throws RefusedException {
+        boolean owned;
+        try {
+            owned = awaitOwned(timeout);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new RefusedException("interrupted while waiting for the cluster exporter lock " + path, e);
+        }
+        if (!owned) {
+            Ownership now;
+            synchronized (this) {
+                now = ownership.get();
+            }
+            throw new RefusedException(switch (now) {
+                case LOST -> "the cluster exporter lock " + path + " was lost (" + lostBecause
+                        + "): another exporter may hold it now, so this one starts no backup; restart this exporter";
+                case RELEASED -> "the cluster exporter lock " + path + " was released: this exporter is stopping";
+                default -> "the cluster exporter lock " + path + " is " + now.name().toLowerCase() + ": the connection to "
+                        + "ZooKeeper did not come back within " + timeout.toMillis() + " ms, so no backup starts now "
+                        + "(the next run tries again)";
+            });
+        }
+    }
+
+    /**
+     * {@code runner}, run only while this lock is owned: each run first waits at most
+     * {@code wait} for a suspended connection, then is refused.
+     */
+    public BackupRunner guard(BackupRunner runner, Duration wait) {
+        return request -> {
+            requireOwned(wait);
+            return runner.run(request);
+        };
     }
 
     /** The first participant holds the lock; its node's data says who it is. */
@@ -126,6 +312,12 @@ public final class ClusterExporterLock implements AutoCloseable {
     /** Releases the mutex (its node is deleted); a client of {@link #forNode} is closed too. */
     @Override
     public void close() {
+        if (!lifecycle.markClosed()) {
+            return;
+        }
+        ownership.set(Ownership.RELEASED);
+        signal();
+        client.getConnectionStateListenable().removeListener(connectionListener);
         try {
             release();
         } finally {

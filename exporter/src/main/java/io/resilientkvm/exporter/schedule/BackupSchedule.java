@@ -2,8 +2,10 @@ package io.resilientkvm.exporter.schedule;
 
 import io.resilientkvm.exporter.BackupRequest;
 import io.resilientkvm.exporter.BackupResult;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.InstantSource;
 import java.util.Date;
 import java.util.List;
 import java.util.Objects;
@@ -15,6 +17,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.quartz.CronScheduleBuilder;
+import org.quartz.CronTrigger;
 import org.quartz.DisallowConcurrentExecution;
 import org.quartz.Job;
 import org.quartz.JobBuilder;
@@ -42,6 +45,10 @@ import org.slf4j.LoggerFactory;
  * anew at each run so the cluster epoch may change between runs.
  *
  * <p>{@link #close()} stops the schedule and waits a while for the running backup.
+ *
+ * <p>Quartz fires on the system clock; the schedule's own clock (injected, the system one by
+ * default) stamps each {@link Outcome} and is the "now" of {@link #nextFireTime()}, so that the
+ * due time is tested at its boundary with a fixed clock.
  */
 public final class BackupSchedule implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(BackupSchedule.class);
@@ -75,6 +82,7 @@ public final class BackupSchedule implements AutoCloseable {
     private final Scheduler scheduler;
     private final JobKey jobKey;
     private final TriggerKey triggerKey;
+    private final InstantSource clock;
 
     /** A schedule running {@link BackupRunner#EXPORTER}. */
     public BackupSchedule(String cron, Supplier<BackupRequest> requests) {
@@ -99,10 +107,17 @@ public final class BackupSchedule implements AutoCloseable {
      */
     public BackupSchedule(String cron, Supplier<BackupRequest> requests, BackupRunner runner,
             Consumer<Outcome> listener, Duration closeTimeout) {
+        this(cron, requests, runner, listener, closeTimeout, Clock.systemUTC());
+    }
+
+    /** As {@link #BackupSchedule(String, Supplier, BackupRunner, Consumer, Duration)}, on the caller's clock. */
+    public BackupSchedule(String cron, Supplier<BackupRequest> requests, BackupRunner runner,
+            Consumer<Outcome> listener, Duration closeTimeout, InstantSource clock) {
         this.cron = Objects.requireNonNull(cron, "cron");
         this.quartzCron = CronExpressions.toQuartz(cron);
+        this.clock = Objects.requireNonNull(clock, "clock");
         this.runs = new Runs(Objects.requireNonNull(requests, "requests"), Objects.requireNonNull(runner, "runner"),
-                Objects.requireNonNull(closeTimeout, "closeTimeout"));
+                Objects.requireNonNull(closeTimeout, "closeTimeout"), clock);
         if (listener != null) {
             runs.listeners.add(listener);
         }
@@ -188,14 +203,14 @@ public final class BackupSchedule implements AutoCloseable {
         return Optional.ofNullable(runs.last);
     }
 
-    /** When the schedule runs next; empty when closed or never again. */
+    /** When the schedule runs next: its first time after the clock's now; empty when closed or never again. */
     public Optional<Instant> nextFireTime() {
         try {
             if (runs.closed) {
                 return Optional.empty();
             }
             Trigger t = scheduler.getTrigger(triggerKey);
-            Date next = t == null ? null : t.getNextFireTime();
+            Date next = t instanceof CronTrigger cronTrigger ? cronTrigger.getFireTimeAfter(Date.from(clock.instant())) : null;
             return Optional.ofNullable(next).map(Date::toInstant);
         } catch (SchedulerException e) {
             return Optional.empty();
@@ -253,6 +268,7 @@ public final class BackupSchedule implements AutoCloseable {
         final Supplier<BackupRequest> requests;
         final BackupRunner runner;
         final Duration closeTimeout;
+        final InstantSource clock;
         final List<Consumer<Outcome>> listeners = new CopyOnWriteArrayList<>();
         final Object lock = new Object();
         /** Guarded by lock. */
@@ -260,10 +276,11 @@ public final class BackupSchedule implements AutoCloseable {
         volatile boolean closed;
         volatile Outcome last;
 
-        Runs(Supplier<BackupRequest> requests, BackupRunner runner, Duration closeTimeout) {
+        Runs(Supplier<BackupRequest> requests, BackupRunner runner, Duration closeTimeout, InstantSource clock) {
             this.requests = requests;
             this.runner = runner;
             this.closeTimeout = closeTimeout;
+            this.clock = clock;
         }
 
         void runOnce() {
@@ -292,10 +309,10 @@ public final class BackupSchedule implements AutoCloseable {
         }
 
         private Outcome backUp() {
-            Instant started = Instant.now();
+            Instant started = clock.instant();
             try {
                 BackupResult result = runner.run(requests.get());
-                Outcome outcome = new Outcome(started, Instant.now(), result, null);
+                Outcome outcome = new Outcome(started, clock.instant(), result, null);
                 LOG.info("scheduled backup done in {}", Duration.between(started, outcome.finished()));
                 return outcome;
             } catch (Exception | LinkageError | AssertionError e) {
@@ -303,7 +320,7 @@ public final class BackupSchedule implements AutoCloseable {
                     Thread.currentThread().interrupt();
                 }
                 LOG.warn("scheduled backup failed, the next run retries: {}", e.getMessage(), e);
-                return new Outcome(started, Instant.now(), null, e);
+                return new Outcome(started, clock.instant(), null, e);
             }
         }
     }

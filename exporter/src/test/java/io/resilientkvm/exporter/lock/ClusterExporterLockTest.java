@@ -1,19 +1,29 @@
 package io.resilientkvm.exporter.lock;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.resilientkvm.engine.error.RefusedException;
 import io.resilientkvm.engine.instance.NodeConfig;
 import io.resilientkvm.engine.instance.VmHost;
+import io.resilientkvm.engine.testing.TestTiming;
+import io.resilientkvm.exporter.BackupRequest;
+import io.resilientkvm.exporter.BackupResult;
+import io.resilientkvm.exporter.schedule.BackupRunner;
 import org.apache.curator.test.TestingServer;
 import io.resilientkvm.engine.zk.ZkClients;
 import io.resilientkvm.engine.zk.ZkLayout;
 import io.resilientkvm.engine.zk.ZkSettings;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.curator.framework.CuratorFramework;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -76,6 +86,94 @@ class ClusterExporterLockTest {
             }
             assertTrue(a.getChildren().forPath(path).isEmpty(), "released on close");
             ClusterExporterLock.acquire(b, path, "node-b", SHORT).close();
+        }
+    }
+
+    /** A client pinned to this server (a stopped server is a real cut) with the given session. */
+    private CuratorFramework pinned(Duration session) throws Exception {
+        return ZkClients.connect(ZkSettings.of(zk.getConnectString()).withSessionTimeout(session).withTrackEnsemble(false));
+    }
+
+    private static final Duration DEADLINE = TestTiming.scaled(Duration.ofSeconds(30));
+    private final BackupRequest request = BackupRequest.of(Path.of("qmp.sock"), Path.of("repository"));
+
+    @Test
+    void aSuspendedConnectionPausesBackupsAndAReconnectResumesThemAfterReVerifying() throws Exception {
+        String path = new ZkLayout(ZkLayout.DEFAULT_BASE, "vm1").exporterLockPath();
+        AtomicInteger runs = new AtomicInteger();
+        BackupRunner counting = r -> {
+            runs.incrementAndGet();
+            return new BackupResult(List.of());
+        };
+        try (CuratorFramework client = pinned(Duration.ofSeconds(30));
+                ClusterExporterLock lock = ClusterExporterLock.acquire(client, path, "node-a", SHORT)) {
+            BackupRunner guarded = lock.guard(counting, SHORT);
+            assertTrue(lock.isOwned());
+            guarded.run(request);
+            assertEquals(1, runs.get());
+
+            zk.stop();
+            await().atMost(DEADLINE).until(() -> lock.ownership() == ClusterExporterLock.Ownership.SUSPENDED);
+            assertFalse(lock.isOwned());
+            RefusedException paused = assertThrows(RefusedException.class, () -> guarded.run(request));
+            assertTrue(paused.getMessage().contains("is suspended") && paused.getMessage().contains(path), paused.getMessage());
+            // A run that starts now waits for the connection instead of running without the lock.
+            CompletableFuture<BackupResult> waiting = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return lock.guard(counting, DEADLINE).run(request);
+                } catch (Exception e) {
+                    throw new CompletionException(e);
+                }
+            });
+            assertEquals(1, runs.get(), "no backup ran while suspended");
+
+            zk.restart();
+            await().atMost(DEADLINE).until(lock::isOwned);
+            waiting.get(DEADLINE.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+            assertEquals(2, runs.get(), "the waiting run went on once the lock was re-verified");
+            assertEquals(1, client.getChildren().forPath(path).size(), "still our lock node, on the same session");
+        }
+    }
+
+    @Test
+    void aLostSessionGivesTheLockUpForGood() throws Exception {
+        String path = new ZkLayout(ZkLayout.DEFAULT_BASE, "vm1").exporterLockPath();
+        AtomicInteger runs = new AtomicInteger();
+        // The shortest session the test server allows (two ticks), so that it is lost soon.
+        try (CuratorFramework client = pinned(Duration.ofSeconds(6));
+                ClusterExporterLock lock = ClusterExporterLock.acquire(client, path, "node-a", SHORT)) {
+            zk.stop();
+            await().atMost(DEADLINE).until(() -> lock.ownership() == ClusterExporterLock.Ownership.LOST);
+            zk.restart();
+            await().atMost(DEADLINE).until(() -> client.getZookeeperClient().isConnected());
+            assertFalse(lock.awaitOwned(SHORT), "a lost lock never comes back on its own");
+            RefusedException lost = assertThrows(RefusedException.class, () -> lock.guard(r -> {
+                runs.incrementAndGet();
+                return new BackupResult(List.of());
+            }, SHORT).run(request));
+            assertTrue(lost.getMessage().contains("was lost") && lost.getMessage().contains("restart this exporter"), lost.getMessage());
+            assertEquals(0, runs.get());
+            // The old session's lock node goes with that session: another exporter can take the lock.
+            try (CuratorFramework other = pinned(Duration.ofSeconds(30))) {
+                try (ClusterExporterLock second = ClusterExporterLock.acquire(other, path, "node-b", DEADLINE)) {
+                    assertTrue(second.isOwned());
+                }
+            }
+        }
+    }
+
+    @Test
+    void closeIsIdempotentAndReleases() throws Exception {
+        String path = new ZkLayout(ZkLayout.DEFAULT_BASE, "vm1").exporterLockPath();
+        try (CuratorFramework client = ZkClients.connect(ZkSettings.of(zk.getConnectString()))) {
+            ClusterExporterLock lock = ClusterExporterLock.acquire(client, path, "node-a", SHORT);
+            lock.close();
+            lock.close();
+            assertEquals(ClusterExporterLock.Ownership.RELEASED, lock.ownership());
+            assertFalse(lock.awaitOwned(SHORT));
+            RefusedException e = assertThrows(RefusedException.class, () -> lock.requireOwned(SHORT));
+            assertTrue(e.getMessage().contains("released"), e.getMessage());
+            assertTrue(client.getChildren().forPath(path).isEmpty());
         }
     }
 

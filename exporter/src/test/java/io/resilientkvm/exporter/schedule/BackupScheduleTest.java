@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.resilientkvm.engine.testing.TestTiming;
 import io.resilientkvm.exporter.BackupRequest;
 import io.resilientkvm.exporter.BackupResult;
 import java.nio.file.Path;
@@ -19,6 +20,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -124,6 +126,36 @@ class BackupScheduleTest {
             Instant now = Instant.now();
             assertTrue(next.isAfter(now.minusSeconds(1)), next + " vs " + now);
             assertTrue(!next.isAfter(now.plusSeconds(60)), next + " vs " + now);
+        }
+    }
+
+    @Test
+    void theNextRunIsTheCronsFirstTimeStrictlyAfterTheInjectedNow() {
+        // Quarter hours: the same instants in every time zone Quartz could use here. After the
+        // trigger's own start (the real now), as Quartz counts fire times from there.
+        Instant boundary = Instant.parse("2031-05-01T10:15:00Z");
+        AtomicReference<Instant> now = new AtomicReference<>(boundary.minusMillis(1));
+        try (BackupSchedule s = new BackupSchedule("*/15 * * * *", () -> request(0), req -> EMPTY, null,
+                BackupSchedule.DEFAULT_CLOSE_TIMEOUT, now::get)) {
+            assertEquals(boundary, s.nextFireTime().orElseThrow(), "just before the boundary, the boundary is next");
+            now.set(boundary);
+            assertEquals(boundary.plus(Duration.ofMinutes(15)), s.nextFireTime().orElseThrow(), "at the boundary, the one after");
+        }
+    }
+
+    @Test
+    void anOutcomeIsStampedByTheInjectedClock() {
+        Instant t0 = Instant.parse("2031-05-01T10:00:00Z");
+        AtomicReference<Instant> now = new AtomicReference<>(t0);
+        try (BackupSchedule s = new BackupSchedule(RARELY, () -> request(0), req -> {
+            now.set(t0.plusSeconds(42)); // the backup "takes" 42 s of the schedule's clock
+            return EMPTY;
+        }, null, BackupSchedule.DEFAULT_CLOSE_TIMEOUT, now::get)) {
+            s.runNow();
+            await().atMost(TestTiming.scaled(Duration.ofSeconds(5))).until(() -> s.lastOutcome().isPresent());
+            BackupSchedule.Outcome o = s.lastOutcome().orElseThrow();
+            assertEquals(t0, o.started());
+            assertEquals(t0.plusSeconds(42), o.finished());
         }
     }
 

@@ -22,6 +22,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -88,7 +89,8 @@ public final class ImporterService implements AutoCloseable {
     private final MainLocator locator;
     private final Consumer<ImportRound> afterRound;
     private final CuratorFramework client;
-    private final Clock clock;
+    /** Stamps this clone's status. */
+    private final InstantSource clock;
     private final ScheduledExecutorService executor;
     private final AtomicBoolean pending = new AtomicBoolean();
     private final AtomicLong bytes = new AtomicLong();
@@ -98,7 +100,7 @@ public final class ImporterService implements AutoCloseable {
     private volatile ImportRound lastRound;
 
     private ImporterService(CuratorFramework client, ZkLayout layout, Settings settings, Downloader downloader,
-            MainLocator locator, Consumer<ImportRound> afterRound, Clock clock) {
+            MainLocator locator, Consumer<ImportRound> afterRound, InstantSource clock) {
         this.client = client;
         this.settings = settings;
         this.downloader = downloader;
@@ -138,8 +140,14 @@ public final class ImporterService implements AutoCloseable {
      */
     public static ImporterService start(CuratorFramework client, ZkLayout layout, Settings settings, Downloader downloader,
             MainLocator locator, Consumer<ImportRound> afterRound) throws OperationFailedException {
+        return start(client, layout, settings, downloader, locator, afterRound, Clock.systemUTC());
+    }
+
+    /** As {@link #start(CuratorFramework, ZkLayout, Settings, Downloader, MainLocator, Consumer)}, on the caller's clock. */
+    public static ImporterService start(CuratorFramework client, ZkLayout layout, Settings settings, Downloader downloader,
+            MainLocator locator, Consumer<ImportRound> afterRound, InstantSource clock) throws OperationFailedException {
         ImporterService service = new ImporterService(client, layout, settings, downloader, locator, afterRound,
-                Clock.systemUTC());
+                clock);
         try {
             Files.createDirectories(settings.repository());
         } catch (IOException e) {

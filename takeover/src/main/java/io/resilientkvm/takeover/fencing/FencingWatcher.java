@@ -1,16 +1,17 @@
 package io.resilientkvm.takeover.fencing;
 
+import io.resilientkvm.engine.lifecycle.LifecycleState;
+import io.resilientkvm.engine.time.TaskTimer;
 import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.engine.zk.ZkLayout;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.InstantSource;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.curator.framework.CuratorFramework;
@@ -35,6 +36,11 @@ import org.slf4j.LoggerFactory;
  *   <li>after RECONNECTED, the epoch is no longer the one this main owns.</li>
  * </ul>
  * A fenced node never resumes on its own.
+ *
+ * <p>Time comes from the caller ({@link #start(CuratorFramework, ZkLayout, String, Epoch, Duration,
+ * Duration, FenceAction, FenceMarker, InstantSource, TaskTimer)}): the timer fires the suspension
+ * bound, the clock stamps the reason; tests pass a manual one. Lifecycle: LATENT, STARTED by
+ * {@code start}, CLOSED by {@link #close()} (idempotent); once closed, no state change fences.
  */
 public final class FencingWatcher implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(FencingWatcher.class);
@@ -52,18 +58,21 @@ public final class FencingWatcher implements AutoCloseable {
     private final Duration suspendBound;
     private final FenceAction action;
     private final FenceMarker marker;
-    private final Clock clock;
+    private final InstantSource clock;
     /** Fires the suspension deadline only, so a slow ZooKeeper call can never delay it. */
-    private final ScheduledExecutorService timer;
+    private final TaskTimer timer;
+    /** Closed with the watcher only when the watcher made it. */
+    private final boolean ownsTimer;
+    private final LifecycleState lifecycle;
     /** Runs epoch checks, which block in Curator's retry loop while the connection is down. */
     private final ExecutorService checker;
     private final AtomicBoolean fenced = new AtomicBoolean();
-    private final AtomicReference<ScheduledFuture<?>> suspendedTimer = new AtomicReference<>();
+    private final AtomicReference<TaskTimer.Scheduled> suspendedTimer = new AtomicReference<>();
     private final ConnectionStateListener connectionListener = this::connectionChanged;
     private final CuratorCache epochCache;
 
     private FencingWatcher(CuratorFramework client, ZkLayout layout, String node, Epoch mine, Duration suspendBound,
-                           FenceAction action, FenceMarker marker, Clock clock) {
+                           FenceAction action, FenceMarker marker, InstantSource clock, TaskTimer timer, boolean ownsTimer) {
         this.client = client;
         this.layout = layout;
         this.node = node;
@@ -72,11 +81,9 @@ public final class FencingWatcher implements AutoCloseable {
         this.action = action;
         this.marker = marker;
         this.clock = clock;
-        this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "fencing-" + node);
-            t.setDaemon(true);
-            return t;
-        });
+        this.timer = timer;
+        this.ownsTimer = ownsTimer;
+        this.lifecycle = new LifecycleState("fencing watcher of " + node);
         this.checker = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "epoch-check-" + node);
             t.setDaemon(true);
@@ -91,16 +98,43 @@ public final class FencingWatcher implements AutoCloseable {
      */
     public static FencingWatcher start(CuratorFramework client, ZkLayout layout, String node, Epoch mine,
                                        Duration suspendBound, Duration sessionTimeout, FenceAction action, FenceMarker marker) {
+        requireBound(suspendBound, sessionTimeout);
+        return begin(new FencingWatcher(client, layout, node, mine, suspendBound, action, marker, Clock.systemUTC(),
+                TaskTimer.system("fencing-" + node), true));
+    }
+
+    /**
+     * As {@link #start(CuratorFramework, ZkLayout, String, Epoch, Duration, Duration, FenceAction, FenceMarker)},
+     * on the caller's time: {@code timer} fires the suspension bound and {@code clock} stamps the
+     * fence reason. The caller owns the timer (closing the watcher cancels only its own task).
+     */
+    public static FencingWatcher start(CuratorFramework client, ZkLayout layout, String node, Epoch mine,
+                                       Duration suspendBound, Duration sessionTimeout, FenceAction action, FenceMarker marker,
+                                       InstantSource clock, TaskTimer timer) {
+        requireBound(suspendBound, sessionTimeout);
+        return begin(new FencingWatcher(client, layout, node, mine, suspendBound, action, marker, clock, timer, false));
+    }
+
+    private static void requireBound(Duration suspendBound, Duration sessionTimeout) {
         if (suspendBound.compareTo(sessionTimeout) >= 0 || suspendBound.isNegative()) {
             throw new IllegalArgumentException("the suspend bound (" + suspendBound.toMillis() + " ms) must be shorter than the "
                     + "ZooKeeper session timeout (" + sessionTimeout.toMillis() + " ms), or a clone could be promoted while this main still runs");
         }
-        FencingWatcher w = new FencingWatcher(client, layout, node, mine, suspendBound, action, marker, Clock.systemUTC());
-        w.begin();
-        return w;
     }
 
-    private void begin() {
+    /** Starts watching; a start that fails part-way closes what it began. */
+    private static FencingWatcher begin(FencingWatcher w) {
+        try {
+            w.watch();
+            return w;
+        } catch (RuntimeException | Error e) {
+            w.close();
+            throw e;
+        }
+    }
+
+    private void watch() {
+        lifecycle.markStarted();
         client.getConnectionStateListenable().addListener(connectionListener);
         epochCache.listenable().addListener(CuratorCacheListener.builder()
                 .forCreatesAndChanges((before, after) -> epochSeen(after))
@@ -115,31 +149,41 @@ public final class FencingWatcher implements AutoCloseable {
     }
 
     private void connectionChanged(CuratorFramework c, ConnectionState state) {
+        if (!lifecycle.isStarted()) {
+            return; // closed: this main's services are being stopped by their owner
+        }
         switch (state) {
             case SUSPENDED -> {
                 LOG.warn("Main {}: ZooKeeper connection suspended; fencing in {} ms unless it comes back", node, suspendBound.toMillis());
-                ScheduledFuture<?> t = timer.schedule(() -> fence("cut from ZooKeeper for more than " + suspendBound.toMillis() + " ms"),
-                        suspendBound.toMillis(), TimeUnit.MILLISECONDS);
-                ScheduledFuture<?> old = suspendedTimer.getAndSet(t);
-                if (old != null) {
-                    old.cancel(false);
+                try {
+                    cancel(suspendedTimer.getAndSet(timer.schedule(suspendBound,
+                            () -> fence("cut from ZooKeeper for more than " + suspendBound.toMillis() + " ms"))));
+                } catch (RejectedExecutionException closed) {
+                    LOG.debug("Main {}: suspended while closing", node);
                 }
             }
             case LOST -> fence("ZooKeeper session lost");
             case RECONNECTED, CONNECTED -> {
-                ScheduledFuture<?> t = suspendedTimer.getAndSet(null);
-                if (t != null) {
-                    t.cancel(false);
-                }
+                cancel(suspendedTimer.getAndSet(null));
                 // A reconnect may be on a new session after the epoch moved: check before going on.
-                checker.execute(this::verifyEpoch);
+                try {
+                    checker.execute(this::verifyEpoch);
+                } catch (RejectedExecutionException closed) {
+                    LOG.debug("Main {}: reconnected while closing", node);
+                }
             }
             default -> LOG.debug("Main {}: connection state {}", node, state);
         }
     }
 
+    private static void cancel(TaskTimer.Scheduled t) {
+        if (t != null) {
+            t.cancel();
+        }
+    }
+
     private void verifyEpoch() {
-        if (fenced.get()) {
+        if (fenced.get() || !lifecycle.isStarted()) {
             return;
         }
         try {
@@ -162,7 +206,7 @@ public final class FencingWatcher implements AutoCloseable {
     }
 
     private void fence(String why) {
-        if (!fenced.compareAndSet(false, true)) {
+        if (!lifecycle.isStarted() || !fenced.compareAndSet(false, true)) {
             return;
         }
         FenceReason reason = new FenceReason(node, why, mine.number(), clock.instant());
@@ -195,11 +239,18 @@ public final class FencingWatcher implements AutoCloseable {
         return marker.read();
     }
 
+    /** Stops watching (this main's owner is stopping it); later calls do nothing. */
     @Override
     public void close() {
+        if (!lifecycle.markClosed()) {
+            return;
+        }
         client.getConnectionStateListenable().removeListener(connectionListener);
         epochCache.close();
-        timer.shutdownNow();
+        cancel(suspendedTimer.getAndSet(null));
+        if (ownsTimer) {
+            timer.close();
+        }
         checker.shutdownNow();
     }
 }
