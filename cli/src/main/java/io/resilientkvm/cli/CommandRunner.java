@@ -1,7 +1,6 @@
 package io.resilientkvm.cli;
 
 import ch.qos.logback.classic.Level;
-import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.ExitStatus;
 import io.resilientkvm.engine.error.OperatorException;
 import java.io.PrintWriter;
@@ -75,7 +74,8 @@ public final class CommandRunner {
             return ExitStatus.BAD_INPUT.code();
         }
         if (e instanceof OperatorException op) {
-            String prefix = op instanceof BadInputException ? "" : (op.exitStatus() == ExitStatus.REFUSED ? "refused: " : "failed: ");
+            ExitStatus status = ExitStatus.of(op);
+            String prefix = status == ExitStatus.BAD_INPUT ? "" : (status == ExitStatus.REFUSED ? "refused: " : "failed: ");
             for (String line : op.getMessage().split("\\R")) {
                 err.println(prefix + line);
             }
@@ -90,12 +90,6 @@ public final class CommandRunner {
     }
 
     private static int exitCodeOf(Throwable e) {
-        if (e instanceof io.resilientkvm.schemas.InvalidDocumentException) {
-            return ExitStatus.BAD_INPUT.code();
-        }
-        if (e instanceof OperatorException op) {
-            return op.exitStatus().code();
-        }
-        return ExitStatus.FAILED.code();
+        return ExitStatus.of(e).code();
     }
 }

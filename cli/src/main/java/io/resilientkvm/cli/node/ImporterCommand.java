@@ -3,6 +3,7 @@ package io.resilientkvm.cli.node;
 import io.resilientkvm.cli.CommandRunner;
 import io.resilientkvm.cli.takeover.StatusCommand;
 import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.error.ExitStatus;
 import io.resilientkvm.engine.instance.NodeConfig;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -59,6 +60,6 @@ public final class ImporterCommand implements Callable<Integer> {
                 stop.await();
             }
         }
-        return 0;
+        return ExitStatus.OK.code();
     }
 }

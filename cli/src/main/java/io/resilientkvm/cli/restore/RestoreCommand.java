@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.resilientkvm.cli.CommandRunner;
 import io.resilientkvm.engine.disk.QemuImg;
 import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.error.ExitStatus;
 import io.resilientkvm.importer.restore.Hold;
 import io.resilientkvm.importer.restore.RestorePoint;
 import io.resilientkvm.importer.restore.RestoreRequest;
@@ -129,7 +130,7 @@ public final class RestoreCommand implements Callable<Integer> {
             restore(restorer, out);
         }
         out.flush();
-        return 0;
+        return ExitStatus.OK.code();
     }
 
     private void checkOptions() throws BadInputException {
