@@ -3,6 +3,7 @@ package io.resilientkvm.cli;
 import ch.qos.logback.classic.Level;
 import io.resilientkvm.engine.error.ExitStatus;
 import io.resilientkvm.engine.error.OperatorException;
+import io.resilientkvm.importer.transfer.TransferTuning;
 import java.io.PrintWriter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,6 +43,8 @@ public final class CommandRunner {
 
     /** Runs and exits the JVM with the command's exit code. */
     public static void main(Object command, String... args) {
+        // JVM-wide, so set here and not in a library: a fetching JVM wants larger socket buffers.
+        TransferTuning.applyToJvm();
         System.exit(run(command, args));
     }
 

@@ -2,6 +2,7 @@ package io.resilientkvm.importer.transfer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -11,10 +12,15 @@ import io.resilientkvm.engine.backup.Chain;
 import io.resilientkvm.engine.backup.ChainVerifier;
 import io.resilientkvm.engine.backup.Sha256;
 import io.resilientkvm.engine.backup.VerifyReport;
+import com.sun.net.httpserver.HttpServer;
+import io.resilientkvm.engine.error.GiveUpException;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.RefusedException;
+import io.resilientkvm.engine.error.RetryableException;
 import io.resilientkvm.exporter.server.BackupServer;
 import io.resilientkvm.exporter.server.BackupServerSettings;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -25,6 +31,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -184,6 +191,8 @@ class BackupFetcherTest {
             OperationFailedException e = assertThrows(OperationFailedException.class, () -> f.fetch(full, clone));
             assertTrue(e.getMessage().contains(full.file()) && e.getMessage().contains("after 3 attempts")
                     && e.getMessage().contains("SHA-256"), e.getMessage());
+            // Bytes that never match the manifest make the backup bad, not the network: give it up.
+            assertInstanceOf(GiveUpException.class, e);
         }
         assertEquals(2, sleeps.size());
         assertTrue(sleeps.stream().allMatch(d -> d.toMillis() <= 5), sleeps.toString());
@@ -194,10 +203,62 @@ class BackupFetcherTest {
     void aWrongTokenFailsAtOnceWithoutData() throws Exception {
         BackupManifest full = main.full(1, 5);
         try (BackupFetcher f = fetcher(server.baseUri(), "not-the-token")) {
-            OperationFailedException e = assertThrows(OperationFailedException.class, () -> f.fetch(full, clone));
+            RefusedException e = assertThrows(RefusedException.class, () -> f.fetch(full, clone));
             assertTrue(e.getMessage().contains("401") && e.getMessage().contains("token"), e.getMessage());
         }
         assertEquals(List.of(), sleeps, "an authentication failure is not retried");
+        assertEquals(List.of(), cloneFiles());
+    }
+
+    @Test
+    void aWrongTokenIsRefusedNamingTheTokenFile() throws Exception {
+        BackupManifest full = main.full(1, 8);
+        Path wrong = dir.resolve("clone-token");
+        Files.writeString(wrong, "not-the-token\n");
+        TransferSettings s = TransferSettings.of(server.baseUri(), "not-the-token").withTokenFile(wrong)
+                .withRetries(3, Duration.ofMillis(1), Duration.ofMillis(5));
+        try (BackupFetcher f = new BackupFetcher(s, d -> sleeps.add(d))) {
+            RefusedException e = assertThrows(RefusedException.class, () -> f.fetch(full, clone));
+            assertTrue(e.getMessage().contains("401") && e.getMessage().contains(wrong.toString()), e.getMessage());
+        }
+        assertEquals(List.of(), sleeps, "an authentication failure is not retried");
+        assertEquals(List.of(), cloneFiles());
+    }
+
+    @Test
+    void aFileTheMainNoLongerHasIsGivenUpAtOnce() throws Exception {
+        BackupManifest full = main.full(1, 9);
+        Files.delete(main.file(full));
+        try (BackupFetcher f = fetcher(server.baseUri(), TOKEN)) {
+            GiveUpException e = assertThrows(GiveUpException.class, () -> f.fetch(full, clone));
+            assertTrue(e.getMessage().contains("404") && e.getMessage().contains(full.file()), e.getMessage());
+        }
+        assertEquals(List.of(), sleeps, "a 404 is not retried");
+        assertEquals(List.of(), cloneFiles());
+    }
+
+    @Test
+    void serverErrorsAreRetriedWithBackoffThenLeftToTheCallerToRetryLater() throws Exception {
+        BackupManifest full = main.full(1, 10);
+        AtomicInteger requests = new AtomicInteger();
+        // The real backup server never answers 500; a JDK server stands in for a main in trouble.
+        HttpServer failing = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 8);
+        failing.createContext("/", ex -> {
+            requests.incrementAndGet();
+            ex.getRequestBody().readAllBytes();
+            ex.sendResponseHeaders(500, -1);
+            ex.close();
+        });
+        failing.start();
+        try (BackupFetcher f = fetcher(via(failing.getAddress().getPort()), TOKEN)) {
+            RetryableException e = assertThrows(RetryableException.class, () -> f.fetch(full, clone));
+            assertTrue(e.getMessage().contains("after 3 attempts") && e.getMessage().contains("HTTP 500"),
+                    e.getMessage());
+        } finally {
+            failing.stop(0);
+        }
+        assertEquals(3, requests.get());
+        assertEquals(2, sleeps.size(), sleeps.toString());
         assertEquals(List.of(), cloneFiles());
     }
 
@@ -225,6 +286,7 @@ class BackupFetcherTest {
                 OperationFailedException e = assertThrows(OperationFailedException.class,
                         () -> untrusting.fetch(full, clone));
                 assertTrue(e.getMessage().contains("after 3 attempts"), e.getMessage());
+                assertInstanceOf(RetryableException.class, e);
             }
             assertEquals(List.of(), cloneFiles());
             TransferSettings s = TransferSettings.of(tls.baseUri(), TOKEN).withTruststore(trust, pass);
