@@ -8,14 +8,19 @@ import io.resilientkvm.engine.backup.Chain;
 import io.resilientkvm.engine.backup.ChainVerifier;
 import io.resilientkvm.engine.backup.VerifyReport;
 import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.error.GiveUpException;
+import io.resilientkvm.engine.error.NextStep;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
+import io.resilientkvm.engine.error.RefusedException;
+import io.resilientkvm.engine.error.RetryableException;
 import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.engine.zk.EpochStore;
 import io.resilientkvm.engine.zk.ImporterStatus;
 import io.resilientkvm.engine.zk.ImporterStatusStore;
 import io.resilientkvm.engine.zk.ManifestCatalog;
 import io.resilientkvm.engine.zk.ZkLayout;
+import io.resilientkvm.importer.transfer.Backoff;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
@@ -32,11 +37,13 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
+import java.util.stream.Collectors;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.recipes.cache.CuratorCache;
 import org.apache.curator.framework.recipes.cache.CuratorCacheListener;
@@ -56,6 +63,14 @@ import org.slf4j.LoggerFactory;
  * clone does not hold is refused and logged (its main was replaced). Each imported backup is
  * verified (size and SHA-256 while streaming, then {@code qemu-img check} and its backing link)
  * before it counts; this clone's status ({@link ImporterStatus}) is written after each round.
+ *
+ * <p>A round branches on what its failure says to do next ({@link NextStep}): a transient one
+ * (network, main not announced) stops the round and another follows after a backoff that
+ * doubles up to {@code resyncEvery}; a backup that must be given up (bad bytes, gone from the
+ * main, broken image) is skipped, and tried again only when its published manifest changes or
+ * after {@code giveUpFor}, while the round goes on; a refusal (the token, a clone history that
+ * differs from the main's) or bad input stops the round until the next event or resync, without
+ * early retries.
  */
 public final class ImporterService implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ImporterService.class);
@@ -65,13 +80,28 @@ public final class ImporterService implements AutoCloseable {
      * @param repository  where imported backups are kept (same layout as the main's)
      * @param resyncEvery a reconcile runs at least this often, even without any event
      * @param roundTimeout longest wait for a round requested through {@link #reconcileNow()}
+     * @param retryBase    the first delay before another round after a transient failure (doubles, up to resyncEvery)
+     * @param giveUpFor    how long a backup given up stays skipped while its manifest stays the same
      */
-    public record Settings(String node, Path repository, Duration resyncEvery, Duration roundTimeout) {
+    public record Settings(String node, Path repository, Duration resyncEvery, Duration roundTimeout,
+            Duration retryBase, Duration giveUpFor) {
         public Settings {
             ZkLayout.requireName("node", node);
             Objects.requireNonNull(repository, "repository");
             Objects.requireNonNull(resyncEvery, "resyncEvery");
             Objects.requireNonNull(roundTimeout, "roundTimeout");
+            Objects.requireNonNull(retryBase, "retryBase");
+            Objects.requireNonNull(giveUpFor, "giveUpFor");
+            if (retryBase.isNegative() || retryBase.compareTo(resyncEvery) > 0) {
+                throw new IllegalArgumentException("retryBase " + retryBase + " must be in 0.." + resyncEvery
+                        + " (resyncEvery)");
+            }
+        }
+
+        /** Retries after 1 s (doubling), a backup given up stays skipped for an hour. */
+        public Settings(String node, Path repository, Duration resyncEvery, Duration roundTimeout) {
+            this(node, repository, resyncEvery, roundTimeout, Duration.ofSeconds(1).compareTo(resyncEvery) > 0
+                    ? resyncEvery : Duration.ofSeconds(1), Duration.ofHours(1));
         }
 
         public static Settings of(String node, Path repository) {
@@ -93,6 +123,10 @@ public final class ImporterService implements AutoCloseable {
     private final AtomicBoolean pending = new AtomicBoolean();
     private final AtomicLong bytes = new AtomicLong();
     private final Set<String> refusedOnce = new HashSet<>();
+    private final Quarantine quarantine;
+    private final Backoff retryBackoff;
+    private int failedRounds;
+    private ScheduledFuture<?> retry;
     private final ConnectionStateListener reconnects;
     private final CuratorCache cache;
     private volatile ImportRound lastRound;
@@ -109,6 +143,8 @@ public final class ImporterService implements AutoCloseable {
         this.catalog = new ManifestCatalog(client, layout);
         this.statuses = new ImporterStatusStore(client, layout);
         this.repository = new BackupRepository(settings.repository());
+        this.quarantine = new Quarantine(settings.giveUpFor());
+        this.retryBackoff = new Backoff(settings.retryBase(), settings.resyncEvery());
         this.executor = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "importer-" + settings.node());
             t.setDaemon(true);
@@ -194,18 +230,22 @@ public final class ImporterService implements AutoCloseable {
     private ImportRound round() {
         List<String> imported = new ArrayList<>();
         List<String> refused = new ArrayList<>();
+        List<String> givenUp = new ArrayList<>();
         long roundBytes = 0;
         String error = null;
+        NextStep next = null;
         long epochNumber = -1;
         try {
             Optional<Epoch> current = epochs.current();
             if (current.isEmpty()) {
-                return record(new ImportRound(-1, imported, 0, refused, null));
+                return record(new ImportRound(-1, imported, 0, refused, null, null, null));
             }
             Epoch epoch = current.get();
             epochNumber = epoch.number();
             Optional<URI> main = Optional.empty();
-            for (BackupManifest m : catalog.list()) {
+            List<BackupManifest> published = catalog.list();
+            quarantine.retainOnly(published.stream().map(ImporterService::describe).collect(Collectors.toSet()));
+            for (BackupManifest m : published) {
                 if (m.epoch() > epoch.number()) {
                     continue; // the epoch moved while we listed: the next round sees it
                 }
@@ -231,27 +271,81 @@ public final class ImporterService implements AutoCloseable {
                     }
                     continue;
                 }
+                Optional<String> gaveUp = quarantine.reason(describe(m), m, clock.instant());
+                if (gaveUp.isPresent()) {
+                    givenUp.add(describe(m) + " is given up until its manifest changes: " + gaveUp.get());
+                    continue;
+                }
                 if (main.isEmpty()) {
                     main = locator.locate(epoch);
                     if (main.isEmpty()) {
-                        throw new OperationFailedException("the main of epoch " + epoch.number() + " (" + epoch.owner()
+                        throw new RetryableException("the main of epoch " + epoch.number() + " (" + epoch.owner()
                                 + ") has not announced its backup server; waiting for it");
                     }
                 }
-                long t0 = System.nanoTime();
-                long moved = downloader.download(main.get(), m, settings.repository());
-                verify(m, file);
-                roundBytes += moved;
-                bytes.addAndGet(moved);
-                imported.add(describe(m));
-                LOG.info("Imported {} ({} bytes in {} ms), verified", describe(m), moved,
-                        (System.nanoTime() - t0) / 1_000_000);
+                try {
+                    roundBytes += importOne(main.get(), m, file);
+                    imported.add(describe(m));
+                } catch (OperatorException e) {
+                    if (e.nextStep() != NextStep.GIVE_UP_ITEM) {
+                        throw e;
+                    }
+                    // This backup cannot be imported as published; the others can.
+                    quarantine.giveUp(describe(m), m, e.getMessage(), clock.instant());
+                    givenUp.add(describe(m) + " is given up until its manifest changes: " + e.getMessage());
+                    LOG.warn("Giving up {} until its manifest changes (or for {}): {}", describe(m),
+                            settings.giveUpFor(), e.getMessage());
+                }
             }
-        } catch (OperatorException | IOException | RuntimeException e) {
+        } catch (OperatorException e) {
             error = e.getMessage();
+            next = e.nextStep();
+            LOG.warn("Import round stopped ({}): {}", next, error);
+        } catch (IOException | RuntimeException e) {
+            error = e.getMessage();
+            next = NextStep.RETRY;
             LOG.warn("Import round stopped: {}", error);
         }
-        return record(new ImportRound(epochNumber, imported, roundBytes, refused, error));
+        refused.addAll(givenUp);
+        if (error == null && !givenUp.isEmpty()) {
+            error = givenUp.get(0); // the round went on, but this clone is not in step with the main
+            next = NextStep.GIVE_UP_ITEM;
+        }
+        Duration retryIn = scheduleRetry(next);
+        return record(new ImportRound(epochNumber, imported, roundBytes, refused, error, next, retryIn));
+    }
+
+    private long importOne(URI main, BackupManifest m, Path file) throws OperatorException, IOException {
+        long t0 = System.nanoTime();
+        long moved = downloader.download(main, m, settings.repository());
+        verify(m, file);
+        bytes.addAndGet(moved);
+        LOG.info("Imported {} ({} bytes in {} ms), verified", describe(m), moved, (System.nanoTime() - t0) / 1_000_000);
+        return moved;
+    }
+
+    /**
+     * After a transient failure another round follows, sooner than the resync; any other outcome
+     * resets the backoff. Returns the delay, or null when none is scheduled.
+     */
+    private Duration scheduleRetry(NextStep next) {
+        if (retry != null) {
+            retry.cancel(false);
+            retry = null;
+        }
+        if (next != NextStep.RETRY) {
+            failedRounds = 0;
+            return null;
+        }
+        failedRounds++;
+        Duration delay = retryBackoff.delay(failedRounds);
+        LOG.info("Next import round in {} ms ({} failed in a row)", delay.toMillis(), failedRounds);
+        try {
+            retry = executor.schedule(this::requestReconcile, delay.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException closed) {
+            return null; // closing: no more rounds
+        }
+        return delay;
     }
 
     private ImportRound record(ImportRound r) {
@@ -289,19 +383,20 @@ public final class ImporterService implements AutoCloseable {
             // Out of history before anything can restore from it; the main's copy is the broken one.
             Files.deleteIfExists(BackupManifest.manifestPath(file));
             Files.deleteIfExists(file);
-            throw new OperationFailedException(describe(m) + " failed verification after import and was removed: "
+            throw new GiveUpException(describe(m) + " failed verification after import and was removed: "
                     + String.join("; ", report.problems()) + "; check the main's repository (bin/exporter verify)");
         }
     }
 
-    private boolean held(BackupManifest m, Path file) throws IOException, BadInputException, OperationFailedException {
+    private boolean held(BackupManifest m, Path file) throws IOException, BadInputException, RefusedException {
         Path manifest = BackupManifest.manifestPath(file);
         if (!Files.exists(manifest)) {
             return false;
         }
         BackupManifest local = BackupManifest.read(manifest);
         if (!local.sha256().equals(m.sha256())) {
-            throw new OperationFailedException("this clone holds " + describe(m) + " with SHA-256 " + local.sha256()
+            // Two histories under one name: refuse rather than guess which is right.
+            throw new RefusedException("this clone holds " + describe(m) + " with SHA-256 " + local.sha256()
                     + " but the main published " + m.sha256() + "; move " + file.getParent()
                     + " aside and the importer fetches the chain again");
         }
