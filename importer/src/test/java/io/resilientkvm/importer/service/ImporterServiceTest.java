@@ -4,7 +4,6 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.sun.net.httpserver.HttpServer;
 import io.resilientkvm.engine.backup.BackupManifest;
 import io.resilientkvm.engine.error.NextStep;
 import io.resilientkvm.engine.error.OperationFailedException;
@@ -18,10 +17,9 @@ import io.resilientkvm.engine.zk.ZkSettings;
 import io.resilientkvm.exporter.server.BackupServer;
 import io.resilientkvm.exporter.server.BackupServerSettings;
 import io.resilientkvm.importer.transfer.BackupFetcher;
+import io.resilientkvm.importer.transfer.FailingMain;
 import io.resilientkvm.importer.transfer.MainRepository;
 import io.resilientkvm.importer.transfer.TransferSettings;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,7 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The importer's loop branches on what a failure says to do next: real ZooKeeper (embedded),
- * the real backup server and fetcher over loopback, real qcow2 backups; a JDK HTTP server
+ * the real backup server and fetcher over loopback, real qcow2 backups; a {@link FailingMain}
  * stands in for a main answering 500, which the real server never does.
  */
 class ImporterServiceTest {
@@ -159,32 +157,19 @@ class ImporterServiceTest {
     void aMainAnswering500IsRetriedWithBackoffWithoutWaitingForAnEvent() throws Exception {
         BackupManifest real = main.full(1, 22);
         catalog.publish(epoch, real);
-        AtomicInteger failed = new AtomicInteger();
-        HttpServer failing = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 8);
-        failing.createContext("/", ex -> {
-            failed.incrementAndGet();
-            ex.getRequestBody().readAllBytes();
-            ex.sendResponseHeaders(500, -1);
-            ex.close();
-        });
-        failing.start();
-        try {
-            AtomicReference<URI> mainAt = new AtomicReference<>(
-                    URI.create("http://127.0.0.1:" + failing.getAddress().getPort()));
+        try (FailingMain failing = new FailingMain(500)) {
+            AtomicReference<URI> mainAt = new AtomicReference<>(failing.baseUri());
             ImporterService importer = importer(mainAt, TOKEN);
             // Start-up brings at most two rounds (the first, and one for the cache's initial events);
             // four failed rounds (two attempts each) mean the importer retried by itself.
-            await().atMost(Duration.ofSeconds(30)).until(() -> failed.get() >= 8 && importer.lastRound()
+            await().atMost(Duration.ofSeconds(30)).until(() -> failing.requests() >= 8 && importer.lastRound()
                     .filter(r -> r.next() == NextStep.RETRY && r.error().contains("HTTP 500")
                             && r.error().contains("after 2 attempts") && r.retryIn() != null).isPresent());
             // Nothing changes in ZooKeeper from here on, and the resync is an hour away: only the
             // importer's own retry can start the round that imports it.
             mainAt.set(server.baseUri());
             await().atMost(Duration.ofSeconds(60)).until(() -> held(real));
-            assertTrue(failed.get() >= 2, "requests to the failing main: " + failed.get());
             await().atMost(Duration.ofSeconds(10)).until(() -> importer.lastRound().map(ImportRound::ok).orElse(false));
-        } finally {
-            failing.stop(0);
         }
     }
 
