@@ -13,10 +13,6 @@ public class GiveUpException extends OperationFailedException {
         super(message);
     }
 
-    public GiveUpException(String message, Throwable cause) {
-        super(message, cause);
-    }
-
     @Override
     public NextStep nextStep() {
         return NextStep.GIVE_UP_ITEM;

@@ -1,18 +1,14 @@
 package io.resilientkvm.importer.service;
 
+import static io.resilientkvm.importer.service.BackupImport.describe;
+
 import io.resilientkvm.engine.backup.BackupManifest;
-import io.resilientkvm.engine.backup.BackupPaths;
 import io.resilientkvm.engine.backup.BackupManifest.Level;
 import io.resilientkvm.engine.backup.BackupRepository;
-import io.resilientkvm.engine.backup.Chain;
-import io.resilientkvm.engine.backup.ChainVerifier;
-import io.resilientkvm.engine.backup.VerifyReport;
 import io.resilientkvm.engine.error.BadInputException;
-import io.resilientkvm.engine.error.GiveUpException;
 import io.resilientkvm.engine.error.NextStep;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
-import io.resilientkvm.engine.error.RefusedException;
 import io.resilientkvm.engine.error.RetryableException;
 import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.engine.zk.EpochStore;
@@ -37,7 +33,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -114,7 +109,6 @@ public final class ImporterService implements AutoCloseable {
     private final ManifestCatalog catalog;
     private final ImporterStatusStore statuses;
     private final BackupRepository repository;
-    private final Downloader downloader;
     private final MainLocator locator;
     private final Consumer<ImportRound> afterRound;
     private final CuratorFramework client;
@@ -123,10 +117,9 @@ public final class ImporterService implements AutoCloseable {
     private final AtomicBoolean pending = new AtomicBoolean();
     private final AtomicLong bytes = new AtomicLong();
     private final Set<String> refusedOnce = new HashSet<>();
+    private final BackupImport backups;
     private final Quarantine quarantine;
-    private final Backoff retryBackoff;
-    private int failedRounds;
-    private ScheduledFuture<?> retry;
+    private final RoundRetry retries;
     private final ConnectionStateListener reconnects;
     private final CuratorCache cache;
     private volatile ImportRound lastRound;
@@ -135,7 +128,6 @@ public final class ImporterService implements AutoCloseable {
             MainLocator locator, Consumer<ImportRound> afterRound, Clock clock) {
         this.client = client;
         this.settings = settings;
-        this.downloader = downloader;
         this.locator = locator;
         this.afterRound = afterRound;
         this.clock = clock;
@@ -143,13 +135,15 @@ public final class ImporterService implements AutoCloseable {
         this.catalog = new ManifestCatalog(client, layout);
         this.statuses = new ImporterStatusStore(client, layout);
         this.repository = new BackupRepository(settings.repository());
+        this.backups = new BackupImport(settings.repository(), downloader);
         this.quarantine = new Quarantine(settings.giveUpFor());
-        this.retryBackoff = new Backoff(settings.retryBase(), settings.resyncEvery());
         this.executor = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "importer-" + settings.node());
             t.setDaemon(true);
             return t;
         });
+        this.retries = new RoundRetry(executor, this::requestReconcile,
+                new Backoff(settings.retryBase(), settings.resyncEvery()));
         this.reconnects = (c, state) -> {
             if (state == ConnectionState.RECONNECTED) {
                 LOG.info("Reconnected to ZooKeeper: reconciling with the main");
@@ -244,13 +238,13 @@ public final class ImporterService implements AutoCloseable {
             epochNumber = epoch.number();
             Optional<URI> main = Optional.empty();
             List<BackupManifest> published = catalog.list();
-            quarantine.retainOnly(published.stream().map(ImporterService::describe).collect(Collectors.toSet()));
+            quarantine.retainOnly(published.stream().map(BackupImport::describe).collect(Collectors.toSet()));
             for (BackupManifest m : published) {
                 if (m.epoch() > epoch.number()) {
                     continue; // the epoch moved while we listed: the next round sees it
                 }
-                Path file = localFile(m);
-                if (held(m, file)) {
+                Path file = backups.localFile(m);
+                if (backups.held(m, file)) {
                     continue;
                 }
                 if (m.epoch() < epoch.number()) {
@@ -262,7 +256,7 @@ public final class ImporterService implements AutoCloseable {
                     }
                     continue;
                 }
-                if (m.level() == Level.INC && !parentHeld(m, file)) {
+                if (m.level() == Level.INC && !backups.parentHeld(m, file)) {
                     String why = describe(m) + ": its parent " + m.parent() + " is not held here (the chain started"
                             + " before this clone joined, or an earlier import failed); waiting for the next full";
                     refused.add(why);
@@ -284,7 +278,9 @@ public final class ImporterService implements AutoCloseable {
                     }
                 }
                 try {
-                    roundBytes += importOne(main.get(), m, file);
+                    long moved = backups.run(main.get(), m, file);
+                    roundBytes += moved;
+                    bytes.addAndGet(moved);
                     imported.add(describe(m));
                 } catch (OperatorException e) {
                     if (e.nextStep() != NextStep.GIVE_UP_ITEM) {
@@ -311,41 +307,8 @@ public final class ImporterService implements AutoCloseable {
             error = givenUp.get(0); // the round went on, but this clone is not in step with the main
             next = NextStep.GIVE_UP_ITEM;
         }
-        Duration retryIn = scheduleRetry(next);
+        Duration retryIn = retries.after(next);
         return record(new ImportRound(epochNumber, imported, roundBytes, refused, error, next, retryIn));
-    }
-
-    private long importOne(URI main, BackupManifest m, Path file) throws OperatorException, IOException {
-        long t0 = System.nanoTime();
-        long moved = downloader.download(main, m, settings.repository());
-        verify(m, file);
-        bytes.addAndGet(moved);
-        LOG.info("Imported {} ({} bytes in {} ms), verified", describe(m), moved, (System.nanoTime() - t0) / 1_000_000);
-        return moved;
-    }
-
-    /**
-     * After a transient failure another round follows, sooner than the resync; any other outcome
-     * resets the backoff. Returns the delay, or null when none is scheduled.
-     */
-    private Duration scheduleRetry(NextStep next) {
-        if (retry != null) {
-            retry.cancel(false);
-            retry = null;
-        }
-        if (next != NextStep.RETRY) {
-            failedRounds = 0;
-            return null;
-        }
-        failedRounds++;
-        Duration delay = retryBackoff.delay(failedRounds);
-        LOG.info("Next import round in {} ms ({} failed in a row)", delay.toMillis(), failedRounds);
-        try {
-            retry = executor.schedule(this::requestReconcile, delay.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (java.util.concurrent.RejectedExecutionException closed) {
-            return null; // closing: no more rounds
-        }
-        return delay;
     }
 
     private ImportRound record(ImportRound r) {
@@ -372,48 +335,6 @@ public final class ImporterService implements AutoCloseable {
                     m.sequence(), m.file(), m.startedAt())));
         }
         return points;
-    }
-
-    private void verify(BackupManifest m, Path file) throws IOException, BadInputException, OperationFailedException {
-        Chain chain = repository.chains(m.device()).stream().filter(c -> c.chainId().equals(m.chainId())).findFirst()
-                .orElseThrow(() -> new OperationFailedException(describe(m) + ": imported but its chain is not readable"));
-        VerifyReport report = ChainVerifier.verifyNewest(chain, true);
-        report.warnings().forEach(w -> LOG.warn("{}", w));
-        if (!report.ok()) {
-            // Out of history before anything can restore from it; the main's copy is the broken one.
-            Files.deleteIfExists(BackupManifest.manifestPath(file));
-            Files.deleteIfExists(file);
-            throw new GiveUpException(describe(m) + " failed verification after import and was removed: "
-                    + String.join("; ", report.problems()) + "; check the main's repository (bin/exporter verify)");
-        }
-    }
-
-    private boolean held(BackupManifest m, Path file) throws IOException, BadInputException, RefusedException {
-        Path manifest = BackupManifest.manifestPath(file);
-        if (!Files.exists(manifest)) {
-            return false;
-        }
-        BackupManifest local = BackupManifest.read(manifest);
-        if (!local.sha256().equals(m.sha256())) {
-            // Two histories under one name: refuse rather than guess which is right.
-            throw new RefusedException("this clone holds " + describe(m) + " with SHA-256 " + local.sha256()
-                    + " but the main published " + m.sha256() + "; move " + file.getParent()
-                    + " aside and the importer fetches the chain again");
-        }
-        return true;
-    }
-
-    private boolean parentHeld(BackupManifest m, Path file) {
-        return Files.exists(BackupManifest.manifestPath(file.resolveSibling(m.parent())));
-    }
-
-    private Path localFile(BackupManifest m) {
-        // Names from ZooKeeper become paths: the wire contract accepts plain names only.
-        return BackupPaths.Ref.of(m).resolve(settings.repository());
-    }
-
-    private static String describe(BackupManifest m) {
-        return m.device() + "/" + m.chainId() + "/" + m.file();
     }
 
     @Override
