@@ -29,7 +29,6 @@ public record TransferSettings(URI baseUri, String token, Optional<Path> tokenFi
     public TransferSettings {
         Objects.requireNonNull(baseUri, "baseUri");
         Objects.requireNonNull(token, "token");
-        Objects.requireNonNull(tokenFile, "tokenFile");
         Objects.requireNonNull(truststore, "truststore");
         Objects.requireNonNull(truststorePasswordFile, "truststorePasswordFile");
         if (!"http".equals(baseUri.getScheme()) && !"https".equals(baseUri.getScheme())) {
@@ -41,6 +40,7 @@ public record TransferSettings(URI baseUri, String token, Optional<Path> tokenFi
         if (token.isBlank() || token.chars().anyMatch(c -> c < 0x21 || c > 0x7e)) {
             throw new IllegalArgumentException("token must be non-empty printable ASCII without spaces");
         }
+        Objects.requireNonNull(tokenFile, "tokenFile");
         positive("connectTimeout", connectTimeout);
         positive("requestTimeout", requestTimeout);
         positive("stallTimeout", stallTimeout);
