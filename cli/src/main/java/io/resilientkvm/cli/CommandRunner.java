@@ -1,9 +1,9 @@
 package io.resilientkvm.cli;
 
 import ch.qos.logback.classic.Level;
-import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.ExitStatus;
 import io.resilientkvm.engine.error.OperatorException;
+import io.resilientkvm.importer.transfer.TransferTuning;
 import java.io.PrintWriter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,6 +43,8 @@ public final class CommandRunner {
 
     /** Runs and exits the JVM with the command's exit code. */
     public static void main(Object command, String... args) {
+        // JVM-wide, so set here and not in a library: a fetching JVM wants larger socket buffers.
+        TransferTuning.applyToJvm();
         System.exit(run(command, args));
     }
 
@@ -75,7 +77,8 @@ public final class CommandRunner {
             return ExitStatus.BAD_INPUT.code();
         }
         if (e instanceof OperatorException op) {
-            String prefix = op instanceof BadInputException ? "" : (op.exitStatus() == ExitStatus.REFUSED ? "refused: " : "failed: ");
+            ExitStatus status = ExitStatus.of(op);
+            String prefix = status == ExitStatus.BAD_INPUT ? "" : (status == ExitStatus.REFUSED ? "refused: " : "failed: ");
             for (String line : op.getMessage().split("\\R")) {
                 err.println(prefix + line);
             }
@@ -90,12 +93,6 @@ public final class CommandRunner {
     }
 
     private static int exitCodeOf(Throwable e) {
-        if (e instanceof io.resilientkvm.schemas.InvalidDocumentException) {
-            return ExitStatus.BAD_INPUT.code();
-        }
-        if (e instanceof OperatorException op) {
-            return op.exitStatus().code();
-        }
-        return ExitStatus.FAILED.code();
+        return ExitStatus.of(e).code();
     }
 }

@@ -2,6 +2,7 @@ package io.resilientkvm.drill;
 
 import io.resilientkvm.cli.CommandRunner;
 import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.error.ExitStatus;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -89,6 +90,6 @@ public final class DrillCommand implements Callable<Integer> {
         }
         out.println(json ? report.json() : System.lineSeparator() + report.table());
         out.flush();
-        return report.passed() ? 0 : 1;
+        return (report.passed() ? ExitStatus.OK : ExitStatus.FAILED).code();
     }
 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.resilientkvm.engine.backup.BackupManifest;
+import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.instance.InstanceLayout;
 import io.resilientkvm.node.zk.EmbeddedZooKeeper;
 import io.resilientkvm.engine.zk.EpochStore;
@@ -68,6 +69,17 @@ class TakeoverRaceIT {
                     .until(() -> catalog.newestPerDevice().stream().findFirst().orElse(null), m -> m != null);
             awaitHeld(statuses, "node-b", first);
             awaitHeld(statuses, "node-c", first);
+            // The main backs up every 5 s and an import on a loaded machine can take longer: kill it
+            // only once both clones hold everything it published, or both are (rightly) refused.
+            await("both clones hold the newest backup").atMost(2, TimeUnit.MINUTES).pollInterval(Duration.ofMillis(100))
+                    .until(() -> {
+                        for (BackupManifest m : catalog.newestPerDevice()) {
+                            if (!holds(statuses, "node-b", m) || !holds(statuses, "node-c", m)) {
+                                return false;
+                            }
+                        }
+                        return true;
+                    });
 
             killMain("node-a", zkc, layout);
             Process b = takeover("node-b", "race-b");
@@ -181,7 +193,12 @@ class TakeoverRaceIT {
 
     private static void awaitHeld(ImporterStatusStore statuses, String node, BackupManifest m) {
         await(node + " holds " + m.file()).atMost(2, TimeUnit.MINUTES).pollInterval(Duration.ofMillis(100))
-                .until(() -> statuses.read(node).flatMap(s -> s.point(m.device()))
-                        .map(p -> p.atLeast(m.chainId(), m.sequence())).orElse(false));
+                .until(() -> holds(statuses, node, m));
+    }
+
+    private static boolean holds(ImporterStatusStore statuses, String node, BackupManifest m)
+            throws OperationFailedException {
+        return statuses.read(node).flatMap(s -> s.point(m.device())).map(p -> p.atLeast(m.chainId(), m.sequence()))
+                .orElse(false);
     }
 }

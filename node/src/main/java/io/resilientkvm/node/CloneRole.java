@@ -46,7 +46,7 @@ final class CloneRole implements AutoCloseable {
         Map<URI, BackupFetcher> fetchers = new ConcurrentHashMap<>();
         ImporterService importer = ImporterService.start(ctx.client(), ctx.layout(),
                 ImporterService.Settings.of(ctx.node(), repository),
-                (main, manifest, repo) -> download(fetcher(fetchers, main, token), manifest, repo),
+                (main, manifest, repo) -> download(fetcher(fetchers, main, token, tokenFile), manifest, repo),
                 epoch -> locateMain(ctx, epoch), afterRound);
         return new CloneRole(importer, fetchers);
     }
@@ -60,10 +60,11 @@ final class CloneRole implements AutoCloseable {
         }
     }
 
-    private static BackupFetcher fetcher(Map<URI, BackupFetcher> fetchers, URI main, String token) throws BadInputException {
+    private static BackupFetcher fetcher(Map<URI, BackupFetcher> fetchers, URI main, String token, Path tokenFile)
+            throws BadInputException {
         BackupFetcher f = fetchers.get(main);
         if (f == null) {
-            f = new BackupFetcher(TransferSettings.of(main, token));
+            f = new BackupFetcher(TransferSettings.of(main, token).withTokenFile(tokenFile));
             BackupFetcher raced = fetchers.putIfAbsent(main, f);
             if (raced != null) {
                 f.close();

@@ -3,6 +3,7 @@ package io.resilientkvm.node;
 import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
+import io.resilientkvm.engine.error.Outcome;
 import io.resilientkvm.engine.instance.NodeConfig;
 import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.engine.zk.EpochStore;
@@ -41,7 +42,7 @@ public final class NodeAgent implements AutoCloseable {
     private final EpochStore epochs;
     private final ExecutorService transitions;
     private final CuratorCache epochWatch;
-    private final CompletableFuture<String> ended = new CompletableFuture<>();
+    private final CompletableFuture<Outcome> ended = new CompletableFuture<>();
     private final Membership membership;
     private volatile Role role;
     private MainRole main;
@@ -121,8 +122,8 @@ public final class NodeAgent implements AutoCloseable {
         return role;
     }
 
-    /** Completes with the reason when the agent stops playing a role (fenced, or closed). */
-    public CompletableFuture<String> ended() {
+    /** Completes when the agent stops playing a role: refused when fenced, done when closed, with the reason. */
+    public CompletableFuture<Outcome> ended() {
         return ended;
     }
 
@@ -197,7 +198,7 @@ public final class NodeAgent implements AutoCloseable {
         }
         LOG.error("Node {} is fenced ({}); it starts no VM until an operator clears it: bin/takeover clear-fence --config ...",
                 ctx.node(), reason.why());
-        ended.complete("fenced: " + reason.why());
+        ended.complete(Outcome.refused("fenced: " + reason.why()));
     }
 
     private synchronized void closeClone() {
@@ -231,6 +232,6 @@ public final class NodeAgent implements AutoCloseable {
         }
         membership.close();
         ctx.client().close();
-        ended.complete("stopped by its owner");
+        ended.complete(Outcome.done("stopped by its owner"));
     }
 }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.resilientkvm.cli.CommandRunner;
 import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.error.ExitStatus;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.qmp.QmpClient;
 import io.resilientkvm.engine.qmp.QmpException;
@@ -168,7 +169,7 @@ public final class ExporterCommand implements Callable<Integer> {
             }
         }
         out.flush();
-        return 0;
+        return ExitStatus.OK.code();
     }
 
     private BackupRequest.Level effectiveLevel() throws BadInputException {
@@ -210,7 +211,7 @@ public final class ExporterCommand implements Callable<Integer> {
             removed.forEach(r -> out.println("removed " + r + " (its chain is closed: the next backup is a full)"));
         }
         out.flush();
-        return 0;
+        return ExitStatus.OK.code();
     }
 
     private int scheduled(PrintWriter out) throws Exception {
@@ -254,7 +255,7 @@ public final class ExporterCommand implements Callable<Integer> {
             }
             stopped.await();
         }
-        return 0;
+        return ExitStatus.OK.code();
     }
 
     /** Closes the cluster lock, if any, after the schedule (try-with-resources closes in reverse). */
@@ -332,6 +333,6 @@ public final class ExporterCommand implements Callable<Integer> {
             }
         }
         out.flush();
-        return 0;
+        return ExitStatus.OK.code();
     }
 }

@@ -1,6 +1,7 @@
 package io.resilientkvm.cli.kvm;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.resilientkvm.engine.error.ExitStatus;
 import io.resilientkvm.engine.instance.KvmInstance;
 import io.resilientkvm.engine.instance.NodeConfig;
 import io.resilientkvm.engine.params.ParameterFiles;
@@ -42,7 +43,7 @@ final class CmdlineCommand implements Callable<Integer> {
             out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(argv));
         }
         out.flush();
-        return 0;
+        return ExitStatus.OK.code();
     }
 
     static String quote(String s) {

@@ -1,5 +1,6 @@
 package io.resilientkvm.cli.kvm;
 
+import io.resilientkvm.engine.error.ExitStatus;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.instance.KvmInstance;
 import io.resilientkvm.engine.instance.NodeConfig;
@@ -76,7 +77,7 @@ final class RunCommand implements Callable<Integer> {
             }
             err.println("VM " + name + " stopped: " + end.reason());
             err.flush();
-            return 0;
+            return ExitStatus.OK.code();
         }
     }
 }

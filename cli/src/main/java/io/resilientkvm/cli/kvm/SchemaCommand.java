@@ -2,6 +2,7 @@ package io.resilientkvm.cli.kvm;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.resilientkvm.engine.error.ExitStatus;
 import io.resilientkvm.schemas.ParameterValidator;
 import io.resilientkvm.schemas.SchemaKind;
 import java.util.concurrent.Callable;
@@ -30,7 +31,7 @@ final class SchemaCommand implements Callable<Integer> {
         if (json) {
             out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(v.schemaDocument()));
             out.flush();
-            return 0;
+            return ExitStatus.OK.code();
         }
         for (String name : v.knownNames()) {
             JsonNode p = v.parameterSchema(name).orElseThrow();
@@ -38,6 +39,6 @@ final class SchemaCommand implements Callable<Integer> {
             out.printf("%-36s %s%s%n", name, p.path("description").asText(""), def);
         }
         out.flush();
-        return 0;
+        return ExitStatus.OK.code();
     }
 }

@@ -3,6 +3,7 @@ package io.resilientkvm.cli.kvm;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.error.ExitStatus;
 import io.resilientkvm.schemas.InvalidDocumentException;
 import io.resilientkvm.schemas.JsonDocuments;
 import io.resilientkvm.schemas.ParameterValidator;
@@ -56,7 +57,7 @@ final class ValidateCommand implements Callable<Integer> {
             r.set("effective", report.effective());
             out.println(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(r));
             out.flush();
-            return report.valid() ? 0 : 2;
+            return (report.valid() ? ExitStatus.OK : ExitStatus.BAD_INPUT).code();
         }
         report.orThrow(params.file); // one line per problem, exit 2
         if (effective) {
@@ -66,6 +67,6 @@ final class ValidateCommand implements Callable<Integer> {
                     + (report.effective().size() - doc.size()) + " defaults applied)");
         }
         out.flush();
-        return 0;
+        return ExitStatus.OK.code();
     }
 }

@@ -3,6 +3,7 @@ package io.resilientkvm.cli.node;
 import io.resilientkvm.cli.CommandRunner;
 import io.resilientkvm.cli.takeover.StatusCommand;
 import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.error.ExitStatus;
 import io.resilientkvm.engine.instance.NodeConfig;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -56,6 +57,6 @@ public final class ImporterCommand implements Callable<Integer> {
             out.flush();
             stop.await();
         }
-        return 0;
+        return ExitStatus.OK.code();
     }
 }

@@ -1,6 +1,7 @@
 package io.resilientkvm.cli.node;
 
 import io.resilientkvm.cli.CommandRunner;
+import io.resilientkvm.engine.error.Outcome;
 import io.resilientkvm.engine.instance.NodeConfig;
 import io.resilientkvm.node.NodeAgent;
 import java.io.PrintWriter;
@@ -46,10 +47,10 @@ public final class NodeCommand implements Callable<Integer> {
             Runtime.getRuntime().addShutdownHook(hook);
             out.println("node " + node.node() + " of instance " + node.instance() + ": " + agent.role());
             out.flush();
-            String end = agent.ended().get();
-            out.println("node " + node.node() + " " + end);
+            Outcome end = agent.ended().get();
+            out.println("node " + node.node() + " " + end.message());
             out.flush();
-            return end.startsWith("fenced") ? 3 : 0;
+            return end.status().code();
         }
     }
 }

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.resilientkvm.cli.CommandRunner;
 import io.resilientkvm.engine.disk.QemuImg;
 import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.error.ExitStatus;
 import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.importer.restore.Hold;
 import io.resilientkvm.importer.restore.RestorePoint;
@@ -118,7 +119,7 @@ public final class RestoreCommand implements Callable<Integer> {
             throw RestoreMessages.phrased(e);
         }
         out.flush();
-        return 0;
+        return ExitStatus.OK.code();
     }
 
     private void run(Restorer restorer, PrintWriter out) throws Exception {

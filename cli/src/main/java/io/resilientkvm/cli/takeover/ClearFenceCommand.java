@@ -1,6 +1,7 @@
 package io.resilientkvm.cli.takeover;
 
 import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.error.ExitStatus;
 import io.resilientkvm.takeover.fencing.FenceMarker;
 import io.resilientkvm.takeover.protocol.FencedNode;
 import io.resilientkvm.takeover.protocol.FencedNodes;
@@ -45,7 +46,7 @@ public final class ClearFenceCommand implements Callable<Integer> {
             String answer = console.readLine("Clear the fence of %s so it rejoins as a clone? Type 'yes': ", node);
             if (answer == null || !answer.strip().equalsIgnoreCase("yes")) {
                 out.println("nothing changed");
-                return 0;
+                return ExitStatus.OK.code();
             }
         }
         FenceMarker marker = FenceMarker.of(cluster.node().layout());
@@ -61,6 +62,6 @@ public final class ClearFenceCommand implements Callable<Integer> {
             }
         }
         out.flush();
-        return 0;
+        return ExitStatus.OK.code();
     }
 }

@@ -1,5 +1,6 @@
 package io.resilientkvm.cli.takeover;
 
+import io.resilientkvm.engine.error.ExitStatus;
 import io.resilientkvm.takeover.protocol.TakeoverStatus;
 import java.io.PrintWriter;
 import java.time.Clock;
@@ -30,6 +31,6 @@ public final class StatusCommand implements Callable<Integer> {
             out.println(TakeoverStatus.read(client, cluster.layout(), Clock.systemUTC()).table());
         }
         out.flush();
-        return 0;
+        return ExitStatus.OK.code();
     }
 }

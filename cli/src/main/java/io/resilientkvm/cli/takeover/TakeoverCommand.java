@@ -2,6 +2,7 @@ package io.resilientkvm.cli.takeover;
 
 import io.resilientkvm.cli.CommandRunner;
 import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.error.ExitStatus;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.engine.error.RefusedException;
@@ -100,7 +101,7 @@ public final class TakeoverCommand implements Callable<Integer> {
                 out.println(result);
             }
             out.flush();
-            return 0;
+            return ExitStatus.OK.code();
         }
     }
 

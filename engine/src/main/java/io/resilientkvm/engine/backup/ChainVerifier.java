@@ -48,7 +48,7 @@ public final class ChainVerifier {
             problems.add(chain.dir() + ": no complete backup in this chain");
         }
         for (int i = 0; i < backups.size(); i++) {
-            check(chain, i, hashes, problems, warnings);
+            check(chain, i, hashes, problems, warnings, new ArrayList<>());
         }
         return new VerifyReport(chain, problems, warnings);
     }
@@ -57,20 +57,28 @@ public final class ChainVerifier {
      * Verifies only the newest backup of the chain and its link to its parent: what a clone
      * does after each import. {@code hashChecked} skips re-reading the file when its SHA-256
      * was just computed while it was written.
+     *
+     * @throws OperationFailedException qemu-img could not run (a timeout, say): nothing is known
+     *                                  about the image, which is not the same as a broken one
      */
-    public static VerifyReport verifyNewest(Chain chain, boolean hashChecked) throws IOException {
+    public static VerifyReport verifyNewest(Chain chain, boolean hashChecked) throws IOException,
+            OperationFailedException {
         List<String> problems = new ArrayList<>();
         List<String> warnings = new ArrayList<>();
+        List<OperationFailedException> toolFailures = new ArrayList<>();
         if (chain.backups().isEmpty()) {
             problems.add(chain.dir() + ": no complete backup in this chain");
         } else {
-            check(chain, chain.backups().size() - 1, !hashChecked, problems, warnings);
+            check(chain, chain.backups().size() - 1, !hashChecked, problems, warnings, toolFailures);
+        }
+        if (!toolFailures.isEmpty()) {
+            throw toolFailures.get(0);
         }
         return new VerifyReport(chain, problems, warnings);
     }
 
-    private static void check(Chain chain, int i, boolean hash, List<String> problems, List<String> warnings)
-            throws IOException {
+    private static void check(Chain chain, int i, boolean hash, List<String> problems, List<String> warnings,
+            List<OperationFailedException> toolFailures) throws IOException {
         List<BackupManifest> backups = chain.backups();
         BackupManifest m = backups.get(i);
         Path file = chain.file(m);
@@ -112,6 +120,7 @@ public final class ChainVerifier {
             check = QEMU_IMG.check(file);
             info = QEMU_IMG.info(file);
         } catch (OperationFailedException e) {
+            toolFailures.add(e);
             problems.add(where + ": " + e.getMessage());
             return;
         }

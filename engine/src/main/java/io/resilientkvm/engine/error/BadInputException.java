@@ -31,7 +31,7 @@ public class BadInputException extends OperatorException {
     }
 
     @Override
-    public ExitStatus exitStatus() {
-        return ExitStatus.BAD_INPUT;
+    public NextStep nextStep() {
+        return NextStep.FIX_INPUT;
     }
 }

@@ -1,6 +1,10 @@
 package io.resilientkvm.engine.error;
 
-/** The operation failed (exit code 1): nothing was wrong with the input, and a retry may work. */
+/**
+ * The operation failed (exit code 1): nothing was wrong with the input, and a retry may work.
+ * Without more to say it is retried like {@link RetryableException}; {@link GiveUpException} says
+ * that retrying the same item cannot help.
+ */
 public class OperationFailedException extends OperatorException {
     private static final long serialVersionUID = 1L;
 
@@ -13,7 +17,7 @@ public class OperationFailedException extends OperatorException {
     }
 
     @Override
-    public ExitStatus exitStatus() {
-        return ExitStatus.FAILED;
+    public NextStep nextStep() {
+        return NextStep.RETRY;
     }
 }

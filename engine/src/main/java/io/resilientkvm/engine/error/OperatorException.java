@@ -3,7 +3,9 @@ package io.resilientkvm.engine.error;
 /**
  * A failure an operator must act on. Its message is the whole story for a terminal: what was
  * wrong, where, and what to do; the CLI prints it without a stack trace and exits with
- * {@link #exitStatus()}.
+ * {@link #exitStatus()}. Its {@link #nextStep()} tells a loop what to do next; the kinds are
+ * {@link BadInputException}, {@link RefusedException} and {@link OperationFailedException} with
+ * its two precise forms {@link RetryableException} and {@link GiveUpException}.
  */
 public abstract class OperatorException extends Exception {
     private static final long serialVersionUID = 1L;
@@ -16,5 +18,11 @@ public abstract class OperatorException extends Exception {
         super(message, cause);
     }
 
-    public abstract ExitStatus exitStatus();
+    /** What a caller should do next. */
+    public abstract NextStep nextStep();
+
+    /** The exit code for this failure (mapped in {@link ExitStatus#of(NextStep)}, nowhere else). */
+    public final ExitStatus exitStatus() {
+        return ExitStatus.of(nextStep());
+    }
 }

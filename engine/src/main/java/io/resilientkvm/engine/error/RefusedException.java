@@ -13,7 +13,7 @@ public class RefusedException extends OperatorException {
     }
 
     @Override
-    public ExitStatus exitStatus() {
-        return ExitStatus.REFUSED;
+    public NextStep nextStep() {
+        return NextStep.REFUSE;
     }
 }

@@ -6,6 +6,7 @@ import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
 import io.resilientkvm.engine.backup.BackupManifest;
 import io.resilientkvm.engine.backup.BackupPaths;
+import io.resilientkvm.engine.backup.TlsContexts;
 import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;
 import java.io.IOException;
@@ -22,8 +23,6 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.security.GeneralSecurityException;
-import java.security.KeyStore;
 import java.security.MessageDigest;
 import java.util.Locale;
 import java.util.Optional;
@@ -34,7 +33,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -86,7 +84,7 @@ public final class BackupServer implements AutoCloseable {
         }
         Optional<SSLContext> ssl = Optional.empty();
         if (settings.keystore().isPresent()) {
-            ssl = Optional.of(sslContext(settings.keystore().get(), settings.keystorePasswordFile().orElseThrow()));
+            ssl = Optional.of(TlsContexts.serving(settings.keystore().get(), settings.keystorePasswordFile().orElseThrow()));
         }
         InetSocketAddress address;
         try {
@@ -120,22 +118,6 @@ public final class BackupServer implements AutoCloseable {
         server.start();
         LOG.info("Backup server serving {} on {} ({})", root, bs.baseUri(), ssl.isPresent() ? "HTTPS" : "HTTP");
         return bs;
-    }
-
-    private static SSLContext sslContext(Path keystore, Path passwordFile) throws BadInputException {
-        char[] password = BackupPaths.readSecret(passwordFile, "backup-server.keystore-password-file").toCharArray();
-        try (InputStream in = Files.newInputStream(keystore)) {
-            KeyStore ks = KeyStore.getInstance("PKCS12");
-            ks.load(in, password);
-            KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-            kmf.init(ks, password);
-            SSLContext ctx = SSLContext.getInstance("TLS");
-            ctx.init(kmf.getKeyManagers(), null, null);
-            return ctx;
-        } catch (IOException | GeneralSecurityException e) {
-            throw new BadInputException("backup-server.keystore: cannot load PKCS12 keystore " + keystore + " ("
-                    + e.getMessage() + "); check the file and backup-server.keystore-password-file", e);
-        }
     }
 
     /** The port actually bound (useful with port 0). */

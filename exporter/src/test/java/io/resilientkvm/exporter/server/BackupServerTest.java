@@ -124,10 +124,15 @@ class BackupServerTest {
         lines.start();
         access.addAppender(lines);
         try {
+            // The exchange is logged after the response is sent, on the server's thread: wait for
+            // each line before the next request, or two server threads may log out of order.
             get(path(), TOKEN, "bytes=0-99");
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+                    .until(() -> lines.list.size() >= 1);
             get(path(), "wrong-" + TOKEN, null);
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+                    .until(() -> lines.list.size() >= 2);
             get("/v1/repository/%2e%2e/x/y", TOKEN, null);
-            // The exchange is logged after the response is sent.
             org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
                     .until(() -> lines.list.size() >= 3);
         } finally {

@@ -14,6 +14,8 @@ public interface Downloader {
      * manifest last); a backup that fails its checks never enters the repository.
      *
      * @return the bytes transferred
+     * @throws OperatorException whose {@code nextStep()} tells the importer what to do: retry later,
+     *         give this backup up until its manifest changes, or stop the round (refused, bad input)
      */
     long download(URI main, BackupManifest manifest, Path repository) throws OperatorException;
 }

@@ -1,21 +1,22 @@
 package io.resilientkvm.importer.service;
 
+import static io.resilientkvm.importer.service.BackupImport.describe;
+
 import io.resilientkvm.engine.backup.BackupManifest;
-import io.resilientkvm.engine.backup.BackupPaths;
 import io.resilientkvm.engine.backup.BackupManifest.Level;
 import io.resilientkvm.engine.backup.BackupRepository;
-import io.resilientkvm.engine.backup.Chain;
-import io.resilientkvm.engine.backup.ChainVerifier;
-import io.resilientkvm.engine.backup.VerifyReport;
 import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.error.NextStep;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
+import io.resilientkvm.engine.error.RetryableException;
 import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.engine.zk.EpochStore;
 import io.resilientkvm.engine.zk.ImporterStatus;
 import io.resilientkvm.engine.zk.ImporterStatusStore;
 import io.resilientkvm.engine.zk.ManifestCatalog;
 import io.resilientkvm.engine.zk.ZkLayout;
+import io.resilientkvm.importer.transfer.Backoff;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
@@ -38,6 +39,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
+import java.util.stream.Collectors;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.recipes.cache.CuratorCache;
 import org.apache.curator.framework.recipes.cache.CuratorCacheListener;
@@ -57,6 +59,14 @@ import org.slf4j.LoggerFactory;
  * clone does not hold is refused and logged (its main was replaced). Each imported backup is
  * verified (size and SHA-256 while streaming, then {@code qemu-img check} and its backing link)
  * before it counts; this clone's status ({@link ImporterStatus}) is written after each round.
+ *
+ * <p>A round branches on what its failure says to do next ({@link NextStep}): a transient one
+ * (network, main not announced) stops the round and another follows after a backoff that
+ * doubles up to {@code resyncEvery}; a backup that must be given up (bad bytes, gone from the
+ * main, broken image) is skipped, and tried again only when its published manifest changes or
+ * after {@code giveUpFor}, while the round goes on; a refusal (the token, a clone history that
+ * differs from the main's) or bad input stops the round until the next event or resync, without
+ * early retries.
  */
 public final class ImporterService implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ImporterService.class);
@@ -66,13 +76,28 @@ public final class ImporterService implements AutoCloseable {
      * @param repository  where imported backups are kept (same layout as the main's)
      * @param resyncEvery a reconcile runs at least this often, even without any event
      * @param roundTimeout longest wait for a round requested through {@link #reconcileNow()}
+     * @param retryBase    the first delay before another round after a transient failure (doubles, up to resyncEvery)
+     * @param giveUpFor    how long a backup given up stays skipped while its manifest stays the same
      */
-    public record Settings(String node, Path repository, Duration resyncEvery, Duration roundTimeout) {
+    public record Settings(String node, Path repository, Duration resyncEvery, Duration roundTimeout,
+            Duration retryBase, Duration giveUpFor) {
         public Settings {
             ZkLayout.requireName("node", node);
             Objects.requireNonNull(repository, "repository");
             Objects.requireNonNull(resyncEvery, "resyncEvery");
             Objects.requireNonNull(roundTimeout, "roundTimeout");
+            Objects.requireNonNull(retryBase, "retryBase");
+            Objects.requireNonNull(giveUpFor, "giveUpFor");
+            if (retryBase.isNegative() || retryBase.compareTo(resyncEvery) > 0) {
+                throw new IllegalArgumentException("retryBase " + retryBase + " must be in 0.." + resyncEvery
+                        + " (resyncEvery)");
+            }
+        }
+
+        /** Retries after 1 s (doubling), a backup given up stays skipped for an hour. */
+        public Settings(String node, Path repository, Duration resyncEvery, Duration roundTimeout) {
+            this(node, repository, resyncEvery, roundTimeout, Duration.ofSeconds(1).compareTo(resyncEvery) > 0
+                    ? resyncEvery : Duration.ofSeconds(1), Duration.ofHours(1));
         }
 
         public static Settings of(String node, Path repository) {
@@ -85,7 +110,6 @@ public final class ImporterService implements AutoCloseable {
     private final ManifestCatalog catalog;
     private final ImporterStatusStore statuses;
     private final BackupRepository repository;
-    private final Downloader downloader;
     private final MainLocator locator;
     private final Consumer<ImportRound> afterRound;
     private final CuratorFramework client;
@@ -95,6 +119,9 @@ public final class ImporterService implements AutoCloseable {
     private final AtomicBoolean pending = new AtomicBoolean();
     private final AtomicLong bytes = new AtomicLong();
     private final Set<String> refusedOnce = new HashSet<>();
+    private final BackupImport backups;
+    private final Quarantine quarantine;
+    private final RoundRetry retries;
     private final ConnectionStateListener reconnects;
     private final CuratorCache cache;
     private volatile ImportRound lastRound;
@@ -103,7 +130,6 @@ public final class ImporterService implements AutoCloseable {
             MainLocator locator, Consumer<ImportRound> afterRound, InstantSource clock) {
         this.client = client;
         this.settings = settings;
-        this.downloader = downloader;
         this.locator = locator;
         this.afterRound = afterRound;
         this.clock = clock;
@@ -111,11 +137,15 @@ public final class ImporterService implements AutoCloseable {
         this.catalog = new ManifestCatalog(client, layout);
         this.statuses = new ImporterStatusStore(client, layout);
         this.repository = new BackupRepository(settings.repository());
+        this.backups = new BackupImport(settings.repository(), downloader);
+        this.quarantine = new Quarantine(settings.giveUpFor());
         this.executor = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "importer-" + settings.node());
             t.setDaemon(true);
             return t;
         });
+        this.retries = new RoundRetry(executor, this::requestReconcile,
+                new Backoff(settings.retryBase(), settings.resyncEvery()));
         this.reconnects = (c, state) -> {
             if (state == ConnectionState.RECONNECTED) {
                 LOG.info("Reconnected to ZooKeeper: reconciling with the main");
@@ -202,23 +232,27 @@ public final class ImporterService implements AutoCloseable {
     private ImportRound round() {
         List<String> imported = new ArrayList<>();
         List<String> refused = new ArrayList<>();
+        List<String> givenUp = new ArrayList<>();
         long roundBytes = 0;
         String error = null;
+        NextStep next = null;
         long epochNumber = -1;
         try {
             Optional<Epoch> current = epochs.current();
             if (current.isEmpty()) {
-                return record(new ImportRound(-1, imported, 0, refused, null));
+                return record(new ImportRound(-1, imported, 0, refused, null, null, null));
             }
             Epoch epoch = current.get();
             epochNumber = epoch.number();
             Optional<URI> main = Optional.empty();
-            for (BackupManifest m : catalog.list()) {
+            List<BackupManifest> published = catalog.list();
+            quarantine.retainOnly(published.stream().map(BackupImport::describe).collect(Collectors.toSet()));
+            for (BackupManifest m : published) {
                 if (m.epoch() > epoch.number()) {
                     continue; // the epoch moved while we listed: the next round sees it
                 }
-                Path file = localFile(m);
-                if (held(m, file)) {
+                Path file = backups.localFile(m);
+                if (backups.held(m, file)) {
                     continue;
                 }
                 if (m.epoch() < epoch.number()) {
@@ -230,7 +264,7 @@ public final class ImporterService implements AutoCloseable {
                     }
                     continue;
                 }
-                if (m.level() == Level.INC && !parentHeld(m, file)) {
+                if (m.level() == Level.INC && !backups.parentHeld(m, file)) {
                     String why = describe(m) + ": its parent " + m.parent() + " is not held here (the chain started"
                             + " before this clone joined, or an earlier import failed); waiting for the next full";
                     refused.add(why);
@@ -239,27 +273,50 @@ public final class ImporterService implements AutoCloseable {
                     }
                     continue;
                 }
+                Optional<String> gaveUp = quarantine.reason(describe(m), m, clock.instant());
+                if (gaveUp.isPresent()) {
+                    givenUp.add(describe(m) + " is given up until its manifest changes: " + gaveUp.get());
+                    continue;
+                }
                 if (main.isEmpty()) {
                     main = locator.locate(epoch);
                     if (main.isEmpty()) {
-                        throw new OperationFailedException("the main of epoch " + epoch.number() + " (" + epoch.owner()
+                        throw new RetryableException("the main of epoch " + epoch.number() + " (" + epoch.owner()
                                 + ") has not announced its backup server; waiting for it");
                     }
                 }
-                long t0 = System.nanoTime();
-                long moved = downloader.download(main.get(), m, settings.repository());
-                verify(m, file);
-                roundBytes += moved;
-                bytes.addAndGet(moved);
-                imported.add(describe(m));
-                LOG.info("Imported {} ({} bytes in {} ms), verified", describe(m), moved,
-                        (System.nanoTime() - t0) / 1_000_000);
+                try {
+                    long moved = backups.run(main.get(), m, file);
+                    roundBytes += moved;
+                    bytes.addAndGet(moved);
+                    imported.add(describe(m));
+                } catch (OperatorException e) {
+                    if (e.nextStep() != NextStep.GIVE_UP_ITEM) {
+                        throw e;
+                    }
+                    // This backup cannot be imported as published; the others can.
+                    quarantine.giveUp(describe(m), m, e.getMessage(), clock.instant());
+                    givenUp.add(describe(m) + " is given up until its manifest changes: " + e.getMessage());
+                    LOG.warn("Giving up {} until its manifest changes (or for {}): {}", describe(m),
+                            settings.giveUpFor(), e.getMessage());
+                }
             }
-        } catch (OperatorException | IOException | RuntimeException e) {
+        } catch (OperatorException e) {
             error = e.getMessage();
+            next = e.nextStep();
+            LOG.warn("Import round stopped ({}): {}", next, error);
+        } catch (IOException | RuntimeException e) {
+            error = e.getMessage();
+            next = NextStep.RETRY;
             LOG.warn("Import round stopped: {}", error);
         }
-        return record(new ImportRound(epochNumber, imported, roundBytes, refused, error));
+        refused.addAll(givenUp);
+        if (error == null && !givenUp.isEmpty()) {
+            error = givenUp.get(0); // the round went on, but this clone is not in step with the main
+            next = NextStep.GIVE_UP_ITEM;
+        }
+        Duration retryIn = retries.after(next);
+        return record(new ImportRound(epochNumber, imported, roundBytes, refused, error, next, retryIn));
     }
 
     private ImportRound record(ImportRound r) {
@@ -286,47 +343,6 @@ public final class ImporterService implements AutoCloseable {
                     m.sequence(), m.file(), m.startedAt())));
         }
         return points;
-    }
-
-    private void verify(BackupManifest m, Path file) throws IOException, BadInputException, OperationFailedException {
-        Chain chain = repository.chains(m.device()).stream().filter(c -> c.chainId().equals(m.chainId())).findFirst()
-                .orElseThrow(() -> new OperationFailedException(describe(m) + ": imported but its chain is not readable"));
-        VerifyReport report = ChainVerifier.verifyNewest(chain, true);
-        report.warnings().forEach(w -> LOG.warn("{}", w));
-        if (!report.ok()) {
-            // Out of history before anything can restore from it; the main's copy is the broken one.
-            Files.deleteIfExists(BackupManifest.manifestPath(file));
-            Files.deleteIfExists(file);
-            throw new OperationFailedException(describe(m) + " failed verification after import and was removed: "
-                    + String.join("; ", report.problems()) + "; check the main's repository (bin/exporter verify)");
-        }
-    }
-
-    private boolean held(BackupManifest m, Path file) throws IOException, BadInputException, OperationFailedException {
-        Path manifest = BackupManifest.manifestPath(file);
-        if (!Files.exists(manifest)) {
-            return false;
-        }
-        BackupManifest local = BackupManifest.read(manifest);
-        if (!local.sha256().equals(m.sha256())) {
-            throw new OperationFailedException("this clone holds " + describe(m) + " with SHA-256 " + local.sha256()
-                    + " but the main published " + m.sha256() + "; move " + file.getParent()
-                    + " aside and the importer fetches the chain again");
-        }
-        return true;
-    }
-
-    private boolean parentHeld(BackupManifest m, Path file) {
-        return Files.exists(BackupManifest.manifestPath(file.resolveSibling(m.parent())));
-    }
-
-    private Path localFile(BackupManifest m) {
-        // Names from ZooKeeper become paths: the wire contract accepts plain names only.
-        return BackupPaths.Ref.of(m).resolve(settings.repository());
-    }
-
-    private static String describe(BackupManifest m) {
-        return m.device() + "/" + m.chainId() + "/" + m.file();
     }
 
     @Override

@@ -2,6 +2,7 @@ package io.resilientkvm.importer.transfer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -11,8 +12,10 @@ import io.resilientkvm.engine.backup.Chain;
 import io.resilientkvm.engine.backup.ChainVerifier;
 import io.resilientkvm.engine.backup.Sha256;
 import io.resilientkvm.engine.backup.VerifyReport;
+import io.resilientkvm.engine.error.GiveUpException;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.RefusedException;
+import io.resilientkvm.engine.error.RetryableException;
 import io.resilientkvm.exporter.server.BackupServer;
 import io.resilientkvm.exporter.server.BackupServerSettings;
 import java.net.URI;
@@ -184,6 +187,8 @@ class BackupFetcherTest {
             OperationFailedException e = assertThrows(OperationFailedException.class, () -> f.fetch(full, clone));
             assertTrue(e.getMessage().contains(full.file()) && e.getMessage().contains("after 3 attempts")
                     && e.getMessage().contains("SHA-256"), e.getMessage());
+            // Bytes that never match the manifest make the backup bad, not the network: give it up.
+            assertInstanceOf(GiveUpException.class, e);
         }
         assertEquals(2, sleeps.size());
         assertTrue(sleeps.stream().allMatch(d -> d.toMillis() <= 5), sleeps.toString());
@@ -194,10 +199,43 @@ class BackupFetcherTest {
     void aWrongTokenFailsAtOnceWithoutData() throws Exception {
         BackupManifest full = main.full(1, 5);
         try (BackupFetcher f = fetcher(server.baseUri(), "not-the-token")) {
-            OperationFailedException e = assertThrows(OperationFailedException.class, () -> f.fetch(full, clone));
+            RefusedException e = assertThrows(RefusedException.class, () -> f.fetch(full, clone));
             assertTrue(e.getMessage().contains("401") && e.getMessage().contains("token"), e.getMessage());
         }
+        // Read from a file, the token's file is named: that is what to fix.
+        Path wrong = dir.resolve("clone-token");
+        Files.writeString(wrong, "not-the-token\n");
+        TransferSettings s = TransferSettings.of(server.baseUri(), "not-the-token").withTokenFile(wrong);
+        try (BackupFetcher f = new BackupFetcher(s, d -> sleeps.add(d))) {
+            RefusedException e = assertThrows(RefusedException.class, () -> f.fetch(full, clone));
+            assertTrue(e.getMessage().contains("401") && e.getMessage().contains(wrong.toString()), e.getMessage());
+        }
         assertEquals(List.of(), sleeps, "an authentication failure is not retried");
+        assertEquals(List.of(), cloneFiles());
+    }
+
+    @Test
+    void aFileTheMainNoLongerHasIsGivenUpAtOnce() throws Exception {
+        BackupManifest full = main.full(1, 9);
+        Files.delete(main.file(full));
+        try (BackupFetcher f = fetcher(server.baseUri(), TOKEN)) {
+            GiveUpException e = assertThrows(GiveUpException.class, () -> f.fetch(full, clone));
+            assertTrue(e.getMessage().contains("404") && e.getMessage().contains(full.file()), e.getMessage());
+        }
+        assertEquals(List.of(), sleeps, "a 404 is not retried");
+        assertEquals(List.of(), cloneFiles());
+    }
+
+    @Test
+    void serverErrorsAreRetriedWithBackoffThenLeftToTheCallerToRetryLater() throws Exception {
+        BackupManifest full = main.full(1, 10);
+        try (FailingMain failing = new FailingMain(500); BackupFetcher f = fetcher(failing.baseUri(), TOKEN)) {
+            RetryableException e = assertThrows(RetryableException.class, () -> f.fetch(full, clone));
+            assertTrue(e.getMessage().contains("after 3 attempts") && e.getMessage().contains("HTTP 500"),
+                    e.getMessage());
+            assertEquals(3, failing.requests());
+        }
+        assertEquals(2, sleeps.size(), sleeps.toString());
         assertEquals(List.of(), cloneFiles());
     }
 
@@ -225,6 +263,7 @@ class BackupFetcherTest {
                 OperationFailedException e = assertThrows(OperationFailedException.class,
                         () -> untrusting.fetch(full, clone));
                 assertTrue(e.getMessage().contains("after 3 attempts"), e.getMessage());
+                assertInstanceOf(RetryableException.class, e);
             }
             assertEquals(List.of(), cloneFiles());
             TransferSettings s = TransferSettings.of(tls.baseUri(), TOKEN).withTruststore(trust, pass);

@@ -20,25 +20,26 @@ import java.util.concurrent.TimeUnit;
 /**
  * A main's repository with real images: a full backup of random data (qemu-img convert) and
  * incrementals written with qemu-io, published through the exporter's own repository code.
+ * Its manifests carry epoch 1.
  */
-final class MainRepository {
+public final class MainRepository {
     static final long MIB = 1 << 20;
     static final long VIRTUAL = 16 * MIB;
 
     private final Repository repo;
     private final Path work;
 
-    MainRepository(Path root, Path work) {
+    public MainRepository(Path root, Path work) {
         this.repo = new Repository(root);
         this.work = work;
     }
 
-    Path root() {
+    public Path root() {
         return repo.root();
     }
 
     /** A full backup whose first {@code mib} MiB are random (seeded) data. */
-    BackupManifest full(int mib, long seed) throws Exception {
+    public BackupManifest full(int mib, long seed) throws Exception {
         Path raw = work.resolve("src-" + seed + ".raw");
         Random r = new Random(seed);
         byte[] chunk = new byte[(int) MIB];
@@ -68,7 +69,7 @@ final class MainRepository {
         return repo.complete(p, "vm", VIRTUAL, 1, figures());
     }
 
-    Path file(BackupManifest m) {
+    public Path file(BackupManifest m) {
         return root().resolve(m.device()).resolve(m.chainId()).resolve(m.file());
     }
 

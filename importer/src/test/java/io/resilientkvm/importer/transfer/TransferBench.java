@@ -29,6 +29,7 @@ public final class TransferBench {
     }
 
     public static void main(String[] args) throws Exception {
+        TransferTuning.applyToJvm(); // as bin/ does: the figures are of the tuned client
         switch (args[0]) {
             case "prepare" -> prepare(Path.of(args[1]));
             case "serve" -> serve(Path.of(args[1]), Path.of(args[2]));
