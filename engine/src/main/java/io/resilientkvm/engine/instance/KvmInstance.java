@@ -9,6 +9,7 @@ import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.engine.guest.GuestFileServer;
+import io.resilientkvm.engine.lifecycle.LifecycleState;
 import io.resilientkvm.engine.net.PortTunnel;
 import io.resilientkvm.engine.params.ExternalDiskParameter;
 import io.resilientkvm.engine.params.KvmParameters;
@@ -51,6 +52,7 @@ public final class KvmInstance implements AutoCloseable {
     private final Optional<GuestFileServer> guestFiles;
     private final List<Tunnel> ipv6Forwards;
     private final List<PortTunnel> tunnels = new ArrayList<>();
+    private final LifecycleState lifecycle;
     private VmSupervisor supervisor;
 
     /** One IPv6 listen address relayed to the IPv4 host forward QEMU listens on. */
@@ -64,6 +66,7 @@ public final class KvmInstance implements AutoCloseable {
         this.argv = List.copyOf(argv);
         this.guestFiles = guestFiles;
         this.ipv6Forwards = List.copyOf(ipv6Forwards);
+        this.lifecycle = new LifecycleState("instance " + name);
     }
 
     /** The argv that {@link #prepare} would run, without creating or downloading anything. */
@@ -183,9 +186,7 @@ public final class KvmInstance implements AutoCloseable {
 
     /** Starts QEMU under supervision: restarted with backoff when it crashes, stopped with {@code quit} so bitmaps are saved. */
     public synchronized VmSupervisor start(RestartPolicy restartPolicy) throws OperatorException {
-        if (supervisor != null) {
-            throw new IllegalStateException("instance " + name + " is already started");
-        }
+        lifecycle.markStarted();
         QemuLaunch launch = new QemuLaunch(argv, layout.qmpSocket(), layout.qemuLog(), Optional.of(layout.pidFile()),
                 QemuLaunch.DEFAULT_START_TIMEOUT);
         supervisor = new VmSupervisor(name, () -> QemuProcess.start(launch), restartPolicy, StopPolicy.QUIT);
@@ -209,6 +210,9 @@ public final class KvmInstance implements AutoCloseable {
 
     @Override
     public synchronized void close() {
+        if (!lifecycle.markClosed()) {
+            return; // closed once: QEMU, the tunnels and the guest file server are stopped
+        }
         if (supervisor != null) {
             supervisor.close();
         }
