@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.resilientkvm.engine.instance.InstanceLayout;
-import io.resilientkvm.engine.instance.NodeConfig;
 import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.engine.zk.EpochStore;
 import io.resilientkvm.takeover.fencing.FenceMarker;
@@ -36,7 +35,9 @@ class MainRoleFailedStartTest {
         InstanceLayout layout = new InstanceLayout(dataDir);
         int port = Leftovers.freePort();
         try (TestingServer zk = new TestingServer(-1, dir.resolve("zk").toFile(), true)) {
-            NodeContext ctx = NodeContext.open(NodeConfig.load(config(zk.getConnectString(), dataDir, port)));
+            NodeContext ctx = NodeContext.open(TestNodeConfig.write(dir, "node-a", "failed", zk.getConnectString(),
+                    Duration.ofSeconds(2), "\"resiliency-backup-periodicity\": \"99 * * * *\"",
+                    "\"bind\": \"127.0.0.1\", \"port\": " + port));
             try {
                 Epoch epoch = new EpochStore(ctx.client(), ctx.layout()).initialize("node-a");
                 MainRole main = new MainRole(ctx, epoch, false, reason -> { }, FenceMarker.of(layout), Promotion::restoreDisks);
@@ -57,21 +58,5 @@ class MainRoleFailedStartTest {
                 ctx.client().close();
             }
         }
-    }
-
-    private Path config(String connect, Path dataDir, int port) throws Exception {
-        Path params = Files.writeString(dir.resolve("params.json"), """
-                {"-sla-0-computer_guid": "node-a", "-sla-1-computer_guid": "node-b", "-sla-2-computer_guid": "node-c",
-                 "ram-size": 256, "cpu-count": 1, "disk-size": 1, "use-nat": false, "use-tap": false,
-                 "resiliency-backup-periodicity": "99 * * * *"}
-                """);
-        Path token = Files.writeString(dir.resolve("token"), "0123456789abcdef0123456789abcdef\n");
-        return Files.writeString(dir.resolve("node-a.json"), """
-                {"node": "node-a", "instance": "failed", "data-dir": "%s", "parameters": "%s",
-                 "software-type": "kvm-resilient", "vnc": {"listen": "none"},
-                 "zookeeper": {"connect": "%s", "base-path": "/rkvm-test", "session-timeout-ms": 8000,
-                               "suspend-bound-ms": 2000},
-                 "backup-server": {"bind": "127.0.0.1", "port": %d, "token-file": "%s"}}
-                """.formatted(dataDir, params, connect, port, token));
     }
 }

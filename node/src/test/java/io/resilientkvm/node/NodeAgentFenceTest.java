@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.resilientkvm.engine.instance.InstanceLayout;
-import io.resilientkvm.engine.instance.NodeConfig;
 import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.engine.zk.EpochStore;
 import io.resilientkvm.engine.zk.ZkClients;
@@ -74,7 +73,8 @@ class NodeAgentFenceTest {
                 CuratorFramework observer = ZkClients.connect(ZkSettings.of(zk.getConnectString()))) {
             EpochStore epochs = new EpochStore(observer, ZK);
             Epoch first = epochs.initialize("node-a");
-            NodeAgent agent = NodeAgent.start(NodeConfig.load(config(zk.getConnectString(), dataDir)), slowRestore);
+            NodeAgent agent = NodeAgent.start(TestNodeConfig.write(dir, "node-b", "fence", zk.getConnectString(),
+                    SUSPEND_BOUND, "", ""), slowRestore);
             try {
                 assertEquals(Role.CLONE, agent.role());
                 Epoch promoted = epochs.advance(first, "node-b"); // a takeover names node-b
@@ -88,6 +88,9 @@ class NodeAgentFenceTest {
                 assertTrue(Files.exists(instance.etc().resolve("fenced.json")), "the fence marker is written");
 
                 release.countDown();
+                // The restore itself goes on to its end (the agent's close below would interrupt it).
+                await("the restore returns").atMost(1, TimeUnit.MINUTES).pollInterval(Duration.ofMillis(20))
+                        .until(() -> restored.get() != null);
                 String end = agent.ended().get(1, TimeUnit.MINUTES);
                 assertTrue(end.startsWith("fenced: ") && end.contains("newer epoch"), end);
             } finally {
@@ -102,21 +105,6 @@ class NodeAgentFenceTest {
                     .until(() -> Leftovers.threads("node-agent-node-b", "node-fence-node-b", "importer-node-b",
                             "fencing-node-b", "epoch-check-node-b").isEmpty());
         }
-    }
-
-    private Path config(String connect, Path dataDir) throws Exception {
-        Path params = Files.writeString(dir.resolve("params.json"), """
-                {"-sla-0-computer_guid": "node-a", "-sla-1-computer_guid": "node-b", "-sla-2-computer_guid": "node-c",
-                 "ram-size": 256, "cpu-count": 1, "disk-size": 1, "use-nat": false, "use-tap": false}
-                """);
-        Path token = Files.writeString(dir.resolve("token"), "0123456789abcdef0123456789abcdef\n");
-        return Files.writeString(dir.resolve("node-b.json"), """
-                {"node": "node-b", "instance": "fence", "data-dir": "%s", "parameters": "%s",
-                 "software-type": "kvm-resilient", "vnc": {"listen": "none"},
-                 "zookeeper": {"connect": "%s", "base-path": "/rkvm-test", "session-timeout-ms": 8000,
-                               "suspend-bound-ms": %d},
-                 "backup-server": {"token-file": "%s"}}
-                """.formatted(dataDir, params, connect, SUSPEND_BOUND.toMillis(), token));
     }
 
     private static Optional<Role> role(CuratorFramework client, String node) throws Exception {
