@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.resilientkvm.engine.backup.BackupManifest;
+import io.resilientkvm.engine.backup.BackupRepository;
 import io.resilientkvm.engine.instance.InstanceLayout;
 import io.resilientkvm.node.zk.EmbeddedZooKeeper;
 import io.resilientkvm.engine.zk.EpochStore;
@@ -90,9 +91,13 @@ class TakeoverRaceIT {
             awaitHeld(statuses, loser, newFull);
             agents.get(loser).destroy(); // SIGTERM: a clean stop
             assertTrue(agents.get(loser).waitFor(1, TimeUnit.MINUTES));
+            // What the stopped clone holds on disk: it may have imported a backup after newFull before it stopped.
+            BackupManifest held = new BackupRepository(new InstanceLayout(dir.resolve(loser)).backupRepository())
+                    .newestBackup(newFull.device()).orElseThrow();
             await("the new main publishes a backup the stopped clone misses").atMost(2, TimeUnit.MINUTES)
                     .until(() -> catalog.newestPerDevice().stream().anyMatch(m -> m.epoch() == 1
-                            && (!m.chainId().equals(newFull.chainId()) || m.sequence() > newFull.sequence())));
+                            && m.device().equals(held.device())
+                            && (!m.chainId().equals(held.chainId()) || m.sequence() > held.sequence())));
             killMain(winner, zkc, layout);
             agents.put(loser, start(loser));
             awaitRole(zkc, layout, loser, Role.CLONE);
