@@ -5,6 +5,7 @@ import io.resilientkvm.engine.backup.BackupManifest;
 import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
+import io.resilientkvm.engine.lifecycle.LifecycleState;
 import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.importer.service.ImportRound;
 import io.resilientkvm.importer.service.ImporterService;
@@ -31,10 +32,12 @@ final class CloneRole implements AutoCloseable {
 
     private final ImporterService importer;
     private final Map<URI, BackupFetcher> fetchers;
+    private final LifecycleState lifecycle = new LifecycleState("clone role");
 
     private CloneRole(ImporterService importer, Map<URI, BackupFetcher> fetchers) {
         this.importer = importer;
         this.fetchers = fetchers;
+        lifecycle.markStarted();
     }
 
     static CloneRole start(NodeContext ctx, Consumer<ImportRound> afterRound) throws OperatorException {
@@ -87,8 +90,12 @@ final class CloneRole implements AutoCloseable {
         return importer;
     }
 
+    /** Stops the importer, then its fetchers; later calls do nothing. */
     @Override
     public void close() {
+        if (!lifecycle.markClosed()) {
+            return;
+        }
         importer.close();
         fetchers.values().forEach(f -> {
             try {

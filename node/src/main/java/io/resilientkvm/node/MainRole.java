@@ -2,10 +2,13 @@ package io.resilientkvm.node;
 
 import io.resilientkvm.engine.backup.BackupManifest;
 import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.engine.instance.InstanceLayout;
 import io.resilientkvm.engine.instance.KvmInstance;
 import io.resilientkvm.engine.instance.NodeConfig;
+import io.resilientkvm.engine.lifecycle.ComponentStack;
+import io.resilientkvm.engine.lifecycle.LifecycleState;
 import io.resilientkvm.engine.process.RestartPolicy;
 import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.engine.zk.ManifestCatalog;
@@ -15,8 +18,8 @@ import io.resilientkvm.exporter.DeviceBackup;
 import io.resilientkvm.exporter.Exporter;
 import io.resilientkvm.exporter.NewChainPolicy;
 import io.resilientkvm.exporter.lock.ClusterExporterLock;
-import io.resilientkvm.exporter.schedule.BackupSchedule;
 import io.resilientkvm.exporter.schedule.BackupTime;
+import io.resilientkvm.exporter.schedule.BackupSchedule;
 import io.resilientkvm.exporter.server.BackupServer;
 import io.resilientkvm.importer.restore.Hold;
 import io.resilientkvm.importer.restore.RestoreResult;
@@ -34,94 +37,153 @@ import org.slf4j.LoggerFactory;
  * The main's role: the VM under supervision, the backup server clones pull from, the scheduled
  * exporter that publishes every backup under this main's epoch, and the fencing watcher that
  * stops all of it the moment this node is no longer the main.
+ *
+ * <p>Its components form one {@link ComponentStack}, started in this order: fencing watcher,
+ * cluster exporter lock, (a promoted clone's disk restore), backup server, VM, backup schedule;
+ * {@link #close()} stops them in reverse: the schedule (no new backup; a running one may finish),
+ * the VM (QMP quit writes the bitmaps), the server, the exporter lock, and the fencing watcher
+ * last, so this main is watched until nothing of it runs. A start that fails part-way closes, in
+ * reverse, what it started. {@link #fence()} stops the VM at once, from any thread, without
+ * waiting for a start in progress: the start sees the role stopped before its next step (or when
+ * its current one returns) and closes what it started, a VM that came up included.
  */
 final class MainRole implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(MainRole.class);
 
-    private final KvmInstance vm;
-    private final BackupServer server;
-    private final BackupSchedule schedule;
-    private final FencingWatcher fencing;
-    private final ClusterExporterLock exporterLock;
-    private final String address;
-    private final String backupSchedule;
+    /** Puts a promoted clone's disks back from its repository: {@link Promotion#restoreDisks} outside tests. */
+    @FunctionalInterface
+    interface DiskRestore {
+        List<RestoreResult> restore(NodeContext ctx) throws OperatorException;
+    }
 
-    private MainRole(KvmInstance vm, BackupServer server, BackupSchedule schedule, FencingWatcher fencing,
-            ClusterExporterLock exporterLock, String address, String backupSchedule) {
-        this.backupSchedule = backupSchedule;
-        this.exporterLock = exporterLock;
-        this.vm = vm;
-        this.server = server;
-        this.schedule = schedule;
-        this.fencing = fencing;
-        this.address = address;
+    private final NodeContext ctx;
+    private final Epoch epoch;
+    private final boolean promoted;
+    private final FencingWatcher.FenceAction onFence;
+    private final FenceMarker marker;
+    private final DiskRestore restore;
+    private final LifecycleState lifecycle;
+    private final ComponentStack stack;
+    /** Guards {@link #starter} only: held to set it or interrupt it, never across a step of the start. */
+    private final Object starterLock = new Object();
+    private Thread starter;
+    /** Set once the VM is on the stack, so that a fence can stop it without touching a start in progress. */
+    private volatile KvmInstance vm;
+    private volatile String address;
+    private volatile String backupSchedule;
+
+    /** A main role for {@code epoch}, not started: {@link #start()} starts it. */
+    MainRole(NodeContext ctx, Epoch epoch, boolean promoted, FencingWatcher.FenceAction onFence, FenceMarker marker,
+            DiskRestore restore) {
+        this.ctx = ctx;
+        this.epoch = epoch;
+        this.promoted = promoted;
+        this.onFence = onFence;
+        this.marker = marker;
+        this.restore = restore;
+        this.lifecycle = new LifecycleState("main role of " + ctx.node() + " (epoch " + epoch.number() + ")");
+        this.stack = new ComponentStack("main role of " + ctx.node());
     }
 
     /**
-     * Starts the main's services for {@code epoch}. A promoted clone first puts its newest
-     * verified backup under the VM's disk (an instant overlay), and takes a full backup at once
-     * to start its own chain.
+     * Starts the main's services for the epoch. A promoted clone first puts its newest verified
+     * backup under the VM's disk (an instant overlay), and takes a full backup at once to start
+     * its own chain. Throws when a step fails, or when the role was fenced or closed meanwhile;
+     * either way nothing of it is left running.
      */
-    static MainRole start(NodeContext ctx, Epoch epoch, boolean promoted, FencingWatcher.FenceAction onFence,
-            FenceMarker marker) throws OperatorException {
+    void start() throws OperatorException {
+        lifecycle.markStarted();
+        synchronized (starterLock) {
+            starter = Thread.currentThread();
+        }
+        try {
+            startSteps();
+        } catch (OperatorException | RuntimeException e) {
+            stack.close();
+            if (lifecycle.isClosed()) {
+                throw new OperationFailedException("the main role of " + ctx.node() + " for epoch " + epoch.number()
+                        + " was stopped while it started (fenced or shut down); nothing of it runs: " + e.getMessage(), e);
+            }
+            throw e;
+        } finally {
+            synchronized (starterLock) {
+                starter = null;
+            }
+            if (lifecycle.isClosed()) {
+                Thread.interrupted(); // the interrupt was meant for this start, not for the caller's thread
+            }
+        }
+    }
+
+    private void startSteps() throws OperatorException {
         NodeConfig cfg = ctx.config();
         InstanceLayout layout = cfg.layout();
-        FencingWatcher fencing = FencingWatcher.start(ctx.client(), ctx.layout(), ctx.node(), epoch,
-                cfg.zookeeper().suspendBound(), cfg.zookeeper().sessionTimeout(), onFence, marker);
-        KvmInstance vm = null;
-        BackupServer server = null;
-        ClusterExporterLock exporterLock = null;
-        try {
-            // First: a damaged etc/.backup-time stops the start before anything runs.
-            BackupTime backupTime = BackupTime.resolve(ctx.resilient().backupCron(), layout.etc());
-            // One exporter per instance, even if an operator starts bin/exporter on another host.
-            exporterLock = ClusterExporterLock.acquire(ctx.client(), ctx.layout().exporterLockPath(), ctx.node(),
-                    ClusterExporterLock.DEFAULT_ACQUIRE_TIMEOUT);
-            List<Hold> toRelease = new ArrayList<>();
-            if (promoted) {
-                String mainDevice = ctx.params().kvm().diskType().mainDeviceId();
-                for (RestoreResult r : Promotion.restoreDisks(ctx)) {
-                    if (r.point().device().equals(mainDevice)) {
-                        r.hold().ifPresent(toRelease::add);
-                    }
+        // First: a damaged etc/.backup-time stops the start before anything runs.
+        BackupTime backupTime = BackupTime.resolve(ctx.resilient().backupCron(), layout.etc());
+        step("fencing watcher", () -> FencingWatcher.start(ctx.client(), ctx.layout(), ctx.node(), epoch,
+                cfg.zookeeper().suspendBound(), cfg.zookeeper().sessionTimeout(), onFence, marker));
+        // One exporter per instance, even if an operator starts bin/exporter on another host.
+        ClusterExporterLock exporterLock = step("exporter lock", () -> ClusterExporterLock.acquire(ctx.client(), ctx.layout().exporterLockPath(), ctx.node(),
+                ClusterExporterLock.DEFAULT_ACQUIRE_TIMEOUT));
+        List<Hold> toRelease = new ArrayList<>();
+        if (promoted) {
+            requireRunning("the disk restore");
+            String mainDevice = ctx.params().kvm().diskType().mainDeviceId();
+            for (RestoreResult r : restore.restore(ctx)) {
+                if (r.point().device().equals(mainDevice)) {
+                    r.hold().ifPresent(toRelease::add);
                 }
             }
-            Flattening flattening = new Flattening(layout.backupQmpSocket(), layout.backupRepository(), toRelease);
-            vm = KvmInstance.prepare(cfg.instance(), ctx.params().kvm(), cfg.host(), layout);
-            // Returns once QEMU answers QMP (the supervisor holds run/qmp.sock from then on).
-            vm.start(RestartPolicy.DEFAULT);
-            server = BackupServer.start(BackupServerSettings.from(cfg.backupServer(), layout.backupRepository()));
-            String address = server.baseUri().toString();
-            ManifestCatalog catalog = new ManifestCatalog(ctx.client(), ctx.layout());
-            NewChainPolicy policy = newChainPolicy(ctx);
-            Supplier<BackupRequest> requests = () -> BackupRequest.of(layout.backupQmpSocket(), layout.backupRepository())
-                    .withInstance(cfg.instance()).withEpoch(epoch.number())
-                    .withSpeed(ctx.resilient().speedLimitBytesPerSecond()).withCompress(ctx.resilient().compress())
-                    .withNewChainPolicy(policy);
-            // No backup starts while the exporter lock is suspended (within the bound it may come back).
-            BackupSchedule schedule = new BackupSchedule(backupTime.cron(), requests,
-                    exporterLock.guard(request -> {
-                        BackupResult result = publish(catalog, epoch, Exporter.backup(request));
-                        flattening.runOnce(); // after this main's own backup exists
-                        return result;
-                    }, cfg.zookeeper().suspendBound()), MainRole::report, Duration.ofMinutes(5));
-            if (promoted || catalog.newestPerDevice().isEmpty()) {
-                schedule.runNow();
-            }
-            LOG.info("Backups of {}: {}", cfg.instance(), backupTime.describe());
-            return new MainRole(vm, server, schedule, fencing, exporterLock, address, backupTime.describe());
+        }
+        Flattening flattening = new Flattening(layout.backupQmpSocket(), layout.backupRepository(), toRelease);
+        BackupServer server = step("backup server",
+                () -> BackupServer.start(BackupServerSettings.from(cfg.backupServer(), layout.backupRepository())));
+        address = server.baseUri().toString();
+        // Returns once QEMU answers QMP (the supervisor holds run/qmp.sock from then on).
+        vm = step("VM", () -> startVm(cfg, layout));
+        ManifestCatalog catalog = new ManifestCatalog(ctx.client(), ctx.layout());
+        NewChainPolicy policy = newChainPolicy(ctx);
+        Supplier<BackupRequest> requests = () -> BackupRequest.of(layout.backupQmpSocket(), layout.backupRepository())
+                .withInstance(cfg.instance()).withEpoch(epoch.number())
+                .withSpeed(ctx.resilient().speedLimitBytesPerSecond()).withCompress(ctx.resilient().compress())
+                .withNewChainPolicy(policy);
+        // No backup starts while the exporter lock is suspended (within the bound it may come back).
+        BackupSchedule schedule = step("backup schedule", () -> new BackupSchedule(backupTime.cron(), requests,
+                exporterLock.guard(request -> {
+                    BackupResult result = publish(catalog, epoch, Exporter.backup(request));
+                    flattening.runOnce(); // after this main's own backup exists
+                    return result;
+                }, cfg.zookeeper().suspendBound()), MainRole::report, Duration.ofMinutes(5)));
+        if (promoted || catalog.newestPerDevice().isEmpty()) {
+            schedule.runNow();
+        }
+        backupSchedule = backupTime.describe();
+        LOG.info("Backups of {}: {}", cfg.instance(), backupSchedule);
+    }
+
+    private KvmInstance startVm(NodeConfig cfg, InstanceLayout layout) throws OperatorException {
+        KvmInstance instance = KvmInstance.prepare(cfg.instance(), ctx.params().kvm(), cfg.host(), layout);
+        try {
+            instance.start(RestartPolicy.DEFAULT);
         } catch (OperatorException | RuntimeException e) {
-            if (exporterLock != null) {
-                exporterLock.close();
-            }
-            if (server != null) {
-                server.close();
-            }
-            if (vm != null) {
-                vm.close();
-            }
-            fencing.close();
+            instance.close(); // prepared is not running: its guest file server stops too
             throw e;
+        }
+        return instance;
+    }
+
+    /** Starts one component on the stack, unless the role was stopped before or while it started. */
+    private <T extends AutoCloseable, E extends Exception> T step(String name, ComponentStack.Starter<T, E> starter)
+            throws E, OperationFailedException {
+        requireRunning(name);
+        T component = stack.start(name, starter);
+        requireRunning(name); // fenced while it started: the caller closes the stack, this component included
+        return component;
+    }
+
+    private void requireRunning(String next) throws OperationFailedException {
+        if (lifecycle.isClosed()) {
+            throw new OperationFailedException("stopped before " + next);
         }
     }
 
@@ -161,22 +223,39 @@ final class MainRole implements AutoCloseable {
         return backupSchedule;
     }
 
-    /** Fencing: stop the exporter and the VM now; no clean-up that could block. */
-    void stopNow() {
-        // The VM first: closing the schedule waits for a running backup, which may itself be
-        // stuck on the ZooKeeper this main just lost (found by MainFencingIT).
-        vm.close();
-        server.close();
-        schedule.close();
-        exporterLock.close();
+    /**
+     * Fencing, from the fencing watcher's thread: marks the role stopped, interrupts a start in
+     * progress and stops the VM now. It waits on no lock a start holds; the rest of the stack
+     * (schedule, server, lock, watcher) is left to {@link #close()}, which may wait for a running
+     * backup, so the caller runs it on another thread.
+     */
+    void fence() {
+        if (!lifecycle.markClosed()) {
+            return;
+        }
+        interruptStart();
+        KvmInstance running = vm;
+        if (running != null) {
+            // The VM first: the schedule's close waits for a running backup, which may itself be
+            // stuck on the ZooKeeper this main just lost (found by MainFencingIT).
+            running.close();
+        }
     }
 
+    /** Stops everything in reverse order of start; a start in progress is interrupted and closes what it started. */
     @Override
     public void close() {
-        fencing.close();
-        schedule.close();
-        server.close();
-        vm.close();
-        exporterLock.close();
+        if (lifecycle.markClosed()) {
+            interruptStart();
+        }
+        stack.close();
+    }
+
+    private void interruptStart() {
+        synchronized (starterLock) {
+            if (starter != null) {
+                starter.interrupt();
+            }
+        }
     }
 }

@@ -67,8 +67,14 @@ public final class ComponentStack implements AutoCloseable {
     /**
      * Starts one more component on top of the stack. If its start throws, everything this stack
      * started so far is closed in reverse before the exception goes on.
+     *
+     * <p>No lock is held while the component starts, so {@link #close()} (a fence, a shutdown)
+     * never waits for a slow start: it closes what is on the stack and returns. A component whose
+     * start ends after that close is closed at once by the starting thread, and this method then
+     * throws {@link IllegalStateException}: nothing started outlives its stack. Components of one
+     * stack are started by one thread; {@code close()} may come from any thread.
      */
-    public synchronized <T extends AutoCloseable, E extends Exception> T start(String name, Starter<T, E> starter) throws E {
+    public <T extends AutoCloseable, E extends Exception> T start(String name, Starter<T, E> starter) throws E {
         if (state.isClosed()) {
             throw new IllegalStateException(owner + " is closed: cannot start " + name);
         }
@@ -76,26 +82,33 @@ public final class ComponentStack implements AutoCloseable {
         try {
             component = starter.start();
         } catch (Exception | Error e) {
-            LOG.warn("{}: {} failed to start ({}); closing the {} component(s) started before it", owner, name,
-                    e.getMessage(), started.size());
+            LOG.warn("{}: {} failed to start ({}); closing the component(s) started before it", owner, name,
+                    e.getMessage());
             close();
             throw e;
         }
         if (component == null) {
+            close();
             throw new IllegalStateException(owner + ": the starter of " + name + " returned nothing");
         }
-        started.push(new Entry(name, component));
-        return component;
+        return push(name, component);
+    }
+
+    private <T extends AutoCloseable> T push(String name, T component) {
+        synchronized (this) {
+            if (!state.isClosed()) {
+                started.push(new Entry(name, component));
+                return component;
+            }
+        }
+        closeQuietly(new Entry(name, component));
+        throw new IllegalStateException(owner + " was closed while " + name + " was starting: " + name
+                + " is stopped again");
     }
 
     /** Puts an already started component on the stack, so that it is closed with the others. */
-    public synchronized <T extends AutoCloseable> T add(String name, T component) {
-        if (state.isClosed()) {
-            closeQuietly(new Entry(name, component));
-            throw new IllegalStateException(owner + " is closed: cannot add " + name);
-        }
-        started.push(new Entry(name, component));
-        return component;
+    public <T extends AutoCloseable> T add(String name, T component) {
+        return push(name, component);
     }
 
     /** How many components are started on this stack. */

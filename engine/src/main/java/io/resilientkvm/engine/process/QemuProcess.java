@@ -81,7 +81,17 @@ public final class QemuProcess implements AutoCloseable {
                         + (lastError == null ? "" : " (last error: " + lastError.getMessage() + ")")
                         + ". Its output: " + tail(launch.logFile(), logStart));
             }
-            pause(POLL);
+            try {
+                pause(POLL);
+            } catch (QemuStartException interrupted) {
+                // The caller gave up on this start (a fence, a shutdown): the QEMU spawned must not outlive it.
+                process.destroyForcibly();
+                Thread.interrupted(); // so that the wait for the kill is not cut short; restored below
+                waitQuietly(process, Duration.ofSeconds(10));
+                Thread.currentThread().interrupt();
+                launch.pidFile().ifPresent(QemuProcess::deleteQuietly);
+                throw interrupted;
+            }
         }
     }
 

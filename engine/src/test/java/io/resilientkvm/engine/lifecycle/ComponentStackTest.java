@@ -7,11 +7,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 class ComponentStackTest {
-    private final List<String> events = new ArrayList<>();
+    private final List<String> events = Collections.synchronizedList(new ArrayList<>());
 
     private AutoCloseable component(String name) {
         events.add("start " + name);
@@ -64,5 +68,33 @@ class ComponentStackTest {
         assertThrows(IllegalStateException.class, () -> stack.start("late", () -> component("late")));
         assertThrows(IllegalStateException.class, () -> stack.add("late", () -> events.add("close late")));
         assertTrue(events.contains("close late"), "a component added to a closed stack is closed, not leaked");
+    }
+
+    @Test
+    void aCloseDuringASlowStartDoesNotWaitForItAndTheLateComponentIsClosedAtOnce() throws Exception {
+        ComponentStack stack = new ComponentStack("test");
+        stack.start("a", () -> component("a"));
+        CountDownLatch starting = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        CompletableFuture<Throwable> slowStart = CompletableFuture.supplyAsync(() -> {
+            try {
+                stack.start("slow", () -> {
+                    starting.countDown();
+                    release.await(1, TimeUnit.MINUTES);
+                    return component("slow");
+                });
+                return null;
+            } catch (Exception e) {
+                return e;
+            }
+        });
+        assertTrue(starting.await(1, TimeUnit.MINUTES));
+        stack.close(); // returns while "slow" is still starting: no lock is held across a start
+        assertEquals(List.of("start a", "close a"), events);
+        release.countDown();
+        Throwable late = slowStart.get(1, TimeUnit.MINUTES);
+        assertTrue(late instanceof IllegalStateException, String.valueOf(late));
+        assertEquals(List.of("start a", "close a", "start slow", "close slow"), events,
+                "a component that comes up after its stack closed is stopped at once");
     }
 }

@@ -1,5 +1,6 @@
 package io.resilientkvm.exporter.schedule;
 
+import io.resilientkvm.engine.lifecycle.LifecycleState;
 import io.resilientkvm.exporter.BackupRequest;
 import io.resilientkvm.exporter.BackupResult;
 import java.time.Clock;
@@ -146,6 +147,7 @@ public final class BackupSchedule implements AutoCloseable {
                     .build();
             s.scheduleJob(job, trigger);
             s.start();
+            runs.state.markStarted();
         } catch (SchedulerException | RuntimeException e) {
             if (s != null) {
                 try {
@@ -185,7 +187,7 @@ public final class BackupSchedule implements AutoCloseable {
     public void runNow() {
         try {
             synchronized (runs.lock) {
-                if (runs.closed) {
+                if (runs.state.isClosed()) {
                     throw new IllegalStateException("the backup schedule is closed");
                 }
                 scheduler.scheduleJob(TriggerBuilder.newTrigger().forJob(jobKey).startNow()
@@ -206,7 +208,7 @@ public final class BackupSchedule implements AutoCloseable {
     /** When the schedule runs next: its first time after the clock's now; empty when closed or never again. */
     public Optional<Instant> nextFireTime() {
         try {
-            if (runs.closed) {
+            if (runs.state.isClosed()) {
                 return Optional.empty();
             }
             Trigger t = scheduler.getTrigger(triggerKey);
@@ -219,7 +221,7 @@ public final class BackupSchedule implements AutoCloseable {
 
     /** True once {@link #close()} was called. */
     public boolean isClosed() {
-        return runs.closed;
+        return runs.state.isClosed();
     }
 
     /**
@@ -229,10 +231,9 @@ public final class BackupSchedule implements AutoCloseable {
     @Override
     public void close() {
         synchronized (runs.lock) {
-            if (runs.closed) {
+            if (!runs.state.markClosed()) {
                 return;
             }
-            runs.closed = true;
         }
         try {
             scheduler.shutdown(false);
@@ -273,7 +274,8 @@ public final class BackupSchedule implements AutoCloseable {
         final Object lock = new Object();
         /** Guarded by lock. */
         Thread running;
-        volatile boolean closed;
+        /** LATENT until Quartz runs, STARTED, CLOSED once {@link BackupSchedule#close()} began. */
+        final LifecycleState state = new LifecycleState("backup schedule");
         volatile Outcome last;
 
         Runs(Supplier<BackupRequest> requests, BackupRunner runner, Duration closeTimeout, InstantSource clock) {
@@ -285,7 +287,7 @@ public final class BackupSchedule implements AutoCloseable {
 
         void runOnce() {
             synchronized (lock) {
-                if (closed) {
+                if (state.isClosed()) {
                     return;
                 }
                 running = Thread.currentThread();

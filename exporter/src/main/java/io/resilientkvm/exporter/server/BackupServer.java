@@ -9,6 +9,7 @@ import io.resilientkvm.engine.backup.BackupPaths;
 import io.resilientkvm.engine.backup.TlsContexts;
 import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;
+import io.resilientkvm.engine.lifecycle.LifecycleState;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -29,7 +30,6 @@ import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -57,7 +57,7 @@ public final class BackupServer implements AutoCloseable {
     private final Path root;
     private final byte[] token;
     private final boolean tls;
-    private final AtomicBoolean closed = new AtomicBoolean();
+    private final LifecycleState lifecycle = new LifecycleState("backup server");
 
     private BackupServer(HttpServer server, ExecutorService pool, Path root, byte[] token, boolean tls) {
         this.server = server;
@@ -113,9 +113,15 @@ public final class BackupServer implements AutoCloseable {
             return t;
         });
         BackupServer bs = new BackupServer(server, pool, root, token, ssl.isPresent());
-        server.createContext("/", bs::handle);
-        server.setExecutor(pool);
-        server.start();
+        try {
+            server.createContext("/", bs::handle);
+            server.setExecutor(pool);
+            server.start();
+            bs.lifecycle.markStarted();
+        } catch (RuntimeException e) {
+            bs.close(); // the port is bound already: a failed start must not keep it
+            throw e;
+        }
         LOG.info("Backup server serving {} on {} ({})", root, bs.baseUri(), ssl.isPresent() ? "HTTPS" : "HTTP");
         return bs;
     }
@@ -151,7 +157,7 @@ public final class BackupServer implements AutoCloseable {
     /** Stops listening, drops open connections and stops the threads; idempotent. */
     @Override
     public void close() {
-        if (!closed.compareAndSet(false, true)) {
+        if (!lifecycle.markClosed()) {
             return;
         }
         server.stop(0);

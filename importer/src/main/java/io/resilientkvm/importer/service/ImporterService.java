@@ -10,6 +10,8 @@ import io.resilientkvm.engine.error.NextStep;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.engine.error.RetryableException;
+import io.resilientkvm.engine.lifecycle.ComponentStack;
+import io.resilientkvm.engine.lifecycle.LifecycleState;
 import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.engine.zk.EpochStore;
 import io.resilientkvm.engine.zk.ImporterStatus;
@@ -124,6 +126,9 @@ public final class ImporterService implements AutoCloseable {
     private final RoundRetry retries;
     private final ConnectionStateListener reconnects;
     private final CuratorCache cache;
+    private final LifecycleState lifecycle = new LifecycleState("importer");
+    /** What {@link #start} set going, closed in reverse by {@link #close()} or by a start that fails part-way. */
+    private final ComponentStack parts = new ComponentStack("importer");
     private volatile ImportRound lastRound;
 
     private ImporterService(CuratorFramework client, ZkLayout layout, Settings settings, Downloader downloader,
@@ -176,20 +181,35 @@ public final class ImporterService implements AutoCloseable {
     /** As {@link #start(CuratorFramework, ZkLayout, Settings, Downloader, MainLocator, Consumer)}, on the caller's clock. */
     public static ImporterService start(CuratorFramework client, ZkLayout layout, Settings settings, Downloader downloader,
             MainLocator locator, Consumer<ImportRound> afterRound, InstantSource clock) throws OperationFailedException {
-        ImporterService service = new ImporterService(client, layout, settings, downloader, locator, afterRound,
-                clock);
         try {
             Files.createDirectories(settings.repository());
         } catch (IOException e) {
             throw new OperationFailedException("cannot create the clone repository " + settings.repository() + ": "
                     + e.getMessage() + "; check data-dir in the node config and its permissions", e);
         }
-        client.getConnectionStateListenable().addListener(service.reconnects);
-        service.cache.start();
-        long every = settings.resyncEvery().toMillis();
-        service.executor.scheduleWithFixedDelay(service::requestReconcile, 0, every, TimeUnit.MILLISECONDS);
+        ImporterService service = new ImporterService(client, layout, settings, downloader, locator, afterRound, clock);
+        service.begin();
         LOG.info("Importer of node {} started: repository {}", settings.node(), settings.repository());
         return service;
+    }
+
+    /** The thread, the reconnect listener, the cache, then the periodic round; a failure stops what started. */
+    private void begin() {
+        lifecycle.markStarted();
+        try {
+            parts.add("importer thread", this::stopExecutor);
+            client.getConnectionStateListenable().addListener(reconnects);
+            parts.add("reconnect listener", () -> client.getConnectionStateListenable().removeListener(reconnects));
+            parts.start("ZooKeeper cache", () -> {
+                cache.start();
+                return cache;
+            });
+            long every = settings.resyncEvery().toMillis();
+            executor.scheduleWithFixedDelay(this::requestReconcile, 0, every, TimeUnit.MILLISECONDS);
+        } catch (RuntimeException e) {
+            parts.close();
+            throw e;
+        }
     }
 
     /** Asks for a round soon; requests made while one is queued coalesce. */
@@ -345,10 +365,15 @@ public final class ImporterService implements AutoCloseable {
         return points;
     }
 
+    /** Stops the cache, the reconnect listener and the importer thread, in that order; later calls do nothing. */
     @Override
     public void close() {
-        client.getConnectionStateListenable().removeListener(reconnects);
-        cache.close();
+        if (lifecycle.markClosed()) {
+            parts.close();
+        }
+    }
+
+    private void stopExecutor() {
         executor.shutdownNow();
         try {
             if (!executor.awaitTermination(30, TimeUnit.SECONDS)) {
