@@ -5,9 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.resilientkvm.engine.backup.BackupManifest;
+import io.resilientkvm.engine.backup.BackupRepository;
 import io.resilientkvm.engine.instance.InstanceLayout;
 import io.resilientkvm.engine.zk.EmbeddedZooKeeper;
 import io.resilientkvm.engine.zk.EpochStore;
+import io.resilientkvm.engine.zk.ImporterStatus.Point;
 import io.resilientkvm.engine.zk.ImporterStatusStore;
 import io.resilientkvm.engine.zk.ManifestCatalog;
 import io.resilientkvm.engine.zk.ZkClients;
@@ -23,6 +25,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import org.apache.curator.framework.CuratorFramework;
 import org.junit.jupiter.api.AfterEach;
@@ -37,6 +40,15 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class TakeoverRaceIT {
     private static final List<String> NODES = List.of("node-a", "node-b", "node-c");
+    /**
+     * The first main's schedule: it makes its first full at start (the catalog is empty) and no
+     * other backup during the test (the next run is on a 29 February at midnight), so both clones
+     * provably hold everything it published when it is killed. With the clones' 5 s schedule, an
+     * incremental published just before the kill left both clones behind and both were refused.
+     */
+    private static final String FIRST_MAIN_SCHEDULE = "0 0 29 2 *";
+    /** The clones' schedule, used once one of them is the main. */
+    private static final String CLONE_SCHEDULE = "@every 5s";
 
     @TempDir
     Path dir;
@@ -70,6 +82,8 @@ class TakeoverRaceIT {
             awaitHeld(statuses, "node-c", first);
 
             killMain("node-a", zkc, layout);
+            assertEquals(List.of(first.file()), catalog.list().stream().map(BackupManifest::file).toList(),
+                    "node-a published only its first full, which both clones hold");
             Process b = takeover("node-b", "race-b");
             Process c = takeover("node-c", "race-c");
             assertTrue(b.waitFor(3, TimeUnit.MINUTES) && c.waitFor(3, TimeUnit.MINUTES), "both takeovers end");
@@ -90,9 +104,13 @@ class TakeoverRaceIT {
             awaitHeld(statuses, loser, newFull);
             agents.get(loser).destroy(); // SIGTERM: a clean stop
             assertTrue(agents.get(loser).waitFor(1, TimeUnit.MINUTES));
-            await("the new main publishes a backup the stopped clone misses").atMost(2, TimeUnit.MINUTES)
-                    .until(() -> catalog.newestPerDevice().stream().anyMatch(m -> m.epoch() == 1
-                            && (!m.chainId().equals(newFull.chainId()) || m.sequence() > newFull.sequence())));
+            // The clone may have imported more than newFull before it stopped (an incremental follows
+            // the full within seconds): what it lacks is what comes after its own newest backup.
+            Point held = heldOnDisk(loser, newFull.device());
+            BackupManifest missed = await("the new main publishes a backup after " + held.file() + ", the newest the stopped "
+                    + loser + " holds").atMost(2, TimeUnit.MINUTES).until(() -> catalog.newestPerDevice().stream()
+                            .filter(m -> m.device().equals(held.device()) && !held.atLeast(m.chainId(), m.sequence()))
+                            .findFirst().orElse(null), Objects::nonNull);
             killMain(winner, zkc, layout);
             agents.put(loser, start(loser));
             awaitRole(zkc, layout, loser, Role.CLONE);
@@ -102,7 +120,8 @@ class TakeoverRaceIT {
             Process refused = takeover(loser, "lagging");
             assertTrue(refused.waitFor(3, TimeUnit.MINUTES));
             String refusal = Files.readString(dir.resolve("lagging.log"));
-            assertEquals(3, refused.exitValue(), refusal);
+            assertEquals(3, refused.exitValue(), loser + " holds " + held.chainId() + "/" + held.file() + ", the main published "
+                    + missed.chainId() + "/" + missed.file() + "\n" + refusal);
             assertTrue(refusal.contains("--force"), refusal);
             assertEquals(1, new EpochStore(zkc, layout).current().orElseThrow().number(), "a refusal changes nothing");
 
@@ -115,15 +134,15 @@ class TakeoverRaceIT {
     }
 
     private void setUp(String connect) throws Exception {
-        Path params = Files.writeString(dir.resolve("params.json"), """
-                {"-sla-0-computer_guid": "node-a", "-sla-1-computer_guid": "node-b", "-sla-2-computer_guid": "node-c",
-                 "ram-size": 256, "cpu-count": 1, "disk-size": 1, "use-nat": false, "use-tap": false,
-                 "resiliency-backup-periodicity": "@every 5s"}
-                """);
         Path token = Files.writeString(dir.resolve("token"), "0123456789abcdef0123456789abcdef\n");
         for (String node : NODES) {
             Path dataDir = dir.resolve(node);
             dataDirs.add(dataDir);
+            Path params = Files.writeString(dir.resolve(node + "-params.json"), """
+                    {"-sla-0-computer_guid": "node-a", "-sla-1-computer_guid": "node-b", "-sla-2-computer_guid": "node-c",
+                     "ram-size": 256, "cpu-count": 1, "disk-size": 1, "use-nat": false, "use-tap": false,
+                     "resiliency-backup-periodicity": "%s"}
+                    """.formatted(node.equals("node-a") ? FIRST_MAIN_SCHEDULE : CLONE_SCHEDULE));
             configs.put(node, Files.writeString(dir.resolve(node + ".json"), """
                     {"node": "%s", "instance": "race", "data-dir": "%s", "parameters": "%s",
                      "software-type": "kvm-resilient", "vnc": {"listen": "none"},
@@ -177,6 +196,13 @@ class TakeoverRaceIT {
             MemberInfo m = Membership.list(zkc, layout).get(node);
             return m != null && m.role() == role;
         });
+    }
+
+    /** The newest backup of {@code device} in the repository of {@code node}, read from its disk. */
+    private Point heldOnDisk(String node, String device) throws Exception {
+        BackupManifest m = new BackupRepository(new InstanceLayout(dir.resolve(node)).backupRepository()).newestBackup(device)
+                .orElseThrow(() -> new AssertionError(node + " holds no backup of " + device));
+        return new Point(m.device(), m.chainId(), m.sequence(), m.file(), m.startedAt());
     }
 
     private static void awaitHeld(ImporterStatusStore statuses, String node, BackupManifest m) {
