@@ -9,8 +9,10 @@ shift
 
 # The module whose jar runs each main class; the only place to change when a command moves to
 # another module. A module run from here builds MODULE/target/resilient-kvm-MODULE.jar and copies
-# its runtime dependencies to MODULE/target/lib (see cli/pom.xml).
+# its runtime dependencies to MODULE/target/lib (see cli/pom.xml). bin/drill runs the drill
+# module's jar (it carries every other module); the others the cli's.
 case "$MAIN" in
+  io.resilientkvm.drill.*) MODULE=drill ;;
   *) MODULE=cli ;;
 esac
 
