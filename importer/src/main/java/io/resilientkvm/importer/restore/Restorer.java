@@ -11,6 +11,8 @@ import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.engine.error.RefusedException;
+import io.resilientkvm.engine.image.TrustedChain;
+import io.resilientkvm.engine.image.UntrustedImageException;
 import io.resilientkvm.importer.restore.RestoreRequest.Format;
 import io.resilientkvm.importer.restore.RestoreRequest.Verification;
 import java.io.IOException;
@@ -43,8 +45,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Produces a disk as it was at a kept backup, without changing the repository's history.
  * <ul>
- * <li>{@link #materialize}: {@code qemu-img convert} of the point's file (its backing chain is
- * followed) into a standalone image, through {@code FILE.partial}, fsync and rename.</li>
+ * <li>{@link #materialize}: {@code qemu-img convert} of the point's file (its backing chain
+ * pinned, see {@link QemuImg#convertChain}) into a standalone image, through {@code FILE.partial},
+ * fsync and rename.</li>
  * <li>{@link #instant}: a qcow2 overlay backed by the point's file (absolute path), made in
  * milliseconds, plus a {@link Hold} so that the pruner keeps the chain until
  * {@link #release}d (after the overlay was flattened, see {@link #flatten}).</li>
@@ -185,6 +188,7 @@ public final class Restorer {
             // Structure first (milliseconds): a missing or truncated file is refused before any copy.
             List<String> warnings = verify(point, request.verification() == Verification.NONE ? Verification.NONE
                     : Verification.QUICK);
+            TrustedChain trusted = trusted(point);
             double quickSeconds = (System.nanoTime() - t0) / 1e9;
             // The SHA-256 pass reads the same files as the convert: both run at once, and the
             // output is published only if the hashes match.
@@ -209,7 +213,7 @@ public final class Restorer {
             long t1 = System.nanoTime();
             double seconds;
             try {
-                qemuImg.convert(point.file(), "qcow2", partial, request.format().qemuName());
+                qemuImg.convertChain(trusted, partial, request.format().qemuName());
                 long converted = System.nanoTime() - t1;
                 if (hashing != null) {
                     VerifyReport report = await(hashing, point);
@@ -269,6 +273,7 @@ public final class Restorer {
             RestorePoint point = choose(device, request.until());
             long t0 = System.nanoTime();
             List<String> warnings = verify(point, request.verification());
+            TrustedChain trusted = trusted(point);
             double verifySeconds = (System.nanoTime() - t0) / 1e9;
             long t1 = System.nanoTime();
             Hold hold = new Hold(newId(device), device, point.chain().chainId(), point.backup().file(), output,
@@ -279,7 +284,7 @@ public final class Restorer {
             boolean done = false;
             try {
                 Files.deleteIfExists(partial);
-                qemuImg.createOverlay(partial, point.file(), "qcow2");
+                qemuImg.createOverlay(partial, trusted);
                 publish(partial, output);
                 done = true;
             } finally {
@@ -363,6 +368,19 @@ public final class Restorer {
                 : ChainVerifier.verifyWithoutHashes(upToHere);
         refuseIfBad(point, report);
         return report.warnings();
+    }
+
+    /**
+     * The chain up to the point, every header checked in Java: also with --no-verify, since
+     * qemu-img and QEMU follow what the headers name (see docs/history.md, "What a clone trusts").
+     */
+    private static TrustedChain trusted(RestorePoint point) throws IOException, RefusedException {
+        try {
+            return ChainVerifier.trusted(point.chainUpToHere());
+        } catch (UntrustedImageException e) {
+            throw new RefusedException("refusing to restore " + point.device() + " at " + point.name() + ": "
+                    + e.getMessage() + "; a backup that names other files is not restored even with --no-verify", e);
+        }
     }
 
     private static void refuseIfBad(RestorePoint point, VerifyReport report) throws RefusedException {
