@@ -124,11 +124,16 @@ public final class ForgedImage {
 
     /** Rewrites the file's manifest with its new size and SHA-256, as a compromised main would publish it. */
     public static void rehash(Path file) throws Exception {
+        rehash(file, BackupManifest.read(BackupManifest.manifestPath(file)).epoch());
+    }
+
+    /** As {@link #rehash(Path)}, the manifest carrying {@code epoch} (a main publishes only its own epoch's). */
+    public static void rehash(Path file, long epoch) throws Exception {
         Path manifest = BackupManifest.manifestPath(file);
         BackupManifest m = BackupManifest.read(manifest);
         BackupManifest forged = new BackupManifest(m.formatVersion(), m.instance(), m.device(), m.chainId(), m.sequence(),
                 m.level(), m.file(), m.parent(), m.bitmap(), m.virtualSize(), Files.size(file), Sha256.of(file),
-                m.createdAt(), m.startedAt(), m.finishedAt(), m.epoch(), m.bytesTransferred(), m.durationMillis());
+                m.createdAt(), m.startedAt(), m.finishedAt(), epoch, m.bytesTransferred(), m.durationMillis());
         Files.writeString(manifest, forged.toJson());
     }
 
