@@ -388,7 +388,8 @@ public final class Restorer {
             List<String> lines = new ArrayList<>();
             lines.add("refusing to restore " + point.device() + " at " + point.name() + ": its chain failed verification:");
             report.problems().forEach(p -> lines.add("  " + p));
-            lines.add("choose an intact point with --until (bin/restore --list), or --no-verify to restore it anyway");
+            lines.add("choose an intact point with --until (bin/restore --list), or --no-verify to restore it anyway"
+                    + " (never a point whose header was refused)");
             throw new RefusedException(String.join(System.lineSeparator(), lines));
         }
     }
