@@ -338,12 +338,25 @@ public final class Restorer {
             throw new BadInputException("hold " + hold.id() + ": overlay " + hold.overlay() + " does not exist;"
                     + " release the hold with --release " + hold.id());
         }
+        // qemu-img rebase reads the chain through the names in its headers: check them first.
+        trusted(heldPoint(hold));
         long t0 = System.nanoTime();
         qemuImg.flatten(hold.overlay());
         holds.remove(hold);
         LOG.info("flattened {} in {} s and released hold {}", hold.overlay(),
                 String.format("%.2f", (System.nanoTime() - t0) / 1e9), hold.id());
         return hold;
+    }
+
+    private RestorePoint heldPoint(Hold hold) throws IOException, BadInputException, RefusedException {
+        for (RestorePoint p : points(hold.device())) {
+            if (p.chain().chainId().equals(hold.chainId()) && p.backup().file().equals(hold.file())) {
+                return p;
+            }
+        }
+        throw new RefusedException("hold " + hold.id() + ": its point " + hold.device() + "/" + hold.chainId() + "/"
+                + hold.file() + " is no longer in " + repository.root() + "; the overlay " + hold.overlay()
+                + " cannot be flattened from it");
     }
 
     /** True when {@code backing} (as recorded in the overlay: absolute, or relative to its folder) lies in the repository. */
