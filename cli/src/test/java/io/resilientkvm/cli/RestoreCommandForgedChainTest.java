@@ -4,13 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.resilientkvm.cli.restore.RestoreCommand;
 import io.resilientkvm.engine.testing.ForgedImage;
 import io.resilientkvm.engine.testing.Forgery;
 import io.resilientkvm.importer.testing.TestRepository;
 import io.resilientkvm.importer.testing.TestRepository.Point;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -34,15 +31,6 @@ class RestoreCommandForgedChainTest {
     @TempDir
     Path dir;
 
-    record Run(int code, String out, String err) {}
-
-    static Run restore(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = CommandRunner.run(new RestoreCommand(), new PrintWriter(out), new PrintWriter(err), args);
-        return new Run(code, out.toString(), err.toString());
-    }
-
     @ParameterizedTest
     @EnumSource(Forgery.class)
     void aForgedIncrementalIsRefusedWithExitThreeAndNothingItNamesIsOpened(Forgery forgery) throws Exception {
@@ -61,7 +49,7 @@ class RestoreCommandForgedChainTest {
             List<String> args = new java.util.ArrayList<>(List.of("--repository", repo.toString(), "--output",
                     out.toString()));
             args.addAll(mode);
-            Run r = restore(args.toArray(String[]::new));
+            RestoreCommandTest.Run r = RestoreCommandTest.restore(args.toArray(String[]::new));
             assertEquals(3, r.code(), mode + ": " + r.out() + r.err());
             assertTrue(r.err().startsWith("refused: refusing to restore vda at " + forged.name()), mode + ": " + r.err());
             assertTrue(r.err().contains(file + ": "), mode + ": " + r.err());
@@ -73,7 +61,7 @@ class RestoreCommandForgedChainTest {
         }
         Point intact = chains.points().get(1);
         Path out = dir.resolve("intact.raw");
-        Run r = restore("--repository", repo.toString(), "--until", intact.file(), "--output", out.toString(), "--format",
+        RestoreCommandTest.Run r = RestoreCommandTest.restore("--repository", repo.toString(), "--until", intact.file(), "--output", out.toString(), "--format",
                 "raw");
         assertEquals(0, r.code(), r.err());
         assertTrue(TestRepository.sameData(out, intact.reference()), "the point before the forgery restores intact");

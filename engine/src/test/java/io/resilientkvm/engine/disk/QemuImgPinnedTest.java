@@ -46,11 +46,8 @@ class QemuImgPinnedTest {
 
     @Test
     void aPinnedChainReadsTheGivenFilesNotTheNamesInsideThem() throws Exception {
-        List<Path> chain = chain(3);
-        TrustedChain trusted = TrustedChain.verify(chain, 16 * MIB);
         // After the check, the top's header is rewritten to name a FIFO: the pinned nodes still win.
-        Path fifo = ForgedImage.fifo(dir.resolve("fifo"));
-        ForgedImage.of(chain.get(2)).backing(fifo.toString()).write();
+        TrustedChain trusted = checkedThenForged(chain(3));
         Path out = dir.resolve("out.raw");
         qemuImg.convertChain(trusted, out, "raw");
         assertSameData(out, 3);
@@ -68,9 +65,7 @@ class QemuImgPinnedTest {
     @Test
     void anOverlayOnATrustedChainIsMadeWithoutOpeningIt() throws Exception {
         List<Path> chain = chain(2);
-        TrustedChain trusted = TrustedChain.verify(chain, 16 * MIB);
-        Path fifo = ForgedImage.fifo(dir.resolve("fifo"));
-        ForgedImage.of(chain.get(1)).backing(fifo.toString()).write();
+        TrustedChain trusted = checkedThenForged(chain);
         Path overlay = dir.resolve("overlay.qcow2");
         qemuImg.createOverlay(overlay, trusted);
         QcowHeader h = QcowHeader.read(overlay);
@@ -78,6 +73,14 @@ class QemuImgPinnedTest {
         assertEquals("qcow2", h.backingFormat());
         assertEquals(16 * MIB, h.virtualSize());
         assertNull(h.dataFile());
+    }
+
+    /** The chain checked, then its top's backing name rewritten to a FIFO (a change after the check). */
+    private TrustedChain checkedThenForged(List<Path> chain) throws Exception {
+        TrustedChain trusted = TrustedChain.verify(chain, 16 * MIB);
+        Path fifo = ForgedImage.fifo(dir.resolve("fifo"));
+        ForgedImage.of(chain.get(chain.size() - 1)).backing(fifo.toString()).write();
+        return trusted;
     }
 
     /** A full and n-1 incrementals, backup i writing pattern 0x40+i at MiB i; each backed by the previous's plain name. */
