@@ -25,12 +25,6 @@ public final class ImageInspector {
      * @param virtualSize the size the guest must see, or -1 when not known
      */
     public record Expected(String backingName, long virtualSize) {
-        public Expected {
-            if (backingName != null && !isPlainName(backingName)) {
-                throw new IllegalArgumentException("expected backing name must be a plain file name: " + backingName);
-            }
-        }
-
         /** A qcow2 with no backing file (a full backup). */
         public static Expected standalone(long virtualSize) {
             return new Expected(null, virtualSize);
@@ -76,6 +70,10 @@ public final class ImageInspector {
             return h;
         }
         String want = expected.backingName();
+        if (!isPlainName(want)) {
+            // The parent's name comes from a manifest: qemu must never be handed anything else.
+            throw refused(file, "its parent's name '" + printable(want) + "' is not a plain file name in the same folder");
+        }
         if (backing != null && backing.equals(file.getFileName().toString())) {
             throw refused(file, "its backing file is '" + printable(backing) + "', itself (a loop), not '" + want
                     + "' in the same folder");

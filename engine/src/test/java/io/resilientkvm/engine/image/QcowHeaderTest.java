@@ -89,6 +89,7 @@ class QcowHeaderTest {
         assertRefused(inc, Expected.standalone(-1), "its backing file is 'base.qcow2' (another file), but it must have none");
         assertRefused(inc, Expected.backedBy("other.qcow2", -1),
                 "its backing file is 'base.qcow2' (another file), not 'other.qcow2' in the same folder");
+        assertRefused(inc, Expected.backedBy("nbd:base.qcow2", -1), "its parent's name 'nbd:base.qcow2' is not a plain");
         assertRefused(inc, Expected.backedBy("base.qcow2", 16 * MIB),
                 "its header claims a virtual size of 33554432 bytes, the manifest says 16777216");
         // The forging helper's round trip keeps a valid image valid (so the forgeries test one change each).
