@@ -197,9 +197,12 @@ class RestoreCommandTest {
 
     @Test
     void exitOneWhenQemuImgFails() throws Exception {
-        // A backup file that is not an image at all, with a matching manifest: qemu-img itself fails.
+        // A sane header (it passes the Java check) whose L1 table offset is not cluster-aligned:
+        // qemu-img itself fails. A file that is not an image at all is refused before (exit 3).
         Path file = repo.resolve("vda").resolve(points.get(0).chainId()).resolve(points.get(2).file());
-        Files.writeString(file, "not an image");
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.allocate(8).putLong(0, 0x1234567L), 40);
+        }
         Path out = dir.resolve("x.qcow2");
         Run r = restore("--repository", repo.toString(), "--no-verify", "--output", out.toString());
         assertEquals(1, r.code(), r.out() + r.err());

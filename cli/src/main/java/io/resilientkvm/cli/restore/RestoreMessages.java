@@ -81,8 +81,13 @@ final class RestoreMessages {
             return "--output " + p.output() + ": exists; refusing to overwrite it (--force replaces it)";
         } else if (problem instanceof ChainDamaged p) {
             List<String> lines = new ArrayList<>(p.report());
-            lines.add("choose an intact point with --until (bin/restore --list), or --no-verify to restore it anyway");
+            lines.add("choose an intact point with --until (bin/restore --list), or --no-verify to restore it anyway"
+                    + " (never a point whose header was refused)");
             return String.join(System.lineSeparator(), lines);
+        } else if (problem instanceof RestoreProblem.UntrustedPoint p) {
+            return "refusing to restore " + p.device() + " at " + p.point() + ": " + p.reason()
+                    + "; a backup that names other files is not restored even with --no-verify; choose an older"
+                    + " point with --until (bin/restore --list)";
         } else if (problem instanceof OverlayStillBacked p) {
             return p.state() + "; flatten it first ('bin/restore --flatten " + p.hold().id() + "' when no VM uses it,"
                     + " QEMU block-stream while one does) or delete it; --force releases anyway and the chain may"

@@ -2,9 +2,11 @@ package io.resilientkvm.engine.disk;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.RefusedException;
+import io.resilientkvm.engine.image.TrustedChain;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -85,7 +87,10 @@ public final class QemuImg {
 
     /** Checks an image's consistency; a check that could not run (exit 1) throws. */
     public CheckResult check(Path file) throws OperationFailedException {
-        Result result = run(List.of("check", "-U", file.toString()), file, 0, 2, 3, 63);
+        return checkResult(run(List.of("check", "-U", file.toString()), file, 0, 2, 3, 63));
+    }
+
+    private static CheckResult checkResult(Result result) {
         String output = (result.stdout() + result.stderr()).strip();
         CheckResult.Status status = switch (result.exitCode()) {
             case 0 -> CheckResult.Status.OK;
@@ -131,6 +136,90 @@ public final class QemuImg {
      */
     public void flatten(Path file) throws OperationFailedException {
         run(List.of("rebase", "-q", "-f", "qcow2", "-b", "", file.toString()), file, 0);
+    }
+
+    /**
+     * Chains up to this many files are given to qemu-img with every backing node pinned in one
+     * {@code json:} spec. qemu's option handling grows faster than the chain (measured on 7.2:
+     * 50 files 0.3 s, 200 files 7 s, 500 files over 2 min), so a longer chain is opened by its
+     * newest file with {@code -f qcow2}, following the names {@link TrustedChain} checked.
+     */
+    public static final int PINNED_CHAIN_LIMIT = 32;
+
+    /**
+     * {@code qemu-img info} of one qcow2 file alone: format given, no backing file opened
+     * ({@code "backing": null}), {@code -U} as {@link #info}. Check the header first
+     * ({@link io.resilientkvm.engine.image.ImageInspector}): an external data file is still opened.
+     */
+    public ImageInfo infoAlone(Path file) throws OperationFailedException {
+        Result result = run(List.of("info", "--output=json", "-U", alone(file)), file, 0);
+        try {
+            return parseInfo(JSON.readTree(result.stdout()));
+        } catch (IOException | RuntimeException e) {
+            throw new OperationFailedException("cannot parse 'qemu-img info' output for " + file + ": " + e.getMessage()
+                    + "; output was: " + result.stdout(), e);
+        }
+    }
+
+    /** {@code qemu-img check} of one qcow2 file alone, as {@link #infoAlone}; results as {@link #check}. */
+    public CheckResult checkAlone(Path file) throws OperationFailedException {
+        return checkResult(run(List.of("check", "-U", alone(file)), file, 0, 2, 3, 63));
+    }
+
+    /**
+     * Converts the point {@code chain.top()} of a checked chain into a new standalone image
+     * {@code target}; refuses if {@code target} exists. The chain's files are pinned as the
+     * backing nodes (up to {@link #PINNED_CHAIN_LIMIT} files), so qemu-img reads those and nothing else.
+     */
+    public void convertChain(TrustedChain chain, Path target, String targetFormat) throws RefusedException,
+            OperationFailedException {
+        refuseExisting(target, "convert to");
+        String source = chain.files().size() <= PINNED_CHAIN_LIMIT ? pinned(chain.files())
+                : chain.top().toString();
+        List<String> args = new ArrayList<>(List.of("convert"));
+        if (chain.files().size() > PINNED_CHAIN_LIMIT) {
+            args.addAll(List.of("-f", "qcow2"));
+        }
+        args.addAll(List.of("-O", targetFormat, source, target.toString()));
+        run(args, target, 0);
+    }
+
+    /**
+     * Creates a qcow2 overlay {@code file} on the point {@code chain.top()} (absolute name,
+     * backing format qcow2) without opening the chain ({@code -u}, size given); refuses if
+     * {@code file} exists.
+     */
+    public void createOverlay(Path file, TrustedChain chain) throws RefusedException, OperationFailedException {
+        refuseExisting(file, "create");
+        run(List.of("create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", chain.top().toString(), "-u", file.toString(),
+                Long.toString(chain.virtualSize())), file, 0);
+    }
+
+    /** A {@code json:} spec opening {@code file} as qcow2 through the file driver, without its backing file. */
+    static String alone(Path file) {
+        return "json:" + node(file).putNull("backing");
+    }
+
+    /** A {@code json:} spec of the newest file with each older one pinned as its backing, the full with none. */
+    static String pinned(List<Path> oldestFirst) {
+        ObjectNode spec = null;
+        for (Path f : oldestFirst) {
+            ObjectNode n = node(f);
+            if (spec == null) {
+                n.putNull("backing");
+            } else {
+                n.set("backing", spec);
+            }
+            spec = n;
+        }
+        return "json:" + spec;
+    }
+
+    private static ObjectNode node(Path file) {
+        ObjectNode n = JSON.createObjectNode().put("driver", "qcow2");
+        // The file driver takes the name as a path: no protocol prefix or json: inside it is parsed.
+        n.putObject("file").put("driver", "file").put("filename", file.toAbsolutePath().toString());
+        return n;
     }
 
     static ImageInfo parseInfo(JsonNode root) {

@@ -5,6 +5,8 @@ import io.resilientkvm.engine.backup.ChainVerifier;
 import io.resilientkvm.engine.backup.VerifyReport;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.RefusedException;
+import io.resilientkvm.engine.image.TrustedChain;
+import io.resilientkvm.engine.image.UntrustedImageException;
 import io.resilientkvm.importer.restore.RestoreRequest.Verification;
 import java.io.IOException;
 import java.time.Duration;
@@ -40,6 +42,19 @@ final class ChainCheck {
                 : ChainVerifier.verifyWithoutHashes(upToHere);
         refuseIfBad(point, report);
         return report.warnings();
+    }
+
+    /**
+     * The chain up to the point, every header checked in Java: also without verification, since
+     * qemu-img and QEMU follow what the headers name (see docs/history.md, "What a clone trusts").
+     */
+    static TrustedChain trusted(RestorePoint point) throws IOException, RefusedException {
+        try {
+            return ChainVerifier.trusted(point.chainUpToHere());
+        } catch (UntrustedImageException e) {
+            throw new RestoreRefusedException(new RestoreProblem.UntrustedPoint(point.device(), point.name(),
+                    e.getMessage()));
+        }
     }
 
     static void refuseIfBad(RestorePoint point, VerifyReport report) throws RefusedException {

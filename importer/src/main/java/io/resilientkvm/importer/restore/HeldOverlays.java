@@ -4,6 +4,7 @@ import io.resilientkvm.engine.disk.ImageInfo;
 import io.resilientkvm.engine.disk.QemuImg;
 import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperatorException;
+import io.resilientkvm.engine.error.RefusedException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -58,12 +59,23 @@ final class HeldOverlays {
         if (!Files.exists(hold.overlay())) {
             throw new RestoreInputException(new RestoreProblem.OverlayGone(hold));
         }
+        // qemu-img rebase reads the chain through the names in its headers: check them first.
+        ChainCheck.trusted(heldPoint(hold));
         long t0 = System.nanoTime();
         qemuImg.flatten(hold.overlay());
         holds.remove(hold);
         LOG.info("flattened {} in {} s and released hold {}", hold.overlay(),
                 String.format("%.2f", (System.nanoTime() - t0) / 1e9), hold.id());
         return hold;
+    }
+
+    private RestorePoint heldPoint(Hold hold) throws IOException, BadInputException, RefusedException {
+        for (RestorePoint p : points.points(hold.device())) {
+            if (p.chain().chainId().equals(hold.chainId()) && p.backup().file().equals(hold.file())) {
+                return p;
+            }
+        }
+        throw new RestoreRefusedException(new RestoreProblem.HeldPointGone(hold, repositoryRoot));
     }
 
     /** True when {@code backing} (as recorded in the overlay: absolute, or relative to its folder) lies in the repository. */

@@ -165,6 +165,36 @@ public sealed interface RestoreProblem {
         }
     }
 
+    /**
+     * A file of the chain up to the point names other files than its parent in its header (an
+     * absolute or json: backing file, an external data file, ...): never restored, whatever the
+     * verification asked, since qemu-img and QEMU would open what it names.
+     */
+    record UntrustedPoint(String device, String point, String reason) implements RestoreProblem {
+        public String message() {
+            return "refusing to restore " + device + " at " + point + ": " + reason
+                    + "; a backup that names other files is never restored";
+        }
+
+        @Override
+        public boolean refused() {
+            return true;
+        }
+    }
+
+    /** The point a hold was made at is no longer kept: its overlay cannot be flattened from it. */
+    record HeldPointGone(Hold hold, Path root) implements RestoreProblem {
+        public String message() {
+            return "hold " + hold.id() + ": its point " + hold.device() + "/" + hold.chainId() + "/" + hold.file()
+                    + " is no longer in " + root + "; the overlay " + hold.overlay() + " cannot be flattened from it";
+        }
+
+        @Override
+        public boolean refused() {
+            return true;
+        }
+    }
+
     /** A held overlay still reads from the chain: releasing its hold would let the chain be pruned under it. */
     record OverlayStillBacked(Hold hold, String backingFile) implements RestoreProblem {
         /** The state, without advice. */

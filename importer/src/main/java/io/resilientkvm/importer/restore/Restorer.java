@@ -6,6 +6,7 @@ import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.engine.error.RefusedException;
+import io.resilientkvm.engine.image.TrustedChain;
 import io.resilientkvm.importer.restore.RestoreRequest.Format;
 import io.resilientkvm.importer.restore.RestoreRequest.Verification;
 import java.io.IOException;
@@ -21,14 +22,16 @@ import org.slf4j.LoggerFactory;
 /**
  * Produces a disk as it was at a kept backup, without changing the repository's history.
  * <ul>
- * <li>{@link #materialize}: {@code qemu-img convert} of the point's file (its backing chain is
- * followed) into a standalone image, through {@code FILE.partial}, fsync and rename.</li>
+ * <li>{@link #materialize}: {@code qemu-img convert} of the point's file (its backing chain
+ * pinned, see {@link QemuImg#convertChain}) into a standalone image, through {@code FILE.partial},
+ * fsync and rename.</li>
  * <li>{@link #instant}: a qcow2 overlay backed by the point's file (absolute path), made in
  * milliseconds, plus a {@link Hold} so that the pruner keeps the chain until
  * {@link #release}d (after the overlay was flattened, see {@link #flatten}).</li>
  * </ul>
  * Both take the repository lock shared, so a prune never runs meanwhile, and verify the chain
- * up to the point first ({@link ChainCheck}); a point that fails verification is refused.
+ * up to the point first ({@link ChainCheck}); a point that fails verification is refused, and so,
+ * whatever the verification, is a point whose headers name other files than their parents.
  * Which disk and point: {@link RestorePoints}; where it goes: {@link RestoreOutput}; holds:
  * {@link HeldOverlays}. What went wrong is a {@link RestoreProblem} (in a
  * {@link RestoreInputException} or {@link RestoreRefusedException}), which a command phrases
@@ -106,7 +109,9 @@ public final class Restorer {
                 "restore of " + device + " to " + output, lockWait)) {
             RestorePoint point = points.choose(device, request.until());
             long t0 = System.nanoTime();
-            // Structure first (milliseconds): a missing or truncated file is refused before any copy.
+            // Headers first, in Java: nothing opens a file whose header names another one.
+            TrustedChain trusted = ChainCheck.trusted(point);
+            // Structure next (milliseconds): a missing or truncated file is refused before any copy.
             List<String> warnings = ChainCheck.verify(point, request.verification() == Verification.NONE
                     ? Verification.NONE : Verification.QUICK);
             double quickSeconds = (System.nanoTime() - t0) / 1e9;
@@ -118,7 +123,7 @@ public final class Restorer {
             long t1 = System.nanoTime();
             double seconds;
             try {
-                qemuImg.convert(point.file(), "qcow2", partial, request.format().qemuName());
+                qemuImg.convertChain(trusted, partial, request.format().qemuName());
                 long converted = System.nanoTime() - t1;
                 if (hashing != null) {
                     warnings = hashing.awaitIntact();
@@ -159,6 +164,7 @@ public final class Restorer {
                 "instant restore of " + device + " to " + output, lockWait)) {
             RestorePoint point = points.choose(device, request.until());
             long t0 = System.nanoTime();
+            TrustedChain trusted = ChainCheck.trusted(point);
             List<String> warnings = ChainCheck.verify(point, request.verification());
             double verifySeconds = (System.nanoTime() - t0) / 1e9;
             long t1 = System.nanoTime();
@@ -169,7 +175,7 @@ public final class Restorer {
             Path partial = null;
             try {
                 partial = RestoreOutput.partial(output);
-                qemuImg.createOverlay(partial, point.file(), "qcow2");
+                qemuImg.createOverlay(partial, trusted);
                 RestoreOutput.publish(partial, output);
                 done = true;
             } finally {

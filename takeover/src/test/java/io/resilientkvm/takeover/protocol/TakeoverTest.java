@@ -258,7 +258,9 @@ class TakeoverTest {
         try (FencingWatcher watcher = FencingWatcher.start(cluster.main, layout, "node-a", zero, Duration.ofSeconds(2),
                 Duration.ofSeconds(15), fences::add, new FenceMarker(dir.resolve(layout.instance() + "-fenced.json")))) {
             takeover(layout, "clone1", OPTIONS.withForce(true)).run(Confirmation.YES, new Promoted(), StepListener.NONE);
-            await().atMost(Duration.ofSeconds(20)).until(watcher::isFenced);
+            // isFenced turns true a moment before the action has recorded the reason: wait for the reason.
+            await().atMost(Duration.ofSeconds(20)).until(() -> !fences.isEmpty());
+            assertTrue(watcher.isFenced());
         }
         assertEquals("node-a", fences.get(0).node());
         // Whoever wrote it last, node-a is listed fenced.
