@@ -210,6 +210,7 @@ public final class Repository {
             throws IOException {
         try {
             String sha = hashWhileSyncing(p);
+            PausePoint.reach(PausePoint.BEFORE_MANIFEST, p.device());
             long size = Files.size(p.file());
             BackupManifest m = new BackupManifest(BackupManifest.FORMAT_VERSION, instance, p.device(), p.chainId(),
                     p.sequence(), p.level(), p.file().getFileName().toString(), p.parent(), p.bitmap(), virtualSize,
