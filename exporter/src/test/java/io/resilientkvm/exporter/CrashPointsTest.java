@@ -2,7 +2,6 @@ package io.resilientkvm.exporter;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -12,6 +11,7 @@ import io.resilientkvm.engine.backup.BackupRepository;
 import io.resilientkvm.engine.backup.Chain;
 import io.resilientkvm.engine.backup.ChainVerifier;
 import io.resilientkvm.engine.backup.VerifyReport;
+import io.resilientkvm.engine.lifecycle.PausePoint;
 import io.resilientkvm.engine.qmp.QmpClient;
 import io.resilientkvm.engine.testing.TestVm;
 import io.resilientkvm.exporter.quiesce.FakeGuestAgent;
@@ -155,7 +155,7 @@ class CrashPointsTest {
         write(LARGE, 0x52, 8 * MIB, 4 * MIB);
         Path log = dir.resolve("killed.log");
         Process exporter = ExporterProcess.start(vm.secondQmpSocket(), target, 0, log,
-                List.of("-Drkvm.exporter.pause-at=before-manifest:" + LARGE), List.of());
+                List.of("-D" + PausePoint.PROPERTY + "=" + PausePoint.BEFORE_MANIFEST + ":" + LARGE), List.of());
         killAt(exporter, log, () -> read(log).contains("Paused at before-manifest of " + LARGE)
                 && incManifests(SMALL) == 1);
         assertEquals(Map.of(), jobs(vm.qmp()));

@@ -1,7 +1,10 @@
 package io.resilientkvm.node;
 
 import io.resilientkvm.engine.backup.BackupManifest;
+import io.resilientkvm.engine.backup.BackupRepository;
+import io.resilientkvm.engine.backup.Chain;
 import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.engine.instance.InstanceLayout;
 import io.resilientkvm.engine.instance.KvmInstance;
@@ -22,7 +25,10 @@ import io.resilientkvm.importer.restore.RestoreResult;
 import io.resilientkvm.exporter.server.BackupServerSettings;
 import io.resilientkvm.takeover.fencing.FenceMarker;
 import io.resilientkvm.takeover.fencing.FencingWatcher;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
@@ -80,6 +86,7 @@ final class MainRole implements AutoCloseable {
                         r.hold().ifPresent(toRelease::add);
                     }
                 }
+                Promotion.markFinished(layout, epoch);
             }
             Flattening flattening = new Flattening(layout.backupQmpSocket(), layout.backupRepository(), toRelease);
             vm = KvmInstance.prepare(cfg.instance(), ctx.params().kvm(), cfg.host(), layout);
@@ -95,7 +102,7 @@ final class MainRole implements AutoCloseable {
                     .withNewChainPolicy(policy);
             BackupSchedule schedule = new BackupSchedule(ctx.resilient().backupCron(), requests,
                     request -> {
-                        BackupResult result = publish(catalog, epoch, Exporter.backup(request));
+                        BackupResult result = publish(catalog, epoch, layout.backupRepository(), Exporter.backup(request));
                         flattening.runOnce(); // after this main's own backup exists
                         return result;
                     }, MainRole::report, Duration.ofMinutes(5));
@@ -126,12 +133,45 @@ final class MainRole implements AutoCloseable {
         }
     }
 
-    private static BackupResult publish(ManifestCatalog catalog, Epoch epoch, BackupResult result) throws OperatorException {
+    /**
+     * Publishes each new backup, after the older backups of its chain this epoch left unpublished
+     * (an agent killed between a manifest and its publication): a clone needs every link of a
+     * chain. Walks back only until a published one, so it costs one ZooKeeper read normally.
+     */
+    static BackupResult publish(ManifestCatalog catalog, Epoch epoch, Path repository, BackupResult result)
+            throws OperatorException {
         for (DeviceBackup b : result.backups()) {
             BackupManifest m = b.manifest();
+            for (BackupManifest missed : unpublishedBefore(catalog, epoch, repository, m)) {
+                LOG.warn("Publishing {} {}/{} #{} that an interrupted run left unpublished", missed.level(),
+                        missed.device(), missed.chainId(), missed.sequence());
+                catalog.publish(epoch, missed);
+            }
             catalog.publish(epoch, m);
         }
         return result;
+    }
+
+    private static List<BackupManifest> unpublishedBefore(ManifestCatalog catalog, Epoch epoch, Path repository,
+            BackupManifest m) throws OperatorException {
+        List<BackupManifest> older;
+        try {
+            older = new BackupRepository(repository).chains(m.device()).stream()
+                    .filter(c -> c.chainId().equals(m.chainId())).findFirst().map(Chain::backups).orElse(List.of())
+                    .stream().filter(o -> o.sequence() < m.sequence()).toList();
+        } catch (IOException e) {
+            throw new OperationFailedException("reading chain " + m.chainId() + " of " + m.device() + " in "
+                    + repository + ": " + e.getMessage(), e);
+        }
+        ArrayDeque<BackupManifest> missed = new ArrayDeque<>();
+        for (int i = older.size() - 1; i >= 0; i--) {
+            BackupManifest o = older.get(i);
+            if (o.epoch() != epoch.number() || catalog.isPublished(o)) {
+                break;
+            }
+            missed.addFirst(o);
+        }
+        return List.copyOf(missed);
     }
 
     private static void report(BackupSchedule.Outcome o) {

@@ -7,6 +7,7 @@ import io.resilientkvm.engine.backup.Chain;
 import io.resilientkvm.engine.backup.Sha256;
 import io.resilientkvm.engine.backup.BackupManifest.Level;
 import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.lifecycle.PausePoint;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.channels.AsynchronousFileChannel;
