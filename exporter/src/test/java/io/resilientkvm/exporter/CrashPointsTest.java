@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.resilientkvm.engine.backup.BackupManifest;
 import io.resilientkvm.engine.backup.BackupManifest.Level;
-import io.resilientkvm.engine.backup.BackupRepository;
 import io.resilientkvm.engine.backup.Chain;
 import io.resilientkvm.engine.backup.ChainVerifier;
 import io.resilientkvm.engine.backup.VerifyReport;
@@ -93,7 +92,7 @@ class CrashPointsTest {
         }
         assertEquals(Map.of(), jobs(vm.qmp()));
         assertEquals(2, targetNodes(vm.qmp()).size(), targetNodes(vm.qmp()).toString());
-        assertEquals(2, leftovers().size(), leftovers().toString());
+        assertEquals(2, FaultTest.partials(target).size(), FaultTest.partials(target).toString());
 
         BackupResult next = plainRun();
         // The killed run left partial files: their chains are closed, both disks start anew.
@@ -103,28 +102,28 @@ class CrashPointsTest {
 
     @Test
     void killedWhileBothJobsRun() throws Exception {
-        write(SMALL, 0x42, 4 * MIB, 4 * MIB);
-        write(LARGE, 0x52, 8 * MIB, 16 * MIB);
-        Path log = dir.resolve("killed.log");
-        Process exporter = ExporterProcess.start(vm.secondQmpSocket(), target, SLOW, log);
-        killAt(exporter, log, () -> Map.of(job(SMALL), "running", job(LARGE), "running").equals(jobs(vm.qmp())));
-        assertEquals(Map.of(job(SMALL), "running", job(LARGE), "running"), jobs(vm.qmp()));
-
-        BackupResult next = plainRun();
-        assertEquals(List.of(Level.FULL, Level.FULL), levels(next));
-        assertRestoresEqualTheDisks(next);
+        killWhenTheJobsAre(4 * MIB, "running", "running");
     }
 
     @Test
     void killedWhileTheSmallJobWaitsForTheGroup() throws Exception {
         // The case: the retry found virtio1 running and virtio0 waiting, cancelled one
         // and was refused the other (it had concluded in between).
-        write(SMALL, 0x42, 4 * MIB, 256 * 1024);
+        killWhenTheJobsAre(256 * 1024, "waiting", "running");
+    }
+
+    /**
+     * A small delta of {@code smallDelta} bytes and a large one, the exporter SIGKILLed once the
+     * jobs show these states; then one plain run, fulls of both (the partials closed the chains).
+     */
+    private void killWhenTheJobsAre(long smallDelta, String small, String large) throws Exception {
+        write(SMALL, 0x42, 4 * MIB, smallDelta);
         write(LARGE, 0x52, 8 * MIB, 16 * MIB);
         Path log = dir.resolve("killed.log");
         Process exporter = ExporterProcess.start(vm.secondQmpSocket(), target, SLOW, log);
-        killAt(exporter, log, () -> Map.of(job(SMALL), "waiting", job(LARGE), "running").equals(jobs(vm.qmp())));
-        assertEquals(Map.of(job(SMALL), "waiting", job(LARGE), "running"), jobs(vm.qmp()));
+        Map<String, String> states = Map.of(job(SMALL), small, job(LARGE), large);
+        killAt(exporter, log, () -> states.equals(jobs(vm.qmp())));
+        assertEquals(states, jobs(vm.qmp()));
 
         BackupResult next = plainRun();
         assertEquals(List.of(Level.FULL, Level.FULL), levels(next));
@@ -156,12 +155,12 @@ class CrashPointsTest {
         Path log = dir.resolve("killed.log");
         Process exporter = ExporterProcess.start(vm.secondQmpSocket(), target, 0, log,
                 List.of("-D" + PausePoint.PROPERTY + "=" + PausePoint.BEFORE_MANIFEST + ":" + LARGE), List.of());
-        killAt(exporter, log, () -> read(log).contains("Paused at before-manifest of " + LARGE)
+        killAt(exporter, log, () -> FaultTest.read(log).contains("Paused at before-manifest of " + LARGE)
                 && incManifests(SMALL) == 1);
         assertEquals(Map.of(), jobs(vm.qmp()));
         assertEquals(List.of(), targetNodes(vm.qmp()));
         // virtio1's file is synced and renamed but has no manifest: not a backup.
-        assertEquals(1, leftovers().size(), leftovers().toString());
+        assertEquals(1, FaultTest.partials(target).size(), FaultTest.partials(target).toString());
 
         BackupResult next = plainRun();
         // virtio0's incremental was published before the kill: its chain goes on. virtio1's
@@ -178,7 +177,7 @@ class CrashPointsTest {
             throws Exception {
         try {
             await().atMost(POINT_WAIT).until(() -> point.call() || !exporter.isAlive());
-            assertTrue(exporter.isAlive(), () -> "the exporter ended before the crash point: " + read(log));
+            assertTrue(exporter.isAlive(), () -> "the exporter ended before the crash point: " + FaultTest.read(log));
             exporter.destroyForcibly();
             assertTrue(exporter.waitFor(30, TimeUnit.SECONDS));
             assertEquals(137, exporter.exitValue());
@@ -198,7 +197,7 @@ class CrashPointsTest {
         assertEquals(List.of(SMALL, LARGE), next.backups().stream().map(DeviceBackup::device).toList());
         assertEquals(Map.of(), jobs(vm.qmp()));
         assertEquals(List.of(), targetNodes(vm.qmp()));
-        assertEquals(List.of(), leftovers());
+        assertEquals(List.of(), FaultTest.partials(target));
         Repository repo = new Repository(target);
         for (String device : List.of(SMALL, LARGE)) {
             for (Chain c : repo.chains(device)) {
@@ -223,8 +222,8 @@ class CrashPointsTest {
                     .file();
             Path reference = dir.resolve(b.device() + "-reference.qcow2");
             Path restored = dir.resolve(b.device() + "-restored.qcow2");
-            qemuImg("convert", "-U", "-O", "qcow2", disk.toString(), reference.toString());
-            qemuImg("convert", "-U", "-O", "qcow2", b.file().toString(), restored.toString());
+            FaultTest.run("qemu-img", "convert", "-U", "-O", "qcow2", disk.toString(), reference.toString());
+            FaultTest.run("qemu-img", "convert", "-U", "-O", "qcow2", b.file().toString(), restored.toString());
             assertTrue(TestVm.sameContent(restored, reference), b.device() + ": the restore differs from the disk");
             for (long[] w : written.get(b.device())) {
                 assertTrue(TestVm.hasPattern(restored, (int) w[0], w[1], w[2]),
@@ -267,34 +266,6 @@ class CrashPointsTest {
         try (Stream<Path> s = Files.walk(deviceDir)) {
             return s.filter(f -> f.getFileName().toString().startsWith("INC-")
                     && f.getFileName().toString().endsWith(".qcow2.json")).count();
-        }
-    }
-
-    /** Partial files, temporary files and backup files without a manifest. */
-    private List<Path> leftovers() throws IOException {
-        try (Stream<Path> s = Files.walk(target)) {
-            return s.filter(f -> {
-                String n = f.getFileName().toString();
-                return n.endsWith(BackupRepository.PARTIAL) || n.endsWith(".tmp")
-                        || n.endsWith(".qcow2") && !Files.exists(f.resolveSibling(n + ".json"));
-            }).toList();
-        }
-    }
-
-    private static void qemuImg(String... args) throws Exception {
-        List<String> argv = new ArrayList<>(List.of("qemu-img"));
-        argv.addAll(List.of(args));
-        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), String.join(" ", argv) + " timed out");
-        assertEquals(0, p.exitValue(), String.join(" ", argv) + ": " + out);
-    }
-
-    private static String read(Path log) {
-        try {
-            return Files.readString(log);
-        } catch (IOException e) {
-            return "(no log: " + e.getMessage() + ")";
         }
     }
 }

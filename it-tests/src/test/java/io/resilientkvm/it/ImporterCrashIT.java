@@ -33,7 +33,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Random;
@@ -143,11 +142,8 @@ class ImporterCrashIT {
     }
 
     private static Process importer(Path config, Path log) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), "io.resilientkvm.cli.node.ImporterCommand", "--config",
-                config.toString()));
-        return new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        return ChildJvm.start(List.of(), List.of("io.resilientkvm.cli.node.ImporterCommand", "--config", config.toString()),
+                log);
     }
 
     /** The size of the partial download in the clone's repository, 0 when there is none. */

@@ -51,9 +51,7 @@ class PromotionCrashIT {
     @AfterEach
     void stopEverything() {
         agents.values().forEach(Process::destroyForcibly);
-        ProcessHandle.allProcesses().filter(p -> p.info().commandLine()
-                .map(c -> dataDirs.stream().anyMatch(d -> c.contains(d.toString()))).orElse(false))
-                .forEach(ProcessHandle::destroyForcibly);
+        ChildJvm.killAllUsing(dataDirs);
     }
 
     @Test
@@ -85,9 +83,9 @@ class PromotionCrashIT {
             run("qemu-img", "create", "-q", "-f", "qcow2", a.mainDisk().toString(), "64M");
             run("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 4M", a.mainDisk().toString());
 
-            agents.put("node-a", java(List.of(), NodeCli.node(configs.get("node-a")), dir.resolve("node-a.log")));
+            agents.put("node-a", ChildJvm.start(List.of(), NodeCli.node(configs.get("node-a")), dir.resolve("node-a.log")));
             Path bLog = dir.resolve("node-b.log");
-            agents.put("node-b", java(List.of("-D" + PausePoint.PROPERTY + "=" + PausePoint.PROMOTION_RESTORE),
+            agents.put("node-b", ChildJvm.start(List.of("-D" + PausePoint.PROPERTY + "=" + PausePoint.PROMOTION_RESTORE),
                     NodeCli.node(configs.get("node-b")), bLog));
             ManifestCatalog catalog = new ManifestCatalog(zkc, layout);
             BackupManifest first = await("node-a's first backup").atMost(2, TimeUnit.MINUTES)
@@ -103,7 +101,7 @@ class PromotionCrashIT {
             await("node-a's session expires").atMost(1, TimeUnit.MINUTES).pollInterval(Duration.ofMillis(100))
                     .until(() -> !Membership.list(zkc, layout).containsKey("node-a"));
 
-            Process takeover = java(List.of(), NodeCli.takeover(configs.get("node-b")), dir.resolve("takeover.log"));
+            Process takeover = ChildJvm.start(List.of(), NodeCli.takeover(configs.get("node-b")), dir.resolve("takeover.log"));
             await("node-b's promotion reaches the restore").atMost(2, TimeUnit.MINUTES)
                     .pollInterval(Duration.ofMillis(100)).until(() -> Files.readString(bLog).contains("Paused at "
                             + PausePoint.PROMOTION_RESTORE) || !agents.get("node-b").isAlive());
@@ -115,7 +113,7 @@ class PromotionCrashIT {
             assertFalse(Files.exists(b.mainDisk()), "killed before the overlay was written");
 
             // A plain restart: no hook, nothing told about the promotion.
-            agents.put("node-b", java(List.of(), NodeCli.node(configs.get("node-b")), bLog));
+            agents.put("node-b", ChildJvm.start(List.of(), NodeCli.node(configs.get("node-b")), bLog));
             await("node-b is the main").atMost(2, TimeUnit.MINUTES).pollInterval(Duration.ofMillis(100)).until(() -> {
                 MemberInfo m = Membership.list(zkc, layout).get("node-b");
                 return m != null && m.role() == Role.MAIN;
@@ -138,15 +136,6 @@ class PromotionCrashIT {
         String out = new String(p.getInputStream().readAllBytes());
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), String.join(" ", argv) + " timed out");
         assertEquals(0, p.exitValue(), String.join(" ", argv) + ": " + out);
-    }
-
-    private static Process java(List<String> jvmOptions, List<String> args, Path log) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path")));
-        cmd.addAll(jvmOptions);
-        cmd.addAll(args);
-        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-                .start();
     }
 
     /** The command lines of bin/node and bin/takeover. */
