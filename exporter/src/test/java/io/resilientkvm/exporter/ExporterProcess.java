@@ -9,7 +9,8 @@ import java.util.List;
 /**
  * Runs one backup in a JVM of its own (what {@code bin/exporter --qmp S --target D} does), so a
  * test can SIGKILL it mid-job. Exit codes as the CLI's: 0 done, else the error's exit status.
- * Arguments: QMP socket, target folder, speed limit in bytes/s (0 for none).
+ * Arguments: QMP socket, target folder, speed limit in bytes/s (0 for none), and optionally
+ * the guest agent's socket.
  */
 public final class ExporterProcess {
     private ExporterProcess() {
@@ -17,6 +18,9 @@ public final class ExporterProcess {
 
     public static void main(String[] args) {
         BackupRequest req = BackupRequest.of(Path.of(args[0]), Path.of(args[1])).withSpeed(Long.parseLong(args[2]));
+        if (args.length > 3) {
+            req = req.withGuestAgent(Path.of(args[3]));
+        }
         try {
             BackupResult r = Exporter.backup(req);
             System.out.println("done: " + r);
@@ -29,9 +33,21 @@ public final class ExporterProcess {
 
     /** Starts this main in a new JVM with the test class path; its output goes to {@code log}. */
     static Process start(Path qmpSocket, Path target, long speed, Path log) throws IOException {
+        return start(qmpSocket, target, speed, log, List.of(), List.of());
+    }
+
+    /**
+     * As {@link #start(Path, Path, long, Path)}, with JVM options (system properties) and the
+     * optional arguments after the speed.
+     */
+    static Process start(Path qmpSocket, Path target, long speed, Path log, List<String> jvmOptions,
+            List<String> moreArgs) throws IOException {
         List<String> argv = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), ExporterProcess.class.getName(), qmpSocket.toString(),
-                target.toString(), Long.toString(speed)));
+                "-cp", System.getProperty("java.class.path")));
+        argv.addAll(jvmOptions);
+        argv.addAll(List.of(ExporterProcess.class.getName(), qmpSocket.toString(), target.toString(),
+                Long.toString(speed)));
+        argv.addAll(moreArgs);
         return new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     }
 }

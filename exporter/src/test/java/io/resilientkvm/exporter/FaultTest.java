@@ -223,7 +223,7 @@ class FaultTest {
     }
 
     /** Partial files and backup files without a manifest: what must never stay after a run. */
-    private static List<Path> partials(Path target) throws IOException {
+    static List<Path> partials(Path target) throws IOException {
         if (!Files.exists(target)) {
             return List.of();
         }
@@ -236,7 +236,7 @@ class FaultTest {
         }
     }
 
-    private static String read(Path log) {
+    static String read(Path log) {
         try {
             return Files.readString(log);
         } catch (IOException e) {
@@ -244,7 +244,8 @@ class FaultTest {
         }
     }
 
-    private static void run(String... argv) throws Exception {
+    /** Runs a command to its end (30 s at most); it must exit 0. */
+    static void run(String... argv) throws Exception {
         Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());
         assertTrue(p.waitFor(30, TimeUnit.SECONDS), String.join(" ", argv) + " timed out");

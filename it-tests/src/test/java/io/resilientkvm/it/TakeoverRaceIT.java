@@ -60,9 +60,7 @@ class TakeoverRaceIT {
     @AfterEach
     void stopEverything() {
         agents.values().forEach(Process::destroyForcibly);
-        ProcessHandle.allProcesses().filter(p -> p.info().commandLine()
-                .map(c -> dataDirs.stream().anyMatch(d -> c.contains(d.toString()))).orElse(false))
-                .forEach(ProcessHandle::destroyForcibly);
+        ChildJvm.killAllUsing(dataDirs);
     }
 
     @Test
@@ -174,11 +172,7 @@ class TakeoverRaceIT {
     }
 
     private static Process java(List<String> args, Path log) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path")));
-        cmd.addAll(args);
-        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-                .start();
+        return ChildJvm.start(List.of(), args, log);
     }
 
     /** SIGKILL of the main's agent and VM, then wait until ZooKeeper drops its session. */

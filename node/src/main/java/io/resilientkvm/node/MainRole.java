@@ -1,6 +1,8 @@
 package io.resilientkvm.node;
 
 import io.resilientkvm.engine.backup.BackupManifest;
+import io.resilientkvm.engine.backup.BackupRepository;
+import io.resilientkvm.engine.backup.Chain;
 import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
@@ -26,7 +28,10 @@ import io.resilientkvm.importer.restore.RestoreResult;
 import io.resilientkvm.exporter.server.BackupServerSettings;
 import io.resilientkvm.takeover.fencing.FenceMarker;
 import io.resilientkvm.takeover.fencing.FencingWatcher;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
@@ -134,6 +139,8 @@ final class MainRole implements AutoCloseable {
                     r.hold().ifPresent(toRelease::add);
                 }
             }
+            // Durably, before the VM starts: a restart after this point does not restore again.
+            Promotion.markFinished(layout, epoch);
         }
         Flattening flattening = new Flattening(layout.backupQmpSocket(), layout.backupRepository(), toRelease);
         BackupServer server = step("backup server",
@@ -150,7 +157,7 @@ final class MainRole implements AutoCloseable {
         // No backup starts while the exporter lock is suspended (within the bound it may come back).
         BackupSchedule schedule = step("backup schedule", () -> new BackupSchedule(backupTime.cron(), requests,
                 exporterLock.guard(request -> {
-                    BackupResult result = publish(catalog, epoch, Exporter.backup(request));
+                    BackupResult result = publish(catalog, epoch, layout.backupRepository(), Exporter.backup(request));
                     flattening.runOnce(); // after this main's own backup exists
                     return result;
                 }, cfg.zookeeper().suspendBound()), MainRole::report, Duration.ofMinutes(5)));
@@ -195,12 +202,45 @@ final class MainRole implements AutoCloseable {
         }
     }
 
-    private static BackupResult publish(ManifestCatalog catalog, Epoch epoch, BackupResult result) throws OperatorException {
+    /**
+     * Publishes each new backup, after the older backups of its chain this epoch left unpublished
+     * (an agent killed between a manifest and its publication): a clone needs every link of a
+     * chain. Walks back only until a published one, so it costs one ZooKeeper read normally.
+     */
+    static BackupResult publish(ManifestCatalog catalog, Epoch epoch, Path repository, BackupResult result)
+            throws OperatorException {
         for (DeviceBackup b : result.backups()) {
             BackupManifest m = b.manifest();
+            for (BackupManifest missed : unpublishedBefore(catalog, epoch, repository, m)) {
+                LOG.warn("Publishing {} {}/{} #{} that an interrupted run left unpublished", missed.level(),
+                        missed.device(), missed.chainId(), missed.sequence());
+                catalog.publish(epoch, missed);
+            }
             catalog.publish(epoch, m);
         }
         return result;
+    }
+
+    private static List<BackupManifest> unpublishedBefore(ManifestCatalog catalog, Epoch epoch, Path repository,
+            BackupManifest m) throws OperatorException {
+        List<BackupManifest> older;
+        try {
+            older = new BackupRepository(repository).chains(m.device()).stream()
+                    .filter(c -> c.chainId().equals(m.chainId())).findFirst().map(Chain::backups).orElse(List.of())
+                    .stream().filter(o -> o.sequence() < m.sequence()).toList();
+        } catch (IOException e) {
+            throw new OperationFailedException("reading chain " + m.chainId() + " of " + m.device() + " in "
+                    + repository + ": " + e.getMessage(), e);
+        }
+        ArrayDeque<BackupManifest> missed = new ArrayDeque<>();
+        for (int i = older.size() - 1; i >= 0; i--) {
+            BackupManifest o = older.get(i);
+            if (o.epoch() != epoch.number() || catalog.isPublished(o)) {
+                break;
+            }
+            missed.addFirst(o);
+        }
+        return List.copyOf(missed);
     }
 
     private static void report(BackupSchedule.Outcome o) {

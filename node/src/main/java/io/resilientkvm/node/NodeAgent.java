@@ -128,7 +128,13 @@ public final class NodeAgent implements AutoCloseable {
             LOG.info("Instance {} initialized: {} is the main of epoch 0 (-sla-0-computer_guid)", ctx.config().instance(), ctx.node());
         }
         if (epoch.isPresent() && epoch.get().owner().equals(ctx.node())) {
-            startMain(epoch.get(), false);
+            boolean unfinished = Promotion.unfinished(ctx.config().layout(), epoch.get());
+            if (unfinished) {
+                LOG.warn("Epoch {} names this node {} the main but its promotion did not finish here (interrupted, or"
+                        + " the agent was down at the takeover): restoring the disks before the VM starts",
+                        epoch.get().number(), ctx.node());
+            }
+            startMain(epoch.get(), unfinished);
         } else {
             startClone();
         }

@@ -73,6 +73,16 @@ public final class ManifestCatalog {
                 manifest.sequence(), mine.number());
     }
 
+    /** True when this backup's manifest is in the catalog (one ZooKeeper read). */
+    public boolean isPublished(BackupManifest manifest) throws OperationFailedException {
+        String path = layout.manifestPath(manifest.device(), manifest.chainId(), manifest.sequence());
+        try {
+            return client.checkExists().forPath(path) != null;
+        } catch (Exception e) { // Curator declares Exception
+            throw ZkFailures.of("look up manifest " + manifest.file() + " at " + path, e);
+        }
+    }
+
     /** Every published manifest, in backup order; an unreadable one is skipped with a warning. */
     public List<BackupManifest> list() throws OperationFailedException {
         List<BackupManifest> all = new ArrayList<>();

@@ -95,29 +95,11 @@ public final class BackupTransaction {
     }
 
     /**
-     * Removes what a crashed exporter left in QEMU: its jobs (cancelled, dismissed) and its
-     * target nodes. Call it while holding the exporter lock.
+     * Removes what a crashed exporter left in QEMU: its jobs, in whatever state each is
+     * ({@link StaleJobs}), then its target nodes. Call it while holding the exporter lock.
      */
     public static void cleanStale(QmpClient qmp) throws QmpException {
-        List<String> cancelled = new ArrayList<>();
-        try (QmpEventStream events = qmp.openEventStream("JOB_STATUS_CHANGE")) {
-            for (JsonNode job : qmp.execute("query-jobs")) {
-                String id = job.path("id").asText();
-                if (!id.startsWith(JOB_PREFIX)) {
-                    continue;
-                }
-                LOG.warn("Removing job {} ({}) left by an interrupted backup", id, job.path("status").asText());
-                if (!"concluded".equals(job.path("status").asText())) {
-                    qmp.execute("job-cancel", F.objectNode().put("id", id));
-                }
-                cancelled.add(id);
-            }
-            awaitConcludedAndDismiss(qmp, events, cancelled, id -> { });
-        }
-        if (!cancelled.isEmpty()) {
-            throw new QmpException("stale backup jobs " + cancelled + " did not conclude within "
-                    + CANCEL_WAIT.toSeconds() + " s of job-cancel; check the VM with query-jobs");
-        }
+        StaleJobs.remove(qmp, JOB_PREFIX, CANCEL_WAIT);
         for (JsonNode node : qmp.execute("query-named-block-nodes", F.objectNode().put("flat", true))) {
             String name = node.path("node-name").asText();
             if (name.startsWith(TARGET_PREFIX)) {

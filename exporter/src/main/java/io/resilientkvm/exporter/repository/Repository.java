@@ -7,6 +7,7 @@ import io.resilientkvm.engine.backup.Chain;
 import io.resilientkvm.engine.backup.Sha256;
 import io.resilientkvm.engine.backup.BackupManifest.Level;
 import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.lifecycle.PausePoint;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.channels.AsynchronousFileChannel;
@@ -210,6 +211,7 @@ public final class Repository {
             throws IOException {
         try {
             String sha = hashWhileSyncing(p);
+            PausePoint.reach(PausePoint.BEFORE_MANIFEST, p.device());
             long size = Files.size(p.file());
             BackupManifest m = new BackupManifest(BackupManifest.FORMAT_VERSION, instance, p.device(), p.chainId(),
                     p.sequence(), p.level(), p.file().getFileName().toString(), p.parent(), p.bitmap(), virtualSize,

@@ -23,9 +23,9 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * qemu-guest-agent, so this speaks its JSON protocol on a unix socket (one client at a time,
  * like QEMU's chardev) and records the commands it got, with when.
  */
-final class FakeGuestAgent implements AutoCloseable {
+public final class FakeGuestAgent implements AutoCloseable {
     /** How the fake answers {@code guest-fsfreeze-freeze}. */
-    enum Freeze { OK, ERROR, SILENT }
+    public enum Freeze { OK, ERROR, SILENT }
 
     record Call(String command, Instant at) {}
 
@@ -36,7 +36,7 @@ final class FakeGuestAgent implements AutoCloseable {
     private volatile Freeze freeze = Freeze.OK;
     private volatile boolean staleReplyFirst;
 
-    FakeGuestAgent(Path socket) throws IOException {
+    public FakeGuestAgent(Path socket) throws IOException {
         Files.deleteIfExists(socket);
         server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         server.bind(UnixDomainSocketAddress.of(socket));
@@ -45,7 +45,7 @@ final class FakeGuestAgent implements AutoCloseable {
         thread.start();
     }
 
-    void freeze(Freeze how) {
+    public void freeze(Freeze how) {
         this.freeze = how;
     }
 
@@ -58,7 +58,7 @@ final class FakeGuestAgent implements AutoCloseable {
         return List.copyOf(calls);
     }
 
-    List<String> commands() {
+    public List<String> commands() {
         return calls.stream().map(Call::command).filter(c -> !c.startsWith("guest-sync")).toList();
     }
 
