@@ -120,7 +120,7 @@ class TakeoverRaceIT {
                  "ram-size": 256, "cpu-count": 1, "disk-size": 1, "use-nat": false, "use-tap": false,
                  "resiliency-backup-periodicity": "@every 5s"}
                 """);
-        Path token = Files.writeString(dir.resolve("token"), "0123456789abcdef0123456789abcdef\n");
+        Path token = io.resilientkvm.engine.secret.TestSecrets.write(dir.resolve("token"), "0123456789abcdef0123456789abcdef");
         for (String node : NODES) {
             Path dataDir = dir.resolve(node);
             dataDirs.add(dataDir);

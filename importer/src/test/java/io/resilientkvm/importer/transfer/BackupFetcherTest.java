@@ -33,7 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Clones pull real qcow2 backups from the real backup server over loopback, with injected faults. */
 class BackupFetcherTest {
-    private static final String TOKEN = "clone-token-abcdef0123456789";
+    private static final String TOKEN = "clone-token-abcdef0123456789-01234";
 
     @TempDir
     Path dir;
@@ -49,7 +49,7 @@ class BackupFetcherTest {
         Files.createDirectories(dir.resolve("work"));
         main = new MainRepository(dir.resolve("main"), dir.resolve("work"));
         tokenFile = dir.resolve("token");
-        Files.writeString(tokenFile, TOKEN + "\n");
+        io.resilientkvm.engine.secret.TestSecrets.write(tokenFile, TOKEN);
         clone = dir.resolve("clone");
         server = BackupServer.start(BackupServerSettings.loopback(main.root(), tokenFile));
     }
