@@ -103,6 +103,10 @@ class BackupServerTest {
         assertEquals(206, middle.status);
         assertEquals("bytes 10-19/" + fullBytes.length, middle.headers.get("content-range"));
         assertArrayEquals(Arrays.copyOfRange(fullBytes, 10, 20), middle.body);
+        // An absolute-form target (which HTTP/1.1 servers must accept) is judged by its path.
+        Reply absolute = get("http://127.0.0.1" + path(), TOKEN, "bytes=10-19");
+        assertEquals(206, absolute.status);
+        assertArrayEquals(Arrays.copyOfRange(fullBytes, 10, 20), absolute.body);
 
         Reply beyond = get(path(), TOKEN, "bytes=" + fullBytes.length + "-");
         assertEquals(416, beyond.status);
@@ -124,10 +128,15 @@ class BackupServerTest {
         lines.start();
         access.addAppender(lines);
         try {
+            // The exchange is logged after the response is sent, on the server's thread: wait for
+            // each line before the next request, or two server threads may log out of order.
             get(path(), TOKEN, "bytes=0-99");
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+                    .until(() -> lines.list.size() >= 1);
             get(path(), "wrong-" + TOKEN, null);
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+                    .until(() -> lines.list.size() >= 2);
             get("/v1/repository/%2e%2e/x/y", TOKEN, null);
-            // The exchange is logged after the response is sent.
             org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
                     .until(() -> lines.list.size() >= 3);
         } finally {

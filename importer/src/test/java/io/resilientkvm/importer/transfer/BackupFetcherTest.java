@@ -208,7 +208,7 @@ class BackupFetcherTest {
         Path cert = dir.resolve("main.crt");
         Path trust = dir.resolve("trust.p12");
         Path pass = dir.resolve("keystore.pass");
-        Files.writeString(pass, "changeit-test\n");
+        io.resilientkvm.engine.secret.TestSecrets.write(pass, "changeit-test");
         MainRepository.run(List.of("keytool", "-genkeypair", "-alias", "main", "-keyalg", "EC", "-groupname",
                 "secp256r1", "-dname", "CN=127.0.0.1", "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-validity", "2",
                 "-storetype", "PKCS12", "-keystore", ks.toString(), "-storepass", "changeit-test"));
