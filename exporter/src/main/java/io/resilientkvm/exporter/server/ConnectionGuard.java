@@ -138,7 +138,7 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
         Tracked t = byRemote.get(remote);
         if (t != null) {
             t.waitingSince = nanoTime.getAsLong();
-            t.active.decrementAndGet();
+            t.active.updateAndGet(n -> Math.max(0, n - 1));
         }
     }
 

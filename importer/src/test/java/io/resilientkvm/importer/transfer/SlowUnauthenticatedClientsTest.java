@@ -226,6 +226,87 @@ class SlowUnauthenticatedClientsTest {
         assertFalse(held.stream().anyMatch(h -> h.end().isDone() && h.end().join() != -1));
     }
 
+    /**
+     * A held 401 outlasts the request-head limit without its connection being cut (the guard knows
+     * the request is in the handler), over plain HTTP and over TLS, where the guard watches the
+     * TLS connection and the handler sees the HTTP one above it: three wrong tokens on one
+     * keep-alive connection, held 500 ms, 1 s and 2 s against a 1 s head limit, get three 401s.
+     */
+    @Test
+    void aHeldBack401OutlastsTheHeadLimitOverHttpAndTls() throws Exception {
+        BackupManifest full = main.full(2, 1);
+        BackupServerLimits limits = new BackupServerLimits(Duration.ofSeconds(1), Duration.ofSeconds(20), 4, 128, 0,
+                Duration.ofSeconds(4));
+        Path ks = dir.resolve("main.p12");
+        MainRepository.run(List.of("keytool", "-genkeypair", "-alias", "main", "-keyalg", "EC", "-groupname",
+                "secp256r1", "-dname", "CN=127.0.0.1", "-validity", "2", "-storetype", "PKCS12", "-keystore",
+                ks.toString(), "-storepass", "changeit-test"));
+        Path pass = TestSecrets.write(dir.resolve("keystore.pass"), "changeit-test");
+        Path tokenFile = dir.resolve("token");
+        for (boolean tls : new boolean[] {false, true}) {
+            BackupServerSettings settings = BackupServerSettings.loopback(main.root(), tokenFile).withLimits(limits);
+            try (BackupServer s = BackupServer.start(tls ? settings.withTls(ks, pass) : settings);
+                    Socket raw = tls ? trustingTls().createSocket("127.0.0.1", s.port()) : new Socket("127.0.0.1", s.port())) {
+                raw.setSoTimeout(30_000);
+                OutputStream out = raw.getOutputStream();
+                InputStream in = new java.io.BufferedInputStream(raw.getInputStream());
+                for (int i = 0; i < 3; i++) {
+                    out.write(("GET " + BackupPaths.Ref.of(full).urlPath() + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                            + "Authorization: Bearer wrong-" + i + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+                    out.flush();
+                    assertEquals(401, readKeepAliveStatus(in), (tls ? "TLS" : "HTTP") + " request " + i);
+                }
+            }
+        }
+    }
+
+    private static javax.net.ssl.SSLSocketFactory trustingTls() throws Exception {
+        javax.net.ssl.TrustManager trustAll = new javax.net.ssl.X509TrustManager() {
+            @Override
+            public void checkClientTrusted(java.security.cert.X509Certificate[] chain, String authType) {
+            }
+
+            @Override
+            public void checkServerTrusted(java.security.cert.X509Certificate[] chain, String authType) {
+            }
+
+            @Override
+            public java.security.cert.X509Certificate[] getAcceptedIssuers() {
+                return new java.security.cert.X509Certificate[0];
+            }
+        };
+        javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+        ctx.init(null, new javax.net.ssl.TrustManager[] {trustAll}, null);
+        return ctx.getSocketFactory();
+    }
+
+    /** Reads one response (status line, headers, Content-Length body) and returns its status; -1 at the end of the stream. */
+    private static int readKeepAliveStatus(InputStream in) throws IOException {
+        String status = line(in);
+        if (status == null) {
+            return -1;
+        }
+        int length = 0;
+        for (String h = line(in); h != null && !h.isEmpty(); h = line(in)) {
+            if (h.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) {
+                length = Integer.parseInt(h.substring(15).strip());
+            }
+        }
+        in.readNBytes(length);
+        return Integer.parseInt(status.split(" ")[1]);
+    }
+
+    private static String line(InputStream in) throws IOException {
+        StringBuilder b = new StringBuilder();
+        for (int c = in.read(); c >= 0; c = in.read()) {
+            if (c == '\n') {
+                return b.toString().strip();
+            }
+            b.append((char) c);
+        }
+        return b.length() == 0 ? null : b.toString();
+    }
+
     private static List<String> messages(ListAppender<ILoggingEvent> log) {
         return log.list.stream().map(ILoggingEvent::getFormattedMessage).toList();
     }
