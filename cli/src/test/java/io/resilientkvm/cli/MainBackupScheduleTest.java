@@ -44,7 +44,8 @@ class MainBackupScheduleTest {
                     {"-sla-0-computer_guid": "node-a", "-sla-1-computer_guid": "node-b", "-sla-2-computer_guid": "node-c",
                      "ram-size": 256, "cpu-count": 1, "disk-size": 1, "use-nat": false, "use-tap": false}
                     """);
-            Path token = Files.writeString(dir.resolve("token"), "0123456789abcdef0123456789abcdef\n");
+            Path token = Files.setPosixFilePermissions(Files.writeString(dir.resolve("token"), "0123456789abcdef0123456789abcdef\n"),
+                java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
             Path config = Files.writeString(dir.resolve("node-a.json"), """
                     {"node": "node-a", "instance": "t", "data-dir": "%s", "parameters": "%s", "software-type": "kvm-resilient",
                      "zookeeper": {"connect": "%s", "session-timeout-ms": 4000, "suspend-bound-ms": 2000},

@@ -60,7 +60,7 @@ class ImporterCrashIT {
     @Test
     void anImporterKilledMidDownloadCompletesItOnTheNextRun() throws Exception {
         ZkLayout layout = new ZkLayout("/rkvm-it", "imp");
-        Path token = Files.writeString(dir.resolve("token"), "0123456789abcdef0123456789abcdef\n");
+        Path token = io.resilientkvm.engine.secret.TestSecrets.write(dir.resolve("token"), "0123456789abcdef0123456789abcdef");
         Path disk = TestVm.blankQcow2(dir.resolve("disk.qcow2"), 64 * MIB);
         Path mainRepo = dir.resolve("main/backup");
         Path random = dir.resolve("random.bin");

@@ -41,7 +41,7 @@ class MainFencingIT {
                     {"-sla-0-computer_guid": "node-a", "-sla-1-computer_guid": "node-b", "-sla-2-computer_guid": "node-c",
                      "ram-size": 256, "cpu-count": 1, "disk-size": 1, "use-nat": false, "use-tap": false}
                     """);
-            Path token = Files.writeString(dir.resolve("token"), "0123456789abcdef0123456789abcdef\n");
+            Path token = io.resilientkvm.engine.secret.TestSecrets.write(dir.resolve("token"), "0123456789abcdef0123456789abcdef");
             Path dataDir = dir.resolve("node-a");
             InstanceLayout instance = new InstanceLayout(dataDir);
             Files.createDirectories(instance.mainDisk().getParent());

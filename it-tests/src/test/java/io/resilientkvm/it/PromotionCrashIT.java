@@ -64,7 +64,7 @@ class PromotionCrashIT {
                      "ram-size": 256, "cpu-count": 1, "disk-size": 1, "use-nat": false, "use-tap": false,
                      "resiliency-backup-periodicity": "@every 30m"}
                     """);
-            Path token = Files.writeString(dir.resolve("token"), "0123456789abcdef0123456789abcdef\n");
+            Path token = io.resilientkvm.engine.secret.TestSecrets.write(dir.resolve("token"), "0123456789abcdef0123456789abcdef");
             Map<String, Path> configs = new LinkedHashMap<>();
             for (String node : List.of("node-a", "node-b")) {
                 Path dataDir = dir.resolve(node);

@@ -52,7 +52,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ReplicationIT {
     private static final long MIB = 1 << 20;
-    private static final String TOKEN = "it-token-0123456789abcdef";
+    private static final String TOKEN = "it-token-0123456789abcdef-0123456789";
 
     @TempDir
     Path dir;
@@ -102,7 +102,7 @@ class ReplicationIT {
         Epoch epoch = new EpochStore(mainZk, layout).initialize("main");
         ManifestCatalog catalog = new ManifestCatalog(mainZk, layout);
         ImporterStatusStore statuses = new ImporterStatusStore(client(), layout);
-        Path tokenFile = Files.writeString(dir.resolve("token"), TOKEN + "\n");
+        Path tokenFile = io.resilientkvm.engine.secret.TestSecrets.write(dir.resolve("token"), TOKEN);
         Path source = TestVm.blankQcow2(dir.resolve("disk.qcow2"), 128 * MIB);
         Path mainRepo = dir.resolve("main/backup");
         Path clone1 = dir.resolve("clone1/backup");

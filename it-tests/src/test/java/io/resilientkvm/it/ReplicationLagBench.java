@@ -37,7 +37,7 @@ import org.apache.curator.framework.CuratorFramework;
  */
 public final class ReplicationLagBench {
     private static final long MIB = 1 << 20;
-    private static final String TOKEN = "bench-token-0123456789abcdef";
+    private static final String TOKEN = "bench-token-0123456789abcdef-0123456789";
 
     private ReplicationLagBench() {
     }
@@ -55,7 +55,7 @@ public final class ReplicationLagBench {
             Epoch epoch = new EpochStore(clients.get(0), layout).initialize("main");
             ManifestCatalog catalog = new ManifestCatalog(clients.get(0), layout);
             ImporterStatusStore statuses = new ImporterStatusStore(clients.get(3), layout);
-            Path token = Files.writeString(dir.resolve("token"), TOKEN + "\n");
+            Path token = io.resilientkvm.engine.secret.TestSecrets.write(dir.resolve("token"), TOKEN);
             Path disk = TestVm.blankQcow2(dir.resolve("disk.qcow2"), 2048 * MIB);
             Path random = dir.resolve("random.bin");
             try (OutputStream out = Files.newOutputStream(random)) {

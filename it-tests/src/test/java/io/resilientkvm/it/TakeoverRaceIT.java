@@ -132,7 +132,7 @@ class TakeoverRaceIT {
     }
 
     private void setUp(String connect) throws Exception {
-        Path token = Files.writeString(dir.resolve("token"), "0123456789abcdef0123456789abcdef\n");
+        Path token = io.resilientkvm.engine.secret.TestSecrets.write(dir.resolve("token"), "0123456789abcdef0123456789abcdef");
         for (String node : NODES) {
             Path dataDir = dir.resolve(node);
             dataDirs.add(dataDir);

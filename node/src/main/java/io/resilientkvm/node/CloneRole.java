@@ -6,6 +6,7 @@ import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.engine.lifecycle.LifecycleState;
+import io.resilientkvm.engine.secret.SecretFiles;
 import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.importer.service.ImportRound;
 import io.resilientkvm.importer.service.ImporterService;
@@ -45,7 +46,7 @@ final class CloneRole implements AutoCloseable {
         Path tokenFile = ctx.config().backupServer().tokenFile().orElseThrow(() -> new BadInputException(
                 "backup-server.token-file is not set in the node configuration of " + ctx.node()
                         + ": a clone presents the token the main's backup server expects; name the shared token file there"));
-        String token = BackupPaths.readSecret(tokenFile, "backup-server.token-file");
+        String token = SecretFiles.readToken(tokenFile, "backup-server.token-file");
         Map<URI, BackupFetcher> fetchers = new ConcurrentHashMap<>();
         ImporterService importer = ImporterService.start(ctx.client(), ctx.layout(),
                 ImporterService.Settings.of(ctx.node(), repository),

@@ -59,7 +59,7 @@ class ComponentStackRealComponentsTest {
                 + " \"use-tap\": false, \"enable-http-server\": true, \"httpd-port\": " + guestPort + ","
                 + " \"authorized-key\": \"ssh-ed25519 AAAA test\"}");
         InstanceLayout layout = new InstanceLayout(dir.resolve("node-a"));
-        Path token = Files.writeString(dir.resolve("token"), TestNodeConfig.TOKEN);
+        Path token = io.resilientkvm.engine.secret.TestSecrets.write(dir.resolve("token"), TestNodeConfig.TOKEN);
         AtomicLong qemuPid = new AtomicLong(-1);
         try (TestingServer server = new TestingServer(-1, dir.resolve("zk").toFile(), true);
                 CuratorFramework client = ZkClients.connect(ZkSettings.of(server.getConnectString()))) {

@@ -81,7 +81,7 @@ class ForgedBackupTest {
             catalog.publish(epoch, BackupManifest.read(BackupManifest.manifestPath(fullFile)));
             catalog.publish(epoch, BackupManifest.read(BackupManifest.manifestPath(incFile)));
 
-            Path tokenFile = Files.writeString(dir.resolve("token"), TOKEN + "\n");
+            Path tokenFile = io.resilientkvm.engine.secret.TestSecrets.write(dir.resolve("token"), TOKEN);
             try (BackupServer server = BackupServer.start(BackupServerSettings.loopback(mainRepo, tokenFile));
                     ImporterService importer = importer(client, layout, cloneRepo, server.baseUri())) {
                 ImportRound round = importer.reconcileNow();

@@ -7,7 +7,7 @@ import java.time.Duration;
 
 /** A node of a three-node resilient instance (node-a, node-b, node-c), as its config file says, with a small VM. */
 final class TestNodeConfig {
-    static final String TOKEN = "0123456789abcdef0123456789abcdef\n";
+    static final String TOKEN = "0123456789abcdef0123456789abcdef";
 
     private TestNodeConfig() {
     }
@@ -24,7 +24,7 @@ final class TestNodeConfig {
                 {"-sla-0-computer_guid": "node-a", "-sla-1-computer_guid": "node-b", "-sla-2-computer_guid": "node-c",
                  "ram-size": 256, "cpu-count": 1, "disk-size": 1, "use-nat": false, "use-tap": false%s}
                 """.formatted(extraParams.isEmpty() ? "" : ", " + extraParams));
-        Path token = Files.writeString(dir.resolve("token"), TOKEN);
+        Path token = io.resilientkvm.engine.secret.TestSecrets.write(dir.resolve("token"), TOKEN);
         return NodeConfig.load(Files.writeString(dir.resolve(node + ".json"), """
                 {"node": "%s", "instance": "%s", "data-dir": "%s", "parameters": "%s",
                  "software-type": "kvm-resilient", "vnc": {"listen": "none"},

@@ -1,6 +1,7 @@
 package io.resilientkvm.engine.backup;
 
 import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.secret.SecretFiles;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -88,22 +89,12 @@ public final class BackupPaths {
     }
 
     /**
-     * Reads a secret (bearer token, keystore password) from its file: the first line, trimmed.
+     * Reads a secret (keystore or truststore password) from its file: the first line, trimmed,
+     * through {@link SecretFiles#readSecret} (a file group or others can read is refused).
      * {@code setting} names the configuration key in error messages.
      */
     public static String readSecret(Path file, String setting) throws BadInputException {
-        String text;
-        try {
-            text = Files.readString(file, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new BadInputException(setting + ": cannot read " + file + " (" + e.getMessage()
-                    + "); create it with the secret on its first line, readable only by this user", e);
-        }
-        String line = text.lines().findFirst().orElse("").strip();
-        if (line.isEmpty()) {
-            throw new BadInputException(setting + ": " + file + " is empty; put the secret on its first line");
-        }
-        return line;
+        return SecretFiles.readSecret(file, setting);
     }
 
     /**

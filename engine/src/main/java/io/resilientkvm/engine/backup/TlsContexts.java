@@ -1,5 +1,6 @@
 package io.resilientkvm.engine.backup;
 
+import io.resilientkvm.engine.secret.SecretFiles;
 import io.resilientkvm.engine.error.BadInputException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -21,7 +22,7 @@ public final class TlsContexts {
 
     /** The backup server's context: its key and certificate from {@code keystore}. */
     public static SSLContext serving(Path keystore, Path passwordFile) throws BadInputException {
-        char[] password = BackupPaths.readSecret(passwordFile, "backup-server.keystore-password-file").toCharArray();
+        char[] password = SecretFiles.readSecret(passwordFile, "backup-server.keystore-password-file").toCharArray();
         try {
             KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
             kmf.init(load(keystore, password), password);
@@ -36,7 +37,7 @@ public final class TlsContexts {
 
     /** A clone's context: trusts the certificates in {@code truststore} (a main with a self-signed one). */
     public static SSLContext trusting(Path truststore, Path passwordFile) throws BadInputException {
-        char[] password = BackupPaths.readSecret(passwordFile, "truststore password file").toCharArray();
+        char[] password = SecretFiles.readSecret(passwordFile, "truststore password file").toCharArray();
         try {
             TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
             tmf.init(load(truststore, password));

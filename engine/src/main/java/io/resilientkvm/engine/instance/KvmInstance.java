@@ -9,6 +9,7 @@ import io.resilientkvm.engine.disk.QemuImg;
 import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
+import io.resilientkvm.engine.secret.SecretFiles;
 import io.resilientkvm.engine.guest.GuestFileServer;
 import io.resilientkvm.engine.lifecycle.LifecycleState;
 import io.resilientkvm.engine.net.PortTunnel;
@@ -163,8 +164,10 @@ public final class KvmInstance implements AutoCloseable {
         }
     }
 
-    private static void ensureVncPassword(Path file) throws OperationFailedException {
+    private static void ensureVncPassword(Path file) throws OperatorException {
         if (Files.exists(file)) {
+            // QEMU reads it as is: it must be private and not empty (an empty password is no password).
+            SecretFiles.readSecret(file, "vnc.password-file");
             return;
         }
         // VNC authentication uses 8 characters at most.

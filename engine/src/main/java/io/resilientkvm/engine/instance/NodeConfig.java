@@ -28,7 +28,16 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
 
     /** The main's backup server, which clones pull from. */
     public record BackupServer(String bind, int port, Optional<Path> tokenFile, Optional<Path> keystore,
-            Optional<Path> keystorePasswordFile) {
+            Optional<Path> keystorePasswordFile, BackupServerLimits limits) {
+        public BackupServer {
+            Objects.requireNonNull(limits, "limits");
+        }
+
+        /** With the default limits. */
+        public BackupServer(String bind, int port, Optional<Path> tokenFile, Optional<Path> keystore,
+                Optional<Path> keystorePasswordFile) {
+            this(bind, port, tokenFile, keystore, keystorePasswordFile, BackupServerLimits.DEFAULTS);
+        }
     }
 
     public NodeConfig {
@@ -82,7 +91,24 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
                 new Zookeeper(zk.path("connect").asText(), zk.path("base-path").asText(),
                         Duration.ofMillis(zk.path("session-timeout-ms").asLong()), Duration.ofMillis(zk.path("suspend-bound-ms").asLong())),
                 new BackupServer(bs.path("bind").asText(), bs.path("port").asInt(), optional(bs, "token-file").map(base::resolve),
-                        optional(bs, "keystore").map(base::resolve), optional(bs, "keystore-password-file").map(base::resolve)));
+                        optional(bs, "keystore").map(base::resolve), optional(bs, "keystore-password-file").map(base::resolve),
+                        limits(bs.path("limits"))));
+    }
+
+    /** {@code backup-server.limits}: each key absent takes its default; a bad combination is bad input. */
+    private static BackupServerLimits limits(JsonNode l) throws BadInputException {
+        BackupServerLimits d = BackupServerLimits.DEFAULTS;
+        try {
+            return new BackupServerLimits(
+                    Duration.ofMillis(l.path("request-timeout-ms").asLong(d.requestTimeout().toMillis())),
+                    Duration.ofMillis(l.path("idle-timeout-ms").asLong(d.idleTimeout().toMillis())),
+                    l.path("connections-per-address").asInt(d.connectionsPerAddress()),
+                    l.path("connections").asInt(d.connections()),
+                    l.path("auth-failures-before-backoff").asInt(d.authFailuresBeforeBackoff()),
+                    Duration.ofMillis(l.path("auth-backoff-max-ms").asLong(d.authBackoffMax().toMillis())));
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new BadInputException(e.getMessage() + " (node configuration)", e);
+        }
     }
 
     private static Optional<String> optional(JsonNode n, String name) {

@@ -164,21 +164,30 @@ public final class QemuCommandLine {
         if ("none".equals(listen)) {
             return;
         }
-        a.addAll(List.of("-object", "secret,id=vncpass,format=raw,file=" + in.vncPassword()));
+        a.addAll(List.of("-object", "secret,id=vncpass,format=raw,file=" + optionValue(in.vncPassword().toString())));
         String endpoint;
         if ("unix".equals(listen)) {
-            endpoint = "unix:" + in.layout().vncSocket();
+            endpoint = "unix:" + optionValue(in.layout().vncSocket().toString());
         } else {
             int colon = listen.lastIndexOf(':');
             int port = Integer.parseInt(listen.substring(colon + 1));
             if (port < 5900) {
                 throw new IllegalArgumentException("vnc.listen port " + port + " is below 5900 (VNC displays start at 5900)");
             }
-            endpoint = listen.substring(0, colon) + ":" + (port - 5900);
+            endpoint = optionValue(listen.substring(0, colon)) + ":" + (port - 5900);
         }
         a.addAll(List.of("-vnc", endpoint + ",password-secret=vncpass"));
         a.addAll(List.of("-k", p.keyboardLayout()));
         a.addAll(List.of("-device", "VGA,id=video0", "-device", "qemu-xhci,id=usb0", "-device", "usb-tablet,id=tablet0,bus=usb0.0"));
+    }
+
+    /**
+     * A value inside a QEMU option string ({@code key=value,key=value}): QEMU's option parser
+     * reads a doubled comma as one literal comma, so a path with a comma can neither be cut
+     * short nor add options of its own.
+     */
+    static String optionValue(String value) {
+        return value.replace(",", ",,");
     }
 
     /** A locally administered MAC derived from the instance name, so the guest keeps its NIC names. */

@@ -22,7 +22,8 @@ import java.util.Optional;
  * @param updatedAt when it was written
  * @param held      newest verified backup per disk
  * @param bytes     bytes imported since the importer started
- * @param lastError the last import error, or null when the last round succeeded
+ * @param lastError the last import error, or null when the last round succeeded; published through
+ *                  {@link PublishedText} (no control characters, at most about 1 KiB), whoever wrote it
  */
 public record ImporterStatus(String node, long epoch, Instant updatedAt, List<Point> held, long bytes, String lastError) {
     public static final int FORMAT_VERSION = 1;
@@ -52,6 +53,7 @@ public record ImporterStatus(String node, long epoch, Instant updatedAt, List<Po
         Objects.requireNonNull(node, "node");
         Objects.requireNonNull(updatedAt, "updatedAt");
         held = List.copyOf(held);
+        lastError = PublishedText.sanitize(lastError);
     }
 
     /** The point held for {@code device}, if any. */

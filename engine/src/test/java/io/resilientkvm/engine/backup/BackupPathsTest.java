@@ -53,6 +53,7 @@ class BackupPathsTest {
     void secretsAreTheFirstLineAndAnEmptyFileIsBadInput() throws Exception {
         Path f = dir.resolve("token");
         Files.writeString(f, "  abc123  \nignored\n");
+        Files.setPosixFilePermissions(f, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
         assertEquals("abc123", BackupPaths.readSecret(f, "backup-server.token-file"));
         Files.writeString(f, "\n");
         BadInputException e = assertThrows(BadInputException.class,

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.secret.TestSecrets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -24,7 +25,7 @@ class TlsContextsTest {
         Path cert = dir.resolve("main.crt");
         Path trust = dir.resolve("trust.p12");
         Path pass = dir.resolve("pass");
-        Files.writeString(pass, "changeit-test\n");
+        TestSecrets.write(pass, "changeit-test");
         keytool("-genkeypair", "-alias", "main", "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=127.0.0.1",
                 "-validity", "2", "-storetype", "PKCS12", "-keystore", ks.toString(), "-storepass", "changeit-test");
         keytool("-exportcert", "-alias", "main", "-keystore", ks.toString(), "-storepass", "changeit-test", "-rfc",
@@ -42,7 +43,7 @@ class TlsContextsTest {
         Path junk = dir.resolve("junk.p12");
         Path pass = dir.resolve("pass");
         Files.writeString(junk, "not a keystore");
-        Files.writeString(pass, "secret\n");
+        TestSecrets.write(pass, "secret");
         BadInputException server = assertThrows(BadInputException.class, () -> TlsContexts.serving(junk, pass));
         assertTrue(server.getMessage().contains(junk.toString())
                 && server.getMessage().contains("backup-server.keystore-password-file"), server.getMessage());

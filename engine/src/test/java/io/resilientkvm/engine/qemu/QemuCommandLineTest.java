@@ -132,6 +132,29 @@ class QemuCommandLineTest {
     }
 
     @Test
+    void aCommaInTheVncPasswordPathIsEscapedAndQemuReadsTheWholePath(@org.junit.jupiter.api.io.TempDir Path tmp)
+            throws Exception {
+        // Unescaped, ",id=other,file=/etc/shadow" would be options of their own.
+        Path hostile = tmp.resolve("vnc,id=other,file=x.passwd");
+        VmHost host = new VmHost("127.0.0.1", "", "tap0", "unix", Optional.of(hostile), "qemu-system-x86_64",
+                io.resilientkvm.engine.instance.AcceleratorChoice.TCG, Optional.empty());
+        KvmParameters p = params("{}");
+        List<String> a = QemuCommandLine.build(new QemuCommandLine.Inputs("kvm1", p, host, LAYOUT,
+                DiskPlan.of(p, LAYOUT, f -> "raw"), Accelerator.TCG, "max", hostile));
+        String secret = "secret,id=vncpass,format=raw,file=" + tmp + "/vnc,,id=other,,file=x.passwd";
+        assertTrue(values(a, "-object").contains(secret), values(a, "-object").toString());
+        // Real QEMU parses it as one file name: it tries to read exactly that (missing) file.
+        Process q = new ProcessBuilder("qemu-system-x86_64", "-machine", "none", "-nodefaults", "-display", "none", "-S",
+                "-object", secret).redirectErrorStream(true).start();
+        String out = new String(q.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(q.waitFor(30, java.util.concurrent.TimeUnit.SECONDS));
+        assertEquals(1, q.exitValue(), out);
+        assertTrue(out.contains("Unable to read " + hostile), out);
+        assertEquals("a,,b", QemuCommandLine.optionValue("a,b"));
+        assertEquals("plain", QemuCommandLine.optionValue("plain"));
+    }
+
+    @Test
     void vncIsOnAUnixSocketOrLoopbackWithAPasswordSecretAndTheKeyboardLayout() throws Exception {
         List<String> a = argv("{\"keyboard-layout-language\": \"de-ch\"}");
         assertEquals("unix:/srv/kvm1/run/vnc.sock,password-secret=vncpass", value(a, "-vnc"));

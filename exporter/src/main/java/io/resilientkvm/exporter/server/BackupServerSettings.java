@@ -1,6 +1,7 @@
 package io.resilientkvm.exporter.server;
 
 import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.instance.BackupServerLimits;
 import io.resilientkvm.engine.instance.NodeConfig;
 import java.nio.file.Path;
 import java.util.Objects;
@@ -15,10 +16,11 @@ import java.util.Optional;
  * @param tokenFile            file holding the bearer token clients must present
  * @param keystore             PKCS12 keystore: when present the server speaks HTTPS only
  * @param keystorePasswordFile file holding the keystore's password (required with a keystore)
- * @param threads              request threads (the pool is fixed: at most this many transfers at once)
+ * @param threads              request threads (at most this many transfers at once; Jetty adds its own few)
+ * @param limits               what each client may hold: time limits, connection caps, the 401 backoff
  */
 public record BackupServerSettings(String bind, int port, Path repository, Path tokenFile, Optional<Path> keystore,
-        Optional<Path> keystorePasswordFile, int threads) {
+        Optional<Path> keystorePasswordFile, int threads, BackupServerLimits limits) {
     public static final String DEFAULT_BIND = "127.0.0.1";
     public static final int DEFAULT_THREADS = 8;
 
@@ -28,6 +30,7 @@ public record BackupServerSettings(String bind, int port, Path repository, Path 
         Objects.requireNonNull(tokenFile, "tokenFile");
         Objects.requireNonNull(keystore, "keystore");
         Objects.requireNonNull(keystorePasswordFile, "keystorePasswordFile");
+        Objects.requireNonNull(limits, "limits");
         if (bind.isBlank()) {
             throw new IllegalArgumentException("bind must name an address, e.g. " + DEFAULT_BIND);
         }
@@ -42,6 +45,12 @@ public record BackupServerSettings(String bind, int port, Path repository, Path 
         }
     }
 
+    /** With the default limits. */
+    public BackupServerSettings(String bind, int port, Path repository, Path tokenFile, Optional<Path> keystore,
+            Optional<Path> keystorePasswordFile, int threads) {
+        this(bind, port, repository, tokenFile, keystore, keystorePasswordFile, threads, BackupServerLimits.DEFAULTS);
+    }
+
     /** Plain HTTP on loopback with an ephemeral port: the usual test and single-host setting. */
     public static BackupServerSettings loopback(Path repository, Path tokenFile) {
         return new BackupServerSettings(DEFAULT_BIND, 0, repository, tokenFile, Optional.empty(), Optional.empty(),
@@ -51,7 +60,12 @@ public record BackupServerSettings(String bind, int port, Path repository, Path 
     /** The same settings serving HTTPS with {@code keystore} (PKCS12). */
     public BackupServerSettings withTls(Path keystore, Path keystorePasswordFile) {
         return new BackupServerSettings(bind, port, repository, tokenFile, Optional.of(keystore),
-                Optional.of(keystorePasswordFile), threads);
+                Optional.of(keystorePasswordFile), threads, limits);
+    }
+
+    /** The same settings with other client limits. */
+    public BackupServerSettings withLimits(BackupServerLimits other) {
+        return new BackupServerSettings(bind, port, repository, tokenFile, keystore, keystorePasswordFile, threads, other);
     }
 
     /** From the node configuration's {@code backup-server} object; a token file is required. */
@@ -65,6 +79,6 @@ public record BackupServerSettings(String bind, int port, Path repository, Path 
         }
         String bind = config.bind() == null || config.bind().isBlank() ? DEFAULT_BIND : config.bind();
         return new BackupServerSettings(bind, config.port(), repository, token, config.keystore(),
-                config.keystorePasswordFile(), DEFAULT_THREADS);
+                config.keystorePasswordFile(), DEFAULT_THREADS, config.limits());
     }
 }

@@ -40,7 +40,7 @@ import org.junit.jupiter.api.io.TempDir;
  * that hostile targets reach the server exactly as sent, without a client library normalising them.
  */
 class BackupServerTest {
-    private static final String TOKEN = "s3cret-token-0123456789";
+    private static final String TOKEN = "s3cret-token-0123456789-0123456789";
     private static final long MIB = 1 << 20;
 
     @TempDir
@@ -61,7 +61,7 @@ class BackupServerTest {
         full = repo.complete(p, "vm", 16 * MIB, 1, new JobFigures(clock.instant(), clock.instant(), 0));
         fullBytes = Files.readAllBytes(repoRoot.resolve("virtio0").resolve(full.chainId()).resolve(full.file()));
         Path tokenFile = dir.resolve("token");
-        Files.writeString(tokenFile, TOKEN + "\n");
+        io.resilientkvm.engine.secret.TestSecrets.write(tokenFile, TOKEN);
         server = BackupServer.start(BackupServerSettings.loopback(repoRoot, tokenFile));
     }
 
@@ -103,6 +103,10 @@ class BackupServerTest {
         assertEquals(206, middle.status);
         assertEquals("bytes 10-19/" + fullBytes.length, middle.headers.get("content-range"));
         assertArrayEquals(Arrays.copyOfRange(fullBytes, 10, 20), middle.body);
+        // An absolute-form target (which HTTP/1.1 servers must accept) is judged by its path.
+        Reply absolute = get("http://127.0.0.1" + path(), TOKEN, "bytes=10-19");
+        assertEquals(206, absolute.status);
+        assertArrayEquals(Arrays.copyOfRange(fullBytes, 10, 20), absolute.body);
 
         Reply beyond = get(path(), TOKEN, "bytes=" + fullBytes.length + "-");
         assertEquals(416, beyond.status);

@@ -43,7 +43,7 @@ import org.junit.jupiter.api.io.TempDir;
  * stands in for a main answering 500, which the real server never does.
  */
 class ImporterServiceTest {
-    private static final String TOKEN = "clone-token-abcdef0123456789";
+    private static final String TOKEN = "clone-token-abcdef0123456789abcdef01";
 
     @TempDir
     Path dir;
@@ -73,7 +73,7 @@ class ImporterServiceTest {
         Files.createDirectories(dir.resolve("work"));
         main = new MainRepository(dir.resolve("main"), dir.resolve("work"));
         Path tokenFile = dir.resolve("token");
-        Files.writeString(tokenFile, TOKEN + "\n");
+        io.resilientkvm.engine.secret.TestSecrets.write(tokenFile, TOKEN);
         server = BackupServer.start(BackupServerSettings.loopback(main.root(), tokenFile));
         clone = dir.resolve("clone");
     }

@@ -36,7 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Clones pull real qcow2 backups from the real backup server over loopback, with injected faults. */
 class BackupFetcherTest {
-    private static final String TOKEN = "clone-token-abcdef0123456789";
+    private static final String TOKEN = "clone-token-abcdef0123456789-01234";
 
     @TempDir
     Path dir;
@@ -52,7 +52,7 @@ class BackupFetcherTest {
         Files.createDirectories(dir.resolve("work"));
         main = new MainRepository(dir.resolve("main"), dir.resolve("work"));
         tokenFile = dir.resolve("token");
-        Files.writeString(tokenFile, TOKEN + "\n");
+        io.resilientkvm.engine.secret.TestSecrets.write(tokenFile, TOKEN);
         clone = dir.resolve("clone");
         server = BackupServer.start(BackupServerSettings.loopback(main.root(), tokenFile));
     }
@@ -246,7 +246,7 @@ class BackupFetcherTest {
         Path cert = dir.resolve("main.crt");
         Path trust = dir.resolve("trust.p12");
         Path pass = dir.resolve("keystore.pass");
-        Files.writeString(pass, "changeit-test\n");
+        io.resilientkvm.engine.secret.TestSecrets.write(pass, "changeit-test");
         MainRepository.run(List.of("keytool", "-genkeypair", "-alias", "main", "-keyalg", "EC", "-groupname",
                 "secp256r1", "-dname", "CN=127.0.0.1", "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-validity", "2",
                 "-storetype", "PKCS12", "-keystore", ks.toString(), "-storepass", "changeit-test"));

@@ -61,7 +61,7 @@ public final class TransferBench {
 
     private static void fetch(URI base, Path tokenFile, Path manifestFile, List<String> clones) throws Exception {
         BackupManifest m = BackupManifest.read(manifestFile);
-        TransferSettings s = TransferSettings.of(base, BackupPaths.readSecret(tokenFile, "token file"));
+        TransferSettings s = TransferSettings.of(base, io.resilientkvm.engine.secret.SecretFiles.readToken(tokenFile, "token file"));
         ExecutorService pool = Executors.newFixedThreadPool(clones.size());
         List<BackupFetcher> fetchers = new ArrayList<>();
         List<Future<FetchResult>> results = new ArrayList<>();

@@ -1,17 +1,20 @@
 package io.resilientkvm.takeover.fencing;
 
+import io.resilientkvm.engine.zk.PublishedText;
 import java.time.Instant;
 import java.util.Objects;
 
 /**
- * Why a node fenced itself.
+ * Why a node fenced itself. {@code why} is published in ZooKeeper and quotes errors (a failed
+ * promotion's qemu-img text), so it goes through {@link PublishedText}: no control characters,
+ * at most about 1 KiB.
  *
  * @param epoch the epoch the node was main of
  */
 public record FenceReason(String node, String why, long epoch, Instant at) {
     public FenceReason {
         Objects.requireNonNull(node, "node");
-        Objects.requireNonNull(why, "why");
+        why = PublishedText.sanitize(Objects.requireNonNull(why, "why"));
         Objects.requireNonNull(at, "at");
     }
 
