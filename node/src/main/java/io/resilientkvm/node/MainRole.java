@@ -92,7 +92,9 @@ final class MainRole implements AutoCloseable {
             Supplier<BackupRequest> requests = () -> BackupRequest.of(layout.backupQmpSocket(), layout.backupRepository())
                     .withInstance(cfg.instance()).withEpoch(epoch.number())
                     .withSpeed(ctx.resilient().speedLimitBytesPerSecond()).withCompress(ctx.resilient().compress())
-                    .withNewChainPolicy(policy);
+                    .withNewChainPolicy(policy)
+                    // Quiesced through the guest agent when the node config names its socket (as bin/exporter --config does).
+                    .withGuestAgent(cfg.host().guestAgentSocket().orElse(null));
             BackupSchedule schedule = new BackupSchedule(ctx.resilient().backupCron(), requests,
                     request -> {
                         BackupResult result = publish(catalog, epoch, Exporter.backup(request));
