@@ -66,6 +66,8 @@ final class Drill implements AutoCloseable {
     private static final List<String> NODES = List.of("node-a", "node-b", "node-c");
     private static final Duration SESSION = Duration.ofSeconds(4);
     private static final Duration STEP_TIMEOUT = Duration.ofMinutes(3);
+    /** The tiny guest under TCG boots in 15-30 s and writes slowly: its steps get twice the time. */
+    private Duration stepTimeout = STEP_TIMEOUT;
 
     private final DrillOptions options;
     private final PrintWriter out;
@@ -164,6 +166,9 @@ final class Drill implements AutoCloseable {
         if (options.guest()) {
             guest = GuestImage.obtain(this::step);
             accelerator = GuestAccelerator.resolve(options.accelerator(), guest, scratch.resolve("probe"), this::step);
+            if ("tcg".equals(accelerator)) {
+                stepTimeout = STEP_TIMEOUT.multipliedBy(2);
+            }
             guestPort = freeGuestPort();
             httpdPort = freePort();
             dataToVm = "drill data " + HexFormat.of().formatHex(random(8));
@@ -568,7 +573,7 @@ final class Drill implements AutoCloseable {
 
     private <T> T await(String what, Check<T> check) throws OperatorException, InterruptedException {
         step("waiting: " + what);
-        long deadline = System.nanoTime() + STEP_TIMEOUT.toNanos();
+        long deadline = System.nanoTime() + stepTimeout.toNanos();
         String lastError = "";
         while (System.nanoTime() < deadline) {
             try {
@@ -581,7 +586,7 @@ final class Drill implements AutoCloseable {
             }
             Thread.sleep(100); // polling ZooKeeper and sockets; the deadline bounds it
         }
-        throw new OperationFailedException("timed out after " + STEP_TIMEOUT.toSeconds() + " s waiting until " + what
+        throw new OperationFailedException("timed out after " + stepTimeout.toSeconds() + " s waiting until " + what
                 + (lastError.isEmpty() ? "" : " (last error: " + lastError + ")") + "; see the node logs in " + scratch.resolve("logs"));
     }
 
