@@ -201,10 +201,7 @@ final class Drill implements AutoCloseable {
 
     private void runRound(int round, String main, String candidate, String other)
             throws OperatorException, IOException, InterruptedException {
-        step("round " + round + ": main " + main + ", takeover by " + candidate + ", " + other + " follows");
-        Epoch epoch = await("the main " + main + " runs its VM and announces itself", () -> mainOf(main));
-        await("clones " + candidate + " and " + other + " are importing", () ->
-                role(candidate) == Role.CLONE && role(other) == Role.CLONE ? Optional.of(true) : Optional.empty());
+        Epoch epoch = startRound(round, main, candidate, other);
         ManifestCatalog catalog = new ManifestCatalog(client, layout);
         ImporterStatusStore statuses = new ImporterStatusStore(client, layout);
         long bytesBefore = publishedBytes(catalog);
@@ -240,12 +237,7 @@ final class Drill implements AutoCloseable {
                 Membership.list(client, layout).containsKey(main) ? Optional.empty() : Optional.of(true));
 
         long takeoverStart = System.nanoTime();
-        int exit = runTakeover(candidate);
-        report.check("round " + round + ": bin/takeover on " + candidate + " exits 0", exit == 0, "exit " + exit);
-        if (exit != 0) {
-            throw new OperationFailedException("bin/takeover on " + candidate + " exited " + exit + "; see "
-                    + scratch.resolve("logs").resolve("takeover-" + round + ".log"));
-        }
+        takeover(round, candidate);
         // The agent announces MAIN once QEMU answered QMP: the end of the RTO.
         Epoch newEpoch = await(candidate + " runs the VM as main", () -> mainOf(candidate));
         double rto = (System.nanoTime() - takeoverStart) / 1e9;
@@ -265,29 +257,7 @@ final class Drill implements AutoCloseable {
         report.check("round " + round + ": new VM's disk equals the data of " + lastPoint.file() + " byte for byte", same,
                 inLastPoint.size() + " writes in it, 1 lost after it");
 
-        Epoch ne = newEpoch;
-        BackupManifest firstOfNewMain = await("the new main's first backup (a full of a new chain)", () ->
-                catalog.list().stream().filter(m -> m.device().equals(DEVICE) && m.epoch() == ne.number()
-                        && m.level() == BackupManifest.Level.FULL).findFirst());
-        await(other + " follows the new main and holds its full", () ->
-                holds(statuses, other, firstOfNewMain) ? Optional.of(true) : Optional.empty());
-        report.check("round " + round + ": " + other + " follows the new main " + candidate, true,
-                "holds " + firstOfNewMain.file() + " of epoch " + ne.number());
-
-        Path candidateRepo = nodes.get(candidate).layout().backupRepository();
-        Path candidateDisk = nodes.get(candidate).layout().mainDisk();
-        await(candidate + " streams the restored chain into the VM's disk and releases its hold", () -> {
-            try {
-                return new Holds(candidateRepo).list().isEmpty() ? Optional.of(true) : Optional.empty();
-            } catch (OperatorException e) {
-                return Optional.empty();
-            }
-        });
-        String backing = new QemuImg().info(candidateDisk).backingFile();
-        report.check("round " + round + ": the new VM's disk has no backing file after the stream", backing == null,
-                backing == null ? candidateDisk.toString() : "still backed by " + backing);
-        report.check("round " + round + ": the new VM's disk no longer depends on the restored chain", true,
-                "block-stream done, hold released in " + candidateRepo);
+        followAndStream(round, candidate, other, newEpoch, catalog, statuses);
 
         double rpoSeconds = Duration.between(lastPoint.startedAt(), kill).toMillis() / 1000.0;
         report.add(new DrillReport.Round(round, main, candidate, newEpoch.number(), backups,
@@ -303,10 +273,7 @@ final class Drill implements AutoCloseable {
      */
     private void runGuestRound(int round, String main, String candidate, String other)
             throws OperatorException, IOException, InterruptedException {
-        step("round " + round + ": main " + main + ", takeover by " + candidate + ", " + other + " follows");
-        Epoch epoch = await("the main " + main + " runs its VM and announces itself", () -> mainOf(main));
-        await("clones " + candidate + " and " + other + " are importing", () ->
-                role(candidate) == Role.CLONE && role(other) == Role.CLONE ? Optional.of(true) : Optional.empty());
+        Epoch epoch = startRound(round, main, candidate, other);
         int hostPort = 10000 + guestPort;
         GuestJournal.Record booted = await("the guest answers HTTP on 127.0.0.1:" + hostPort + " (console: "
                 + nodes.get(main).layout().log().resolve("console.log") + ")",
@@ -315,7 +282,8 @@ final class Drill implements AutoCloseable {
         ManifestCatalog catalog = new ManifestCatalog(client, layout);
         ImporterStatusStore statuses = new ImporterStatusStore(client, layout);
         long bytesBefore = publishedBytes(catalog);
-        Optional<double[]> bulkStart = bulk(hostPort);
+        Optional<double[]> bulkStart = options.guestLoad()
+                ? Optional.of(await("the guest's bulk writer runs", () -> bulk(hostPort))) : Optional.empty();
         int backups = 0;
         for (int b = 1; b <= options.backupsPerRound(); b++) {
             GuestJournal.Record seen = await("the guest's journal", () -> GuestHttp.lastRecord(hostPort, Duration.ofSeconds(5)));
@@ -347,12 +315,7 @@ final class Drill implements AutoCloseable {
                 new OperationFailedException(candidate + " holds no backup of " + EXT_DEVICE));
 
         long takeoverStart = System.nanoTime();
-        int exit = runTakeover(candidate);
-        report.check("round " + round + ": bin/takeover on " + candidate + " exits 0", exit == 0, "exit " + exit);
-        if (exit != 0) {
-            throw new OperationFailedException("bin/takeover on " + candidate + " exited " + exit + "; see "
-                    + scratch.resolve("logs").resolve("takeover-" + candidate + ".log"));
-        }
+        takeover(round, candidate);
         Epoch newEpoch = await(candidate + " runs the VM as main", () -> mainOf(candidate));
         double rtoVm = (System.nanoTime() - takeoverStart) / 1e9;
         // The old QEMU is dead, so whatever answers on the forward now is the new VM's guest.
@@ -418,17 +381,30 @@ final class Drill implements AutoCloseable {
         report.check("round " + round + ": the restored guest read data-to-vm from 10.0.2.100",
                 dataToVm.equals(new String(data, StandardCharsets.UTF_8)), new String(data, StandardCharsets.UTF_8));
 
-        Epoch ne = newEpoch;
+        followAndStream(round, candidate, other, newEpoch, catalog, statuses);
+
+        report.add(new DrillReport.Round(round, main, candidate, newEpoch.number(), backups,
+                publishedBytes(catalog) - bytesBefore, copiedBytes(epoch.number(), List.of(candidate, other)),
+                mainPoint.chainId() + "/" + mainPoint.file(), rpoSeconds, rpoRecords * GuestJournal.RECORD_SIZE, rto, rpoRecords,
+                rtoVm, mibps));
+    }
+
+    /**
+     * The end of every round: the new main's first backup (a full of a new chain) reaches the
+     * other clone, and the new main streams the restored chain into its main disk (the node
+     * streams the main disk only: an external disk stays an overlay on its held chain).
+     */
+    private void followAndStream(int round, String candidate, String other, Epoch newEpoch, ManifestCatalog catalog,
+            ImporterStatusStore statuses) throws OperatorException, InterruptedException {
         BackupManifest firstOfNewMain = await("the new main's first backup (a full of a new chain)", () ->
-                catalog.list().stream().filter(m -> m.device().equals(DEVICE) && m.epoch() == ne.number()
+                catalog.list().stream().filter(m -> m.device().equals(DEVICE) && m.epoch() == newEpoch.number()
                         && m.level() == BackupManifest.Level.FULL).findFirst());
         await(other + " follows the new main and holds its full", () ->
                 holds(statuses, other, firstOfNewMain) ? Optional.of(true) : Optional.empty());
         report.check("round " + round + ": " + other + " follows the new main " + candidate, true,
-                "holds " + firstOfNewMain.file() + " of epoch " + ne.number());
+                "holds " + firstOfNewMain.file() + " of epoch " + newEpoch.number());
         Path candidateRepo = nodes.get(candidate).layout().backupRepository();
         Path candidateDisk = nodes.get(candidate).layout().mainDisk();
-        // The node streams the main disk only: the external disk stays an overlay on its held chain.
         await(candidate + " streams the restored chain into the VM's main disk and releases its hold", () -> {
             try {
                 return new Holds(candidateRepo).list().stream().noneMatch(h -> h.device().equals(DEVICE))
@@ -440,11 +416,27 @@ final class Drill implements AutoCloseable {
         String backing = new QemuImg().info(candidateDisk).backingFile();
         report.check("round " + round + ": the new VM's disk has no backing file after the stream", backing == null,
                 backing == null ? candidateDisk.toString() : "still backed by " + backing);
+        report.check("round " + round + ": the new VM's disk no longer depends on the restored chain", true,
+                "block-stream done, hold released in " + candidateRepo);
+    }
 
-        report.add(new DrillReport.Round(round, main, candidate, newEpoch.number(), backups,
-                publishedBytes(catalog) - bytesBefore, copiedBytes(epoch.number(), List.of(candidate, other)),
-                mainPoint.chainId() + "/" + mainPoint.file(), rpoSeconds, rpoRecords * GuestJournal.RECORD_SIZE, rto, rpoRecords,
-                rtoVm, mibps));
+    /** The start of every round: the main runs its VM and both clones import. */
+    private Epoch startRound(int round, String main, String candidate, String other) throws OperatorException, InterruptedException {
+        step("round " + round + ": main " + main + ", takeover by " + candidate + ", " + other + " follows");
+        Epoch epoch = await("the main " + main + " runs its VM and announces itself", () -> mainOf(main));
+        await("clones " + candidate + " and " + other + " are importing", () ->
+                role(candidate) == Role.CLONE && role(other) == Role.CLONE ? Optional.of(true) : Optional.empty());
+        return epoch;
+    }
+
+    /** {@code bin/takeover --yes} on the candidate, which must exit 0. */
+    private void takeover(int round, String candidate) throws OperatorException, IOException, InterruptedException {
+        int exit = runTakeover(candidate);
+        report.check("round " + round + ": bin/takeover on " + candidate + " exits 0", exit == 0, "exit " + exit);
+        if (exit != 0) {
+            throw new OperationFailedException("bin/takeover on " + candidate + " exited " + exit + "; see "
+                    + scratch.resolve("logs").resolve("takeover-" + candidate + ".log"));
+        }
     }
 
     /** The external disk's newest backup of this epoch, taken with {@code p}, is on both clones. */

@@ -92,7 +92,7 @@ public final class GuestLoadBench {
                 copied[1] += inc.backups().stream().mapToLong(DeviceBackup::bytes).sum();
             });
             System.out.printf(Locale.ROOT, "disk %d GiB, %s: guest bulk writes %.1f MiB/s without backups, %.1f MiB/s with a"
-                    + " backup every 5 s (%d incrementals, %.1f MiB copied; first full %.1f MiB); cost %.0f %%%n", diskGiB, accel,
+                    + " backup every 5 s (%d incrementals covering %.1f MiB; the first full, outside both windows, %.1f MiB); cost %.0f %%%n", diskGiB, accel,
                     without, with, copied[0], copied[1] / 1048576.0,
                     full.backups().stream().mapToLong(DeviceBackup::bytes).sum() / 1048576.0, 100 * (1 - with / without));
         }

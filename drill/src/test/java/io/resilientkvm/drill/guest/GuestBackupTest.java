@@ -7,8 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.resilientkvm.engine.disk.QemuImg;
-import io.resilientkvm.engine.instance.AcceleratorChoice;
-import io.resilientkvm.engine.instance.DirectBoot;
 import io.resilientkvm.engine.instance.InstanceLayout;
 import io.resilientkvm.engine.instance.KvmInstance;
 import io.resilientkvm.engine.instance.VmHost;
@@ -18,19 +16,12 @@ import io.resilientkvm.exporter.BackupRequest;
 import io.resilientkvm.exporter.BackupResult;
 import io.resilientkvm.exporter.DeviceBackup;
 import io.resilientkvm.exporter.Exporter;
-import io.resilientkvm.schemas.JsonDocuments;
-import io.resilientkvm.schemas.ParameterValidator;
-import io.resilientkvm.schemas.SchemaKind;
-import io.resilientkvm.schemas.ValidationReport;
 
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -41,39 +32,26 @@ import org.junit.jupiter.api.io.TempDir;
  * journal at one point.
  */
 class GuestBackupTest {
-    private static final Duration BOOT = Duration.ofMinutes(4);
-    private static GuestImage image;
-    private static String accel;
-
     @TempDir
     Path dir;
 
-    @BeforeAll
-    static void buildTheGuest(@TempDir Path probe) throws Exception {
-        image = GuestImage.obtain(System.out::println);
-        accel = GuestAccelerator.resolve("auto", image, probe, System.out::println);
-    }
-
     @Test
     void quiescedAndCrashConsistentTwoDiskBackupsRestoreCleanFilesystemsAtOnePoint() throws Exception {
+        GuestImage image = GuestFixture.image();
         assertTrue(image.guestAgent(), "the guest has no agent: " + image.guestAgentNote());
-        int guestPort = GuestBootTest.freeGuestPort();
+        int guestPort = GuestFixture.freeGuestPort();
         Path ext = dir.resolve("ext.qcow2");
         new QemuImg().create(ext, "qcow2", 64L << 20);
-        ValidationReport r = ParameterValidator.of(SchemaKind.KVM_INSTANCE).validate(JsonDocuments.parseObject(
+        KvmParameters p = GuestFixture.params(
                 "{\"ram-size\": 256, \"cpu-count\": 1, \"disk-size\": 1, \"use-tap\": false, \"nat-restrict-mode\": true,"
                         + " \"nat-rules\": [" + guestPort + "], \"external-disk\": {\"ext\": {\"path\": \"" + ext
-                        + "\", \"format\": \"qcow2\"}}}", "t"));
-        assertTrue(r.valid(), r.violations().toString());
-        KvmParameters p = KvmParameters.fromEffective(r.effective());
-        VmHost host = new VmHost("127.0.0.1", "", "tap0", "none", Optional.empty(), "qemu-system-x86_64",
-                AcceleratorChoice.valueOf(accel.toUpperCase(Locale.ROOT)), Optional.empty())
-                .withBoot(new DirectBoot(image.kernel(), image.initrd(), GuestImage.append(guestPort, 10, false)));
+                        + "\", \"format\": \"qcow2\"}}}");
+        VmHost host = GuestFixture.host(guestPort);
         InstanceLayout layout = new InstanceLayout(dir.resolve("vm"));
         int hostPort = 10000 + guestPort;
         try (KvmInstance vm = KvmInstance.prepare("guest", p, host, layout)) {
             vm.start(RestartPolicy.NEVER);
-            await("the guest's journal passes record #5").atMost(BOOT).pollInterval(Duration.ofMillis(500))
+            await("the guest's journal passes record #5").atMost(GuestFixture.BOOT).pollInterval(Duration.ofMillis(500))
                     .until(() -> GuestHttp.lastRecord(hostPort, Duration.ofSeconds(5)).map(x -> x.seq() >= 5).orElse(false));
             Path repo = dir.resolve("repo");
             Map<String, Path> quiesced = files(Exporter.backup(BackupRequest.of(layout.backupQmpSocket(), repo)

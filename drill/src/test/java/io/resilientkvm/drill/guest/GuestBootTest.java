@@ -5,26 +5,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.resilientkvm.engine.instance.AcceleratorChoice;
-import io.resilientkvm.engine.instance.DirectBoot;
 import io.resilientkvm.engine.instance.InstanceLayout;
 import io.resilientkvm.engine.instance.KvmInstance;
 import io.resilientkvm.engine.instance.VmHost;
 import io.resilientkvm.engine.params.KvmParameters;
 import io.resilientkvm.engine.process.RestartPolicy;
-import io.resilientkvm.schemas.JsonDocuments;
-import io.resilientkvm.schemas.ParameterValidator;
-import io.resilientkvm.schemas.SchemaKind;
-import io.resilientkvm.schemas.ValidationReport;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -34,61 +25,28 @@ import org.junit.jupiter.api.io.TempDir;
  * from inside (through its guest agent).
  */
 class GuestBootTest {
-    /** TCG boots the guest in about 15 s here; KVM in a few. */
-    private static final Duration BOOT = Duration.ofMinutes(4);
-    private static GuestImage image;
-    private static String accel;
-
     @TempDir
     Path dir;
 
-    @BeforeAll
-    static void buildTheGuest(@TempDir Path probe) throws Exception {
-        image = GuestImage.obtain(System.out::println);
-        accel = GuestAccelerator.resolve("auto", image, probe, System.out::println);
-    }
-
-    static int freeGuestPort() throws Exception {
-        // A guest port p whose host port 10000 + p is free (nat-rules allow up to 55535).
-        for (int i = 0; i < 50; i++) {
-            try (ServerSocket s = new ServerSocket(0)) {
-                int port = s.getLocalPort();
-                if (port > 10000 && port - 10000 <= 55535 && port - 10000 != 80) {
-                    return port - 10000;
-                }
-            }
-        }
-        throw new IllegalStateException("no free port above 10000");
-    }
-
-    static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
     @Test
     void theGuestBootsOnARestrictedNatServesItsJournalOnTheForwardAndReadsItsFilesFrom10_0_2_100() throws Exception {
-        int guestPort = freeGuestPort();
-        int httpd = freePort();
+        int guestPort = GuestFixture.freeGuestPort();
+        int httpd = GuestFixture.freePort();
         String data = "drill data 42: " + dir.getFileName();
         String key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGuest test@rkvm";
-        ValidationReport r = ParameterValidator.of(SchemaKind.KVM_INSTANCE).validate(JsonDocuments.parseObject(
+        KvmParameters p = GuestFixture.params(
                 "{\"ram-size\": 256, \"cpu-count\": 1, \"disk-size\": 1, \"use-tap\": false, \"nat-restrict-mode\": true,"
                         + " \"nat-rules\": [" + guestPort + "], \"enable-http-server\": true, \"httpd-port\": " + httpd + ","
-                        + " \"data-to-vm\": \"" + data + "\", \"authorized-key\": \"" + key + "\"}", "t"));
-        assertTrue(r.valid(), r.violations().toString());
-        KvmParameters p = KvmParameters.fromEffective(r.effective());
-        VmHost host = new VmHost("127.0.0.1", "", "tap0", "none", Optional.empty(), "qemu-system-x86_64",
-                AcceleratorChoice.valueOf(accel.toUpperCase(Locale.ROOT)), Optional.empty())
-                .withBoot(new DirectBoot(image.kernel(), image.initrd(), GuestImage.append(guestPort, 10, false)));
+                        + " \"data-to-vm\": \"" + data + "\", \"authorized-key\": \"" + key + "\"}");
+        VmHost host = GuestFixture.host(guestPort);
+        GuestImage image = GuestFixture.image();
         InstanceLayout layout = new InstanceLayout(dir.resolve("vm"));
         int hostPort = 10000 + guestPort;
         try (KvmInstance vm = KvmInstance.prepare("guest", p, host, layout)) {
             assertTrue(vm.argv().stream().anyMatch(a -> a.contains("restrict=on")), vm.argv().toString());
             vm.start(RestartPolicy.NEVER);
             GuestJournal.Record first = await("the guest's HTTP on 127.0.0.1:" + hostPort + " (console: " + layout.log().resolve(
-                    "console.log") + ")").atMost(BOOT).pollInterval(Duration.ofMillis(500))
+                    "console.log") + ")").atMost(GuestFixture.BOOT).pollInterval(Duration.ofMillis(500))
                     .until(() -> GuestHttp.lastRecord(hostPort, Duration.ofSeconds(5)), Optional::isPresent).orElseThrow();
             assertTrue(first.valid(), first.toString());
             // The journal grows: records are written at a steady rate.
