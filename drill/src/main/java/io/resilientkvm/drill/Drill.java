@@ -595,21 +595,28 @@ final class Drill implements AutoCloseable {
         }
     }
 
-    private Path writeParameters() throws IOException {
-        ObjectMapper m = new ObjectMapper();
-        ObjectNode p = m.createObjectNode();
+    /** What every drill instance has: three nodes, a small VM, no tap, backups every --interval. */
+    private ObjectNode baseParameters() {
+        ObjectNode p = new ObjectMapper().createObjectNode();
         p.put("-sla-0-computer_guid", NODES.get(0));
         p.put("-sla-1-computer_guid", NODES.get(1));
         p.put("-sla-2-computer_guid", NODES.get(2));
         p.put("ram-size", 256);
         p.put("cpu-count", 1);
         p.put("disk-size", 1);
-        p.put("use-nat", false);
         p.put("use-tap", false);
         p.put("resiliency-backup-periodicity", "@every " + options.intervalSeconds() + "s");
-        Path file = scratch.resolve("parameters.json");
+        return p;
+    }
+
+    private Path writeParameters(ObjectNode p, String name) throws IOException {
+        Path file = scratch.resolve(name);
         Files.writeString(file, p.toPrettyString() + "\n", StandardCharsets.UTF_8);
         return file;
+    }
+
+    private Path writeParameters() throws IOException {
+        return writeParameters(baseParameters().put("use-nat", false), "parameters.json");
     }
 
     private Path writeNodeConfig(String node, Path dataDir, Path params, Path token, String connect, String base)
@@ -645,27 +652,16 @@ final class Drill implements AutoCloseable {
      * The NAT is restricted: the guest is reached on its forward and reaches only 10.0.2.100.
      */
     private Path writeGuestParameters(String node, Path dataDir) throws IOException {
-        ObjectMapper m = new ObjectMapper();
-        ObjectNode p = m.createObjectNode();
-        p.put("-sla-0-computer_guid", NODES.get(0));
-        p.put("-sla-1-computer_guid", NODES.get(1));
-        p.put("-sla-2-computer_guid", NODES.get(2));
-        p.put("ram-size", 256);
-        p.put("cpu-count", 1);
-        p.put("disk-size", 1);
+        ObjectNode p = baseParameters();
         p.put("use-nat", true);
         p.put("nat-restrict-mode", true);
         p.putArray("nat-rules").add(guestPort);
-        p.put("use-tap", false);
         p.put("enable-http-server", true);
         p.put("httpd-port", httpdPort);
         p.put("data-to-vm", dataToVm);
         p.put("authorized-key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDrill drill@resilient-kvm");
         p.putObject("external-disk").putObject("ext").put("path", externalDisk(dataDir).toString()).put("format", "qcow2");
-        p.put("resiliency-backup-periodicity", "@every " + options.intervalSeconds() + "s");
-        Path file = scratch.resolve("parameters-" + node + ".json");
-        Files.writeString(file, p.toPrettyString() + "\n", StandardCharsets.UTF_8);
-        return file;
+        return writeParameters(p, "parameters-" + node + ".json");
     }
 
     private static Path externalDisk(Path dataDir) {
