@@ -43,6 +43,14 @@ public final class DrillCommand implements Callable<Integer> {
     @Option(names = "--accel", defaultValue = "auto", description = "auto (KVM when usable, else TCG), kvm or tcg; default ${DEFAULT-VALUE}")
     String accel;
 
+    @Option(names = "--workload", defaultValue = "guest", description = "guest (a tiny Linux guest writing fsync'ed journals on two"
+            + " disks and serving HTTP; built at first use from Debian packages) or qemu-io (patterns written through QMP, no OS:"
+            + " faster); default ${DEFAULT-VALUE}")
+    String workload;
+
+    @Option(names = "--guest-load", description = "with the guest: also run its bulk writer (load) and report its throughput")
+    boolean guestLoad;
+
     @Option(names = "--json", description = "print the final report as JSON")
     boolean json;
 
@@ -73,9 +81,15 @@ public final class DrillCommand implements Callable<Integer> {
         if (!accel.matches("auto|kvm|tcg")) {
             throw new BadInputException("--accel " + accel + ": give auto, kvm or tcg");
         }
+        if (!workload.matches("guest|qemu-io")) {
+            throw new BadInputException("--workload " + workload + ": give guest or qemu-io");
+        }
+        if (guestLoad && !"guest".equals(workload)) {
+            throw new BadInputException("--guest-load needs --workload guest");
+        }
         PrintWriter out = spec.commandLine().getOut();
         DrillOptions options = new DrillOptions(diskMiB << 20, rounds, backups, interval, Optional.ofNullable(dir), keep,
-                Optional.ofNullable(zookeeper), accel);
+                Optional.ofNullable(zookeeper), accel, workload, guestLoad);
         DrillReport report;
         try (Drill drill = new Drill(options, json ? new PrintWriter(spec.commandLine().getErr(), true) : out)) {
             // Ctrl-C or SIGTERM: stop every process the drill started before the JVM goes.

@@ -14,7 +14,12 @@ import java.util.Optional;
  * @param keep           keep the scratch folder after a successful drill
  * @param zookeeper      an external ZooKeeper connection string; empty for an embedded one
  * @param accelerator    auto, kvm or tcg
+ * @param workload       guest (the tiny Linux guest) or qemu-io (patterns written through QMP, no OS)
+ * @param guestLoad      with the guest: also run its bulk writer (4 MiB fsync'ed blocks, as fast as it can)
  */
 record DrillOptions(long diskBytes, int rounds, int backupsPerRound, int intervalSeconds, Optional<Path> scratch,
-        boolean keep, Optional<String> zookeeper, String accelerator) {
+        boolean keep, Optional<String> zookeeper, String accelerator, String workload, boolean guestLoad) {
+    boolean guest() {
+        return "guest".equals(workload);
+    }
 }

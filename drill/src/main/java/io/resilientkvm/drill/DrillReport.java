@@ -9,9 +9,20 @@ import java.util.Locale;
 
 /** The drill's findings: one line per round, and every check with its verdict. */
 final class DrillReport {
-    /** One takeover round. */
+    /**
+     * One takeover round. With the guest workload, RPO counts the journal records (and their
+     * seconds) the old main wrote after the restored point, RTO runs to the guest's HTTP answering
+     * and {@code rtoVmSeconds} to its VM answering QMP; {@code rpoRecords} is -1 and RTO is to QMP
+     * with qemu-io. {@code guestMiBps} is the guest's bulk write rate while backups ran (-1: none).
+     */
     record Round(int number, String oldMain, String newMain, long epoch, int backups, long backupBytes, long replicatedBytes,
-            String restoredPoint, double rpoSeconds, long rpoBytes, double rtoSeconds) {
+            String restoredPoint, double rpoSeconds, long rpoBytes, double rtoSeconds, long rpoRecords, double rtoVmSeconds,
+            double guestMiBps) {
+        Round(int number, String oldMain, String newMain, long epoch, int backups, long backupBytes, long replicatedBytes,
+                String restoredPoint, double rpoSeconds, long rpoBytes, double rtoSeconds) {
+            this(number, oldMain, newMain, epoch, backups, backupBytes, replicatedBytes, restoredPoint, rpoSeconds, rpoBytes,
+                    rtoSeconds, -1, rtoSeconds, -1);
+        }
     }
 
     /** One verification. */
@@ -49,12 +60,25 @@ final class DrillReport {
 
     String table() {
         StringBuilder b = new StringBuilder();
-        b.append(String.format(Locale.ROOT, "%-5s %-8s %-8s %-5s %-7s %-11s %-11s %-9s %-10s %-8s %s%n", "round", "old main",
-                "new main", "epoch", "backups", "backup MiB", "copied MiB", "RPO s", "RPO bytes", "RTO s", "restored point"));
-        for (Round r : rounds) {
-            b.append(String.format(Locale.ROOT, "%-5d %-8s %-8s %-5d %-7d %-11.1f %-11.1f %-9.1f %-10d %-8.2f %s%n", r.number(),
-                    r.oldMain(), r.newMain(), r.epoch(), r.backups(), r.backupBytes() / 1048576.0,
-                    r.replicatedBytes() / 1048576.0, r.rpoSeconds(), r.rpoBytes(), r.rtoSeconds(), r.restoredPoint()));
+        boolean guest = rounds.stream().anyMatch(r -> r.rpoRecords() >= 0);
+        if (guest) {
+            b.append(String.format(Locale.ROOT, "%-5s %-8s %-8s %-5s %-7s %-11s %-11s %-9s %-11s %-10s %-10s %-12s %s%n", "round",
+                    "old main", "new main", "epoch", "backups", "backup MiB", "copied MiB", "RPO s", "RPO records", "RTO s",
+                    "RTO QMP s", "guest MiB/s", "restored point"));
+            for (Round r : rounds) {
+                b.append(String.format(Locale.ROOT, "%-5d %-8s %-8s %-5d %-7d %-11.1f %-11.1f %-9.2f %-11d %-10.2f %-10.2f %-12s %s%n",
+                        r.number(), r.oldMain(), r.newMain(), r.epoch(), r.backups(), r.backupBytes() / 1048576.0,
+                        r.replicatedBytes() / 1048576.0, r.rpoSeconds(), r.rpoRecords(), r.rtoSeconds(), r.rtoVmSeconds(),
+                        r.guestMiBps() < 0 ? "-" : String.format(Locale.ROOT, "%.1f", r.guestMiBps()), r.restoredPoint()));
+            }
+        } else {
+            b.append(String.format(Locale.ROOT, "%-5s %-8s %-8s %-5s %-7s %-11s %-11s %-9s %-10s %-8s %s%n", "round", "old main",
+                    "new main", "epoch", "backups", "backup MiB", "copied MiB", "RPO s", "RPO bytes", "RTO s", "restored point"));
+            for (Round r : rounds) {
+                b.append(String.format(Locale.ROOT, "%-5d %-8s %-8s %-5d %-7d %-11.1f %-11.1f %-9.1f %-10d %-8.2f %s%n", r.number(),
+                        r.oldMain(), r.newMain(), r.epoch(), r.backups(), r.backupBytes() / 1048576.0,
+                        r.replicatedBytes() / 1048576.0, r.rpoSeconds(), r.rpoBytes(), r.rtoSeconds(), r.restoredPoint()));
+            }
         }
         b.append(System.lineSeparator()).append("checks:").append(System.lineSeparator());
         for (Check c : checks) {
@@ -83,7 +107,8 @@ final class DrillReport {
             rs.addObject().put("round", r.number()).put("oldMain", r.oldMain()).put("newMain", r.newMain())
                     .put("epoch", r.epoch()).put("backups", r.backups()).put("backupBytes", r.backupBytes())
                     .put("replicatedBytes", r.replicatedBytes()).put("restoredPoint", r.restoredPoint())
-                    .put("rpoSeconds", r.rpoSeconds()).put("rpoBytes", r.rpoBytes()).put("rtoSeconds", r.rtoSeconds());
+                    .put("rpoSeconds", r.rpoSeconds()).put("rpoBytes", r.rpoBytes()).put("rtoSeconds", r.rtoSeconds())
+                    .put("rpoRecords", r.rpoRecords()).put("rtoVmSeconds", r.rtoVmSeconds()).put("guestMiBps", r.guestMiBps());
         }
         ArrayNode cs = o.putArray("checks");
         for (Check c : checks) {

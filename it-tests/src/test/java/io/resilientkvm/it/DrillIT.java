@@ -28,7 +28,7 @@ class DrillIT {
         StringWriter err = new StringWriter();
         Path scratch = dir.resolve("drill");
         int exit = CommandRunner.run(new DrillCommand(), new PrintWriter(out, true), new PrintWriter(err, true),
-                "--disk-size", "64", "--rounds", "1", "--backups", "2", "--interval", "5", "--dir", scratch.toString(), "--json");
+                "--workload", "qemu-io", "--disk-size", "64", "--rounds", "1", "--backups", "2", "--interval", "5", "--dir", scratch.toString(), "--json");
         JsonNode report = new ObjectMapper().readTree(out.toString());
         assertEquals(0, exit, "drill failed:\n" + out + "\n" + err);
         assertTrue(report.path("passed").asBoolean(), out.toString());

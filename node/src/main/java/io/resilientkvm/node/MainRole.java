@@ -153,7 +153,9 @@ final class MainRole implements AutoCloseable {
         Supplier<BackupRequest> requests = () -> BackupRequest.of(layout.backupQmpSocket(), layout.backupRepository())
                 .withInstance(cfg.instance()).withEpoch(epoch.number())
                 .withSpeed(ctx.resilient().speedLimitBytesPerSecond()).withCompress(ctx.resilient().compress())
-                .withNewChainPolicy(policy);
+                .withNewChainPolicy(policy)
+                // Quiesced through the guest agent when the node config names its socket (as bin/exporter --config does).
+                .withGuestAgent(cfg.host().guestAgentSocket().orElse(null));
         // No backup starts while the exporter lock is suspended (within the bound it may come back).
         BackupSchedule schedule = step("backup schedule", () -> new BackupSchedule(backupTime.cron(), requests,
                 exporterLock.guard(request -> {

@@ -86,6 +86,9 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
                 vnc.path("listen").asText(), optional(vnc, "password-file").map(base::resolve),
                 qemu.path("binary").asText(), AcceleratorChoice.valueOf(qemu.path("accelerator").asText().toUpperCase(java.util.Locale.ROOT)),
                 optional(qemu, "guest-agent-socket").map(base::resolve));
+        if (c.has("boot")) {
+            host = host.withBoot(directBoot(c.path("boot"), base, file));
+        }
         return new NodeConfig(c.path("node").asText(), c.path("instance").asText(), base.resolve(c.path("data-dir").asText()),
                 base.resolve(c.path("parameters").asText()), "kvm-resilient".equals(c.path("software-type").asText()), host,
                 new Zookeeper(zk.path("connect").asText(), zk.path("base-path").asText(),
@@ -109,6 +112,22 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw new BadInputException(e.getMessage() + " (node configuration)", e);
         }
+    }
+
+    private static DirectBoot directBoot(JsonNode boot, Path base, Path file) throws BadInputException {
+        Path kernel = base.resolve(boot.path("kernel").asText());
+        Path initrd = base.resolve(boot.path("initrd").asText());
+        java.util.List<String> problems = new java.util.ArrayList<>();
+        if (!java.nio.file.Files.isRegularFile(kernel)) {
+            problems.add(file + ": boot.kernel = " + kernel + ": no such file; give the kernel image QEMU should boot");
+        }
+        if (!java.nio.file.Files.isRegularFile(initrd)) {
+            problems.add(file + ": boot.initrd = " + initrd + ": no such file; give the initramfs QEMU should load");
+        }
+        if (!problems.isEmpty()) {
+            throw new BadInputException(problems);
+        }
+        return new DirectBoot(kernel, initrd, boot.path("append").asText());
     }
 
     private static Optional<String> optional(JsonNode n, String name) {

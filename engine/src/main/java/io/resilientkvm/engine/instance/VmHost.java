@@ -14,16 +14,30 @@ import java.util.Optional;
  * @param tapInterface     host tap interface for {@code use-tap}
  * @param vncListen        {@code unix}, {@code none} or {@code ADDRESS:PORT}
  * @param vncPasswordFile  the VNC password, or the instance's {@code etc/vnc.passwd}
+ * @param boot             a kernel QEMU boots directly (test and drill fixture), empty to boot the main disk
  */
 public record VmHost(String ipv4, String ipv6, String tapInterface, String vncListen, Optional<Path> vncPasswordFile,
-        String qemuBinary, AcceleratorChoice accelerator, Optional<Path> guestAgentSocket) {
+        String qemuBinary, AcceleratorChoice accelerator, Optional<Path> guestAgentSocket, Optional<DirectBoot> boot) {
     public VmHost {
+        Objects.requireNonNull(boot, "boot");
         Objects.requireNonNull(ipv4, "ipv4");
         Objects.requireNonNull(ipv6, "ipv6");
         Objects.requireNonNull(tapInterface, "tapInterface");
         Objects.requireNonNull(vncListen, "vncListen");
         Objects.requireNonNull(qemuBinary, "qemuBinary");
         Objects.requireNonNull(accelerator, "accelerator");
+    }
+
+    /** A host whose VMs boot from their main disk. */
+    public VmHost(String ipv4, String ipv6, String tapInterface, String vncListen, Optional<Path> vncPasswordFile,
+            String qemuBinary, AcceleratorChoice accelerator, Optional<Path> guestAgentSocket) {
+        this(ipv4, ipv6, tapInterface, vncListen, vncPasswordFile, qemuBinary, accelerator, guestAgentSocket, Optional.empty());
+    }
+
+    /** The same host, its VMs booting {@code directBoot}'s kernel. */
+    public VmHost withBoot(DirectBoot directBoot) {
+        return new VmHost(ipv4, ipv6, tapInterface, vncListen, vncPasswordFile, qemuBinary, accelerator, guestAgentSocket,
+                Optional.of(directBoot));
     }
 
     /** Loopback everything, VNC on a unix socket, accelerator chosen at start: what a single machine needs. */

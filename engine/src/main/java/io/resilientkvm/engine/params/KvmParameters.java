@@ -36,7 +36,8 @@ public record KvmParameters(
         String keyboardLayout,
         Optional<NbdDrive> nbd,
         Optional<NbdDrive> nbd2,
-        Frontend frontend) {
+        Frontend frontend,
+        boolean natRestrict) {
 
     public KvmParameters {
         Objects.requireNonNull(diskType, "diskType");
@@ -78,7 +79,8 @@ public record KvmParameters(
                 text(p, "nbd2-host").map(h -> new NbdDrive(h, p.path("nbd2-port").asInt())),
                 new Frontend(p.path("frontend-software-type").asText(), p.path("frontend-software-url").asText(),
                         text(p, "frontend-instance-guid"), text(p, "frontend-addtional-instance-guid"),
-                        p.path("frontend-instance-name").asText()));
+                        p.path("frontend-instance-name").asText()),
+                p.path("nat-restrict-mode").asBoolean(false));
     }
 
     private static Optional<String> text(JsonNode p, String name) {

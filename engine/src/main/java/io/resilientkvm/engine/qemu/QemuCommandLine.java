@@ -66,7 +66,13 @@ public final class QemuCommandLine {
         a.addAll(List.of("-qmp", "unix:" + layout.backupQmpSocket() + ",server=on,wait=off"));
         a.addAll(List.of("-pidfile", layout.pidFile().toString()));
         guestAgent(a, in.host().guestAgentSocket().orElse(layout.guestAgentSocket()));
-        disks(a, in.disks());
+        in.host().boot().ifPresent(b -> {
+            // Direct kernel boot (a test and drill fixture): the guest's serial console goes to log/console.log.
+            a.addAll(List.of("-kernel", b.kernel().toString(), "-initrd", b.initrd().toString(), "-append", b.append()));
+            a.addAll(List.of("-chardev", "file,id=console0,path=" + layout.log().resolve("console.log"), "-serial", "chardev:console0"));
+        });
+        // A direct kernel boot takes bootindex 0 itself (QEMU refuses a disk claiming it too).
+        disks(a, in.disks(), in.host().boot().isEmpty());
         p.nbd().ifPresent(n -> cdrom(a, n, 1, 0));
         p.nbd2().ifPresent(n -> cdrom(a, n, 2, 1));
         if (p.useNat()) {
@@ -109,7 +115,7 @@ public final class QemuCommandLine {
         a.addAll(List.of("-device", "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0"));
     }
 
-    private static void disks(List<String> a, List<DiskAttachment> disks) {
+    private static void disks(List<String> a, List<DiskAttachment> disks, boolean bootIndexes) {
         boolean scsi = disks.stream().anyMatch(d -> "scsi-hd".equals(d.qemuDevice()));
         if (scsi) {
             a.addAll(List.of("-device", "virtio-scsi-pci,id=scsi"));
@@ -132,7 +138,7 @@ public final class QemuCommandLine {
                 dev.append(",bus=scsi.0");
             }
             dev.append(",write-cache=").append(d.writeCache() ? "on" : "off");
-            if (d.bootIndex() >= 0) {
+            if (bootIndexes && d.bootIndex() >= 0) {
                 dev.append(",bootindex=").append(d.bootIndex());
             }
             a.addAll(List.of("-device", dev.toString()));
@@ -148,6 +154,10 @@ public final class QemuCommandLine {
 
     static String userNetwork(KvmParameters p, VmHost host) {
         StringBuilder n = new StringBuilder("user,id=nat0,net=10.0.2.0/24");
+        if (p.natRestrict()) {
+            // nat-restrict-mode: only hostfwd and guestfwd reach the guest, and it reaches nothing else.
+            n.append(",restrict=on");
+        }
         for (int port : p.natRules()) {
             n.append(",hostfwd=tcp:").append(host.ipv4()).append(':').append(NAT_PORT_OFFSET + port).append("-:").append(port);
         }

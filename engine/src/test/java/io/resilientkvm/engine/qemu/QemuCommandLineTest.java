@@ -117,6 +117,29 @@ class QemuCommandLineTest {
     }
 
     @Test
+    void natRestrictModeIsolatesTheUserNetworkButKeepsItsForwards() throws Exception {
+        String net = value(argv("{\"nat-restrict-mode\": true, \"nat-rules\": [80], \"enable-http-server\": true,"
+                + " \"httpd-port\": 8099, \"use-tap\": false}"), "-netdev");
+        assertTrue(net.startsWith("user,id=nat0,net=10.0.2.0/24,restrict=on,hostfwd=tcp:127.0.0.1:10080-:80,guestfwd=tcp:10.0.2.100:80-"),
+                net);
+        assertFalse(value(argv("{\"use-tap\": false}"), "-netdev").contains("restrict"));
+    }
+
+    @Test
+    void aDirectBootHostLoadsItsKernelAndLogsTheSerialConsole() throws Exception {
+        VmHost host = VmHost.loopback().withBoot(new io.resilientkvm.engine.instance.DirectBoot(java.nio.file.Path.of("/k/vmlinuz"),
+                java.nio.file.Path.of("/k/initrd.img"), "console=ttyS0 rkvm.rate=10"));
+        List<String> a = argv("{\"use-tap\": false}", host);
+        assertEquals("/k/vmlinuz", value(a, "-kernel"));
+        assertEquals("/k/initrd.img", value(a, "-initrd"));
+        assertEquals("console=ttyS0 rkvm.rate=10", value(a, "-append"));
+        assertEquals("chardev:console0", value(a, "-serial"));
+        assertTrue(values(a, "-chardev").contains("file,id=console0,path=/srv/kvm1/log/console.log"), values(a, "-chardev").toString());
+        assertTrue(values(a, "-device").stream().noneMatch(d -> d.contains("bootindex")), values(a, "-device").toString());
+        assertTrue(values(argv("{}"), "-kernel").isEmpty());
+    }
+
+    @Test
     void tapUsesTheHostInterfaceAndVhostWhenEnabled() throws Exception {
         List<String> a = argv("{\"use-nat\": false, \"enable-vhost\": true}");
         assertEquals("tap,id=tap0,ifname=tap0,script=no,downscript=no,vhost=on", value(a, "-netdev"));

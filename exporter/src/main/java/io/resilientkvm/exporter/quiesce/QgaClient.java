@@ -94,12 +94,20 @@ public final class QgaClient implements AutoCloseable {
      * @throws IOException  the socket failed or no answer came within {@code timeout}
      */
     public JsonNode execute(String command, Duration timeout) throws IOException {
+        return execute(command, null, timeout);
+    }
+
+    /** Runs one command with {@code arguments} (none when null) and returns its {@code return} value. */
+    public JsonNode execute(String command, JsonNode arguments, Duration timeout) throws IOException {
         if (broken) {
             throw new IOException("guest agent client on " + socket + " is unusable after an earlier timeout");
         }
         long deadline = System.nanoTime() + timeout.toNanos();
-        write((JSON.writeValueAsString(JSON.createObjectNode().put("execute", command)) + "\n")
-                .getBytes(StandardCharsets.UTF_8), deadline);
+        com.fasterxml.jackson.databind.node.ObjectNode request = JSON.createObjectNode().put("execute", command);
+        if (arguments != null) {
+            request.set("arguments", arguments);
+        }
+        write((JSON.writeValueAsString(request) + "\n").getBytes(StandardCharsets.UTF_8), deadline);
         JsonNode reply = JSON.readTree(readLine(deadline));
         if (reply.has("error")) {
             JsonNode err = reply.get("error");
