@@ -1,3 +1,4 @@
+// Over 350 lines: the drill's scenario (set-up, each round's steps and checks, tear-down) reads top to bottom in one class.
 package io.resilientkvm.drill;
 
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,16 +1,14 @@
 package io.resilientkvm.drill;
 
+import io.resilientkvm.cli.CliCommand;
 import io.resilientkvm.cli.CommandRunner;
 import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.ExitStatus;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Optional;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 /** {@code bin/drill}: a whole disaster-recovery drill on one machine. */
 @Command(name = "drill", mixinStandardHelpOptions = true, versionProvider = io.resilientkvm.cli.Version.class,
@@ -18,7 +16,7 @@ import picocli.CommandLine.Spec;
                 "separate processes with a real QEMU VM, a workload of logged writes, scheduled backups, SIGKILL of the main,",
                 "bin/takeover on a clone, and byte-for-byte checks of the new VM's disk; each round repeats it with the next node.",
                 "Exit codes: 0 every check passed, 1 a check or step failed (the scratch folder and logs are kept), 2 bad options."})
-public final class DrillCommand implements Callable<Integer> {
+public final class DrillCommand extends CliCommand {
     @Option(names = "--disk-size", paramLabel = "MiB", defaultValue = "256", description = "size of the VM's blank disk in MiB; default ${DEFAULT-VALUE}")
     long diskMiB;
 
@@ -54,18 +52,12 @@ public final class DrillCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print the final report as JSON")
     boolean json;
 
-    @Mixin
-    io.resilientkvm.cli.CommonOptions common;
-
-    @Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     public static void main(String[] args) {
         CommandRunner.main(new DrillCommand(), args);
     }
 
     @Override
-    public Integer call() throws Exception {
+    protected ExitStatus execute() throws Exception {
         if (diskMiB < 16 || Long.bitCount(diskMiB) != 1) {
             throw new BadInputException("--disk-size " + diskMiB + ": give a power of two of at least 16 MiB (e.g. 256, 1024)");
         }
@@ -87,11 +79,11 @@ public final class DrillCommand implements Callable<Integer> {
         if (guestLoad && !"guest".equals(workload)) {
             throw new BadInputException("--guest-load needs --workload guest");
         }
-        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter out = out();
         DrillOptions options = new DrillOptions(diskMiB << 20, rounds, backups, interval, Optional.ofNullable(dir), keep,
                 Optional.ofNullable(zookeeper), accel, workload, guestLoad);
         DrillReport report;
-        try (Drill drill = new Drill(options, json ? new PrintWriter(spec.commandLine().getErr(), true) : out)) {
+        try (Drill drill = new Drill(options, json ? new PrintWriter(err(), true) : out)) {
             // Ctrl-C or SIGTERM: stop every process the drill started before the JVM goes.
             Thread hook = new Thread(drill::close, "drill-shutdown");
             Runtime.getRuntime().addShutdownHook(hook);
@@ -102,8 +94,7 @@ public final class DrillCommand implements Callable<Integer> {
                 // the hook is running
             }
         }
-        out.println(json ? report.json() : System.lineSeparator() + report.table());
-        out.flush();
-        return (report.passed() ? ExitStatus.OK : ExitStatus.FAILED).code();
+        print(json, report.json(), System.lineSeparator() + report.table());
+        return report.passed() ? ExitStatus.OK : ExitStatus.FAILED;
     }
 }

@@ -1,7 +1,7 @@
 package io.resilientkvm.drill;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
 import java.util.List;
@@ -92,9 +92,9 @@ final class DrillReport {
         return b.toString();
     }
 
-    String json() {
-        ObjectMapper m = new ObjectMapper();
-        ObjectNode o = m.createObjectNode();
+    /** The report as a Jackson tree (the drill's {@code --json}; docs/drill.md lists its fields). */
+    ObjectNode json() {
+        ObjectNode o = JsonNodeFactory.instance.objectNode();
         o.put("passed", passed());
         if (failure != null) {
             o.put("failure", failure);
@@ -114,6 +114,6 @@ final class DrillReport {
         for (Check c : checks) {
             cs.addObject().put("name", c.name()).put("passed", c.passed()).put("detail", c.detail());
         }
-        return o.toPrettyString();
+        return o;
     }
 }

@@ -1,8 +1,8 @@
 package io.resilientkvm.cli.exporter;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.resilientkvm.cli.CliCommand;
 import io.resilientkvm.cli.CommandRunner;
 import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.ExitStatus;
@@ -23,7 +23,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.function.Supplier;
 import io.resilientkvm.engine.instance.NodeConfig;
@@ -35,9 +34,7 @@ import io.resilientkvm.exporter.schedule.BackupSchedule;
 import io.resilientkvm.exporter.schedule.BackupTime;
 import io.resilientkvm.schemas.SchemaKind;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code bin/exporter}: one live backup of any running QEMU, qmpbackup-style. Full or
@@ -50,7 +47,7 @@ import picocli.CommandLine.Spec;
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:done", "1:the backup failed (the chain is left intact; run again)", "2:bad input or usage",
                 "3:refused: another exporter holds the repository (or cluster) lock, or a job runs while removing bitmaps"})
-public final class ExporterCommand implements Callable<Integer> {
+public final class ExporterCommand extends CliCommand {
     @Option(names = "--qmp", paramLabel = "SOCKET", description = "the VM's QMP unix socket (bin/kvm run gives run/qmp-backup.sock)")
     Path qmp;
 
@@ -118,20 +115,13 @@ public final class ExporterCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print the result as JSON")
     boolean json;
 
-    @Mixin
-    io.resilientkvm.cli.CommonOptions common;
-
-    @Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     public static void main(String[] args) {
         CommandRunner.main(new ExporterCommand(), args);
     }
 
     @Override
-    public Integer call() throws Exception {
-        PrintWriter out = spec.commandLine().getOut();
-        ObjectMapper mapper = new ObjectMapper();
+    protected ExitStatus execute() throws Exception {
+        PrintWriter out = out();
         if (config != null) {
             return scheduled(out);
         }
@@ -139,13 +129,13 @@ public final class ExporterCommand implements Callable<Integer> {
             throw new BadInputException("--qmp: missing; give the VM's QMP socket, or --config NODE.json to run scheduled");
         }
         if (list) {
-            return list(out, mapper);
+            return list(out);
         }
         if (target == null) {
             throw new BadInputException("--target: missing; give the backup repository directory");
         }
         if (removeBitmaps || !removeBitmap.isEmpty()) {
-            return removeBitmaps(out, mapper);
+            return removeBitmaps(out);
         }
         BackupRequest request = BackupRequest.of(qmp, target).withLevel(effectiveLevel()).withDevices(devices)
                 .withExcluded(excluded).withSpeed(speed).withCompress(compress)
@@ -155,21 +145,20 @@ public final class ExporterCommand implements Callable<Integer> {
                 .withProgressBar(System.console() != null && !json);
         BackupResult result = Exporter.backup(request);
         if (json) {
-            ArrayNode a = mapper.createArrayNode();
+            ArrayNode a = JSON.createArrayNode();
             for (DeviceBackup b : result.backups()) {
                 a.addObject().put("device", b.device()).put("file", b.file().toString()).put("level", b.manifest().level().name())
                         .put("chain", b.manifest().chainId()).put("sequence", b.manifest().sequence()).put("bytes", b.bytes())
                         .put("seconds", b.seconds()).put("mbPerSecond", b.mbPerSec()).put("sha256", b.manifest().sha256());
             }
-            out.println(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(a));
+            printJson(a);
         } else {
             for (DeviceBackup b : result.backups()) {
                 out.printf("%-12s %-4s chain %s #%d  %,d bytes in %.2f s (%.1f MB/s)  %s%n", b.device(), b.manifest().level(),
                         b.manifest().chainId(), b.manifest().sequence(), b.bytes(), b.seconds(), b.mbPerSec(), b.file());
             }
         }
-        out.flush();
-        return ExitStatus.OK.code();
+        return ExitStatus.OK;
     }
 
     private BackupRequest.Level effectiveLevel() throws BadInputException {
@@ -190,31 +179,37 @@ public final class ExporterCommand implements Callable<Integer> {
         }
     }
 
-    private int removeBitmaps(PrintWriter out, ObjectMapper mapper) throws Exception {
+    private ExitStatus removeBitmaps(PrintWriter out) throws Exception {
         if (removeBitmaps && !removeBitmap.isEmpty()) {
             throw new BadInputException("--remove-bitmap and --remove-bitmaps: give one of them");
         }
-        List<String> removed;
-        try (QmpClient client = QmpClient.connect(qmp, Duration.ofSeconds(10))) {
-            removed = Exporter.removeBitmaps(target, client, devices, removeBitmap);
-        } catch (QmpException e) {
-            throw new OperationFailedException("cannot talk QMP on " + qmp + ": " + e.getMessage()
-                    + " (is the VM running, and no other client connected?)", e);
-        }
+        List<String> removed = withQmp(client -> Exporter.removeBitmaps(target, client, devices, removeBitmap));
         if (json) {
-            ArrayNode a = mapper.createArrayNode();
-            removed.forEach(a::add);
-            out.println(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(a));
+            printJson(removed);
         } else if (removed.isEmpty()) {
             out.println("no qmpbackup bitmap to remove");
         } else {
             removed.forEach(r -> out.println("removed " + r + " (its chain is closed: the next backup is a full)"));
         }
-        out.flush();
-        return ExitStatus.OK.code();
+        return ExitStatus.OK;
     }
 
-    private int scheduled(PrintWriter out) throws Exception {
+    /** What a command does on the VM's QMP socket. */
+    private interface QmpCall<T> {
+        T on(QmpClient client) throws Exception;
+    }
+
+    /** Runs {@code call} on a connection to {@code --qmp}; a QMP failure names the socket and the likely cause. */
+    private <T> T withQmp(QmpCall<T> call) throws Exception {
+        try (QmpClient client = QmpClient.connect(qmp, Duration.ofSeconds(10))) {
+            return call.on(client);
+        } catch (QmpException e) {
+            throw new OperationFailedException("cannot talk QMP on " + qmp + ": " + e.getMessage()
+                    + " (is the VM running, and no other client connected?)", e);
+        }
+    }
+
+    private ExitStatus scheduled(PrintWriter out) throws Exception {
         NodeConfig node = NodeConfig.load(config);
         InstanceParameters params = ParameterFiles.load(node.parameters(),
                 node.resilient() ? SchemaKind.RESILIENT_INSTANCE : SchemaKind.KVM_INSTANCE);
@@ -255,7 +250,7 @@ public final class ExporterCommand implements Callable<Integer> {
             }
             stopped.await();
         }
-        return ExitStatus.OK.code();
+        return ExitStatus.OK;
     }
 
     /** Closes the cluster lock, if any, after the schedule (try-with-resources closes in reverse). */
@@ -301,16 +296,10 @@ public final class ExporterCommand implements Callable<Integer> {
         return String.join(",", f);
     }
 
-    private int list(PrintWriter out, ObjectMapper mapper) throws Exception {
-        List<BlockDevice> disks;
-        try (QmpClient client = QmpClient.connect(qmp, Duration.ofSeconds(10))) {
-            disks = BlockDiscovery.discover(client);
-        } catch (QmpException e) {
-            throw new OperationFailedException("cannot talk QMP on " + qmp + ": " + e.getMessage()
-                    + " (is the VM running, and no other client connected?)", e);
-        }
+    private ExitStatus list(PrintWriter out) throws Exception {
+        List<BlockDevice> disks = withQmp(BlockDiscovery::discover);
         if (json) {
-            ArrayNode a = mapper.createArrayNode();
+            ArrayNode a = JSON.createArrayNode();
             for (BlockDevice d : disks) {
                 ObjectNode o = a.addObject().put("device", d.name()).put("node", d.nodeName()).put("file", d.file())
                         .put("format", d.format()).put("virtualSize", d.virtualSize()).put("readOnly", d.readOnly());
@@ -321,7 +310,7 @@ public final class ExporterCommand implements Callable<Integer> {
                             .put("dirtyBytes", b.count()).put("granularity", b.granularity());
                 }
             }
-            out.println(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(a));
+            printJson(a);
         } else {
             for (BlockDevice d : disks) {
                 out.printf("%-12s node %-12s %,15d bytes %-6s %s%s%n", d.name(), d.nodeName(), d.virtualSize(), d.format(), d.file(),
@@ -332,7 +321,6 @@ public final class ExporterCommand implements Callable<Integer> {
                 }
             }
         }
-        out.flush();
-        return ExitStatus.OK.code();
+        return ExitStatus.OK;
     }
 }

@@ -1,5 +1,6 @@
 package io.resilientkvm.cli.kvm;
 
+import io.resilientkvm.cli.CliCommand;
 import io.resilientkvm.engine.error.ExitStatus;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.instance.KvmInstance;
@@ -9,18 +10,16 @@ import io.resilientkvm.engine.process.RestartPolicy;
 import io.resilientkvm.engine.process.VmSupervisor;
 import io.resilientkvm.engine.qemu.QemuCommandLine;
 import java.time.Duration;
-import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = {"Prepares the instance (directories, disks, VNC password, guest files) and runs the VM under supervision:",
                 "a crashed QEMU is restarted with backoff; SIGTERM or Ctrl-C stops it with QMP quit, which saves dirty bitmaps."})
-final class RunCommand implements Callable<Integer> {
+final class RunCommand extends CliCommand {
     @Mixin
     ParametersOptions params;
 
@@ -34,24 +33,17 @@ final class RunCommand implements Callable<Integer> {
             description = "stop the VM cleanly after this many seconds (smoke tests, demos); default: run until stopped")
     Long stopAfter;
 
-    @Mixin
-    io.resilientkvm.cli.CommonOptions common;
-
-    @Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     @Override
-    public Integer call() throws Exception {
+    protected ExitStatus execute() throws Exception {
         NodeConfig node = instance.node();
         var p = ParameterFiles.load(params.file, params.schemaKind()).kvm();
         String name = instance.name(node);
         var layout = instance.layout(node);
-        var err = spec.commandLine().getErr();
         try (KvmInstance vm = KvmInstance.prepare(name, p, instance.host(node), layout)) {
             Thread hook = new Thread(vm::close, "kvm-shutdown");
             Runtime.getRuntime().addShutdownHook(hook);
             VmSupervisor supervisor = vm.start(noRestart ? RestartPolicy.NEVER : RestartPolicy.DEFAULT);
-            var out = spec.commandLine().getOut();
+            var out = out();
             out.println("VM " + name + " running (pid " + supervisor.current().map(q -> Long.toString(q.pid())).orElse("?") + ")");
             out.println("  QMP        " + layout.qmpSocket() + "  (exporter: " + layout.backupQmpSocket() + ")");
             out.println("  VNC        " + ("unix".equals(instance.host(node).vncListen()) ? layout.vncSocket() : instance.host(node).vncListen())
@@ -75,9 +67,8 @@ final class RunCommand implements Callable<Integer> {
             if (end.state() == VmSupervisor.State.GAVE_UP) {
                 throw new OperationFailedException("VM " + name + " kept crashing and was given up: " + end.reason() + " (log: " + layout.qemuLog() + ")");
             }
-            err.println("VM " + name + " stopped: " + end.reason());
-            err.flush();
-            return ExitStatus.OK.code();
+            err().println("VM " + name + " stopped: " + end.reason());
+            return ExitStatus.OK;
         }
     }
 }

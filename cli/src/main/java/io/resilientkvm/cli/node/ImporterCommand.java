@@ -1,19 +1,16 @@
 package io.resilientkvm.cli.node;
 
+import io.resilientkvm.cli.CliCommand;
 import io.resilientkvm.cli.CommandRunner;
 import io.resilientkvm.cli.takeover.StatusCommand;
 import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.ExitStatus;
 import io.resilientkvm.engine.instance.NodeConfig;
-import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import io.resilientkvm.node.StandaloneImporter;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code bin/importer --config NODE.json}: the clone's importer alone (no promotion), and
@@ -25,27 +22,20 @@ import picocli.CommandLine.Spec;
                 "SHA-256 while streaming, verifies it (qemu-img check, backing link), keeps history in the data-dir's srv/backup,",
                 "and records what it holds. 'status' prints each clone's newest point, lag and last error.",
                 "Use bin/node instead to also be promoted by bin/takeover."})
-public final class ImporterCommand implements Callable<Integer> {
+public final class ImporterCommand extends CliCommand {
     @Option(names = "--config", paramLabel = "NODE.json", description = "this clone's node configuration")
     Path config;
-
-    @Mixin
-    io.resilientkvm.cli.CommonOptions common;
-
-    @Spec
-    picocli.CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
         CommandRunner.main(new ImporterCommand(), args);
     }
 
     @Override
-    public Integer call() throws Exception {
+    protected ExitStatus execute() throws Exception {
         if (config == null) {
             throw new BadInputException("--config: missing; give this clone's node configuration (or use 'status --config ...')");
         }
         NodeConfig node = NodeConfig.load(config);
-        PrintWriter out = spec.commandLine().getOut();
         CountDownLatch stop = new CountDownLatch(1);
         try (StandaloneImporter importer = StandaloneImporter.start(node)) {
             // The JVM exits when the hooks end: close here, not after await() returns.
@@ -53,10 +43,10 @@ public final class ImporterCommand implements Callable<Integer> {
                 importer.close();
                 stop.countDown();
             }, "importer-shutdown"));
-            out.println("importer of " + node.node() + " running: repository " + node.layout().backupRepository());
-            out.flush();
+            out().println("importer of " + node.node() + " running: repository " + node.layout().backupRepository());
+            out().flush();
             stop.await();
         }
-        return ExitStatus.OK.code();
+        return ExitStatus.OK;
     }
 }

@@ -1,17 +1,16 @@
 package io.resilientkvm.cli.node;
 
+import io.resilientkvm.cli.CliCommand;
 import io.resilientkvm.cli.CommandRunner;
+import io.resilientkvm.engine.error.ExitStatus;
 import io.resilientkvm.engine.error.Outcome;
 import io.resilientkvm.engine.instance.NodeConfig;
 import io.resilientkvm.node.NodeAgent;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 /** {@code bin/node --config NODE.json}: runs this node's agent in a resilient instance. */
 @Command(name = "node", mixinStandardHelpOptions = true, versionProvider = io.resilientkvm.cli.Version.class,
@@ -20,24 +19,18 @@ import picocli.CommandLine.Spec;
                 "A clone named the owner by 'bin/takeover' promotes itself; a main that is replaced or cut from",
                 "ZooKeeper stops its VM at once and stays fenced until 'bin/takeover clear-fence'.",
                 "Exit codes: 0 stopped, 1 failed, 2 bad configuration, 3 fenced."})
-public final class NodeCommand implements Callable<Integer> {
+public final class NodeCommand extends CliCommand {
     @Option(names = "--config", required = true, paramLabel = "NODE.json", description = "the node configuration")
     Path config;
-
-    @Mixin
-    io.resilientkvm.cli.CommonOptions common;
-
-    @Spec
-    picocli.CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
         CommandRunner.main(new NodeCommand(), args);
     }
 
     @Override
-    public Integer call() throws Exception {
+    protected ExitStatus execute() throws Exception {
         NodeConfig node = NodeConfig.load(config);
-        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter out = out();
         CountDownLatch shutdown = new CountDownLatch(1);
         try (NodeAgent agent = NodeAgent.start(node)) {
             Thread hook = new Thread(() -> {
@@ -50,7 +43,7 @@ public final class NodeCommand implements Callable<Integer> {
             Outcome end = agent.ended().get();
             out.println("node " + node.node() + " " + end.message());
             out.flush();
-            return end.status().code();
+            return end.status();
         }
     }
 }

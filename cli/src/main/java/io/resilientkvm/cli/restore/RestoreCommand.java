@@ -1,8 +1,8 @@
 package io.resilientkvm.cli.restore;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.resilientkvm.cli.CliCommand;
 import io.resilientkvm.cli.CommandRunner;
 import io.resilientkvm.engine.disk.QemuImg;
 import io.resilientkvm.engine.error.BadInputException;
@@ -15,18 +15,14 @@ import io.resilientkvm.importer.restore.RestoreRequest.Format;
 import io.resilientkvm.importer.restore.RestoreRequest.Verification;
 import io.resilientkvm.importer.restore.RestoreResult;
 import io.resilientkvm.importer.restore.Restorer;
-import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code bin/restore}: the disk as of any kept backup, as a standalone image or as an instant
@@ -43,7 +39,7 @@ import picocli.CommandLine.Spec;
         exitCodeList = {"0:done", "1:failed (qemu-img, I/O); nothing is left at --output", "2:bad input or usage",
                 "3:refused: the chain failed verification, --output exists, a prune holds the repository,"
                         + " or the overlay still reads from the chain (--release)"})
-public final class RestoreCommand implements Callable<Integer> {
+public final class RestoreCommand extends CliCommand {
     @Option(names = "--repository", paramLabel = "DIR", required = true, description = "the backup repository")
     Path repository;
 
@@ -92,21 +88,12 @@ public final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print the result as JSON")
     boolean json;
 
-    @Mixin
-    io.resilientkvm.cli.CommonOptions common;
-
-    @Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
-    private final ObjectMapper mapper = new ObjectMapper();
-
     public static void main(String[] args) {
         CommandRunner.main(new RestoreCommand(), args);
     }
 
     @Override
-    public Integer call() throws Exception {
-        PrintWriter out = spec.commandLine().getOut();
+    protected ExitStatus execute() throws Exception {
         checkOptions();
         if (!Files.isDirectory(repository)) {
             throw new BadInputException("--repository " + repository + ": not a folder; give the backup repository");
@@ -114,31 +101,30 @@ public final class RestoreCommand implements Callable<Integer> {
         Restorer restorer = new Restorer(repository, new QemuImg("qemu-img", Restorer.DEFAULT_QEMU_IMG_TIMEOUT),
                 Duration.ofSeconds(lockWaitSeconds));
         try {
-            run(restorer, out);
+            run(restorer);
         } catch (OperatorException e) {
             throw RestoreMessages.phrased(e);
         }
-        out.flush();
-        return ExitStatus.OK.code();
+        return ExitStatus.OK;
     }
 
-    private void run(Restorer restorer, PrintWriter out) throws Exception {
+    private void run(Restorer restorer) throws Exception {
         if (list) {
-            list(restorer, out);
+            list(restorer);
         } else if (holds) {
-            holds(restorer, out);
+            holds(restorer);
         } else if (release != null) {
             Hold h = restorer.release(release, force);
-            print(out, holdJson(h).put("released", true), "released hold " + h.id() + " on " + h.device() + "/" + h.chainId()
+            print(json, holdJson(h).put("released", true), "released hold " + h.id() + " on " + h.device() + "/" + h.chainId()
                     + " (overlay " + h.overlay() + "); the chain may be pruned now");
         } else if (flatten != null) {
             long t0 = System.nanoTime();
             Hold h = restorer.flatten(flatten);
             double s = (System.nanoTime() - t0) / 1e9;
-            print(out, holdJson(h).put("flattened", true).put("seconds", s), String.format(
+            print(json, holdJson(h).put("flattened", true).put("seconds", s), String.format(
                     "flattened %s in %.2f s (it no longer needs the repository) and released hold %s", h.overlay(), s, h.id()));
         } else {
-            restore(restorer, out);
+            restore(restorer);
         }
     }
 
@@ -168,14 +154,14 @@ public final class RestoreCommand implements Callable<Integer> {
         }
     }
 
-    private void restore(Restorer restorer, PrintWriter out) throws Exception {
+    private void restore(Restorer restorer) throws Exception {
         Verification depth = noVerify ? Verification.NONE : verify != null ? verify
                 : instant ? Verification.QUICK : Verification.FULL;
         RestoreRequest request = RestoreRequest.to(output).withDevice(device).withUntil(until).withFormat(format)
                 .withForce(force).withVerification(depth);
         RestoreResult r = instant ? restorer.instant(request) : restorer.materialize(request);
         RestorePoint p = r.point();
-        ObjectNode o = mapper.createObjectNode().put("device", p.device()).put("chain", p.chain().chainId())
+        ObjectNode o = JSON.createObjectNode().put("device", p.device()).put("chain", p.chain().chainId())
                 .put("file", p.backup().file()).put("point", p.name()).put("time", p.time().toString())
                 .put("output", r.output().toString()).put("format", r.format().qemuName()).put("instant", r.instant())
                 .put("verification", depth.name().toLowerCase()).put("virtualSize", r.virtualSize())
@@ -201,12 +187,12 @@ public final class RestoreCommand implements Callable<Integer> {
         for (String warning : r.warnings()) {
             text += System.lineSeparator() + "warning: " + warning;
         }
-        print(out, o, text);
+        print(json, o, text);
     }
 
-    private void list(Restorer restorer, PrintWriter out) throws Exception {
+    private void list(Restorer restorer) throws Exception {
         List<String> devices = device != null ? List.of(restorer.device(Optional.of(device))) : restorer.devices();
-        ArrayNode a = mapper.createArrayNode();
+        ArrayNode a = JSON.createArrayNode();
         StringBuilder text = new StringBuilder();
         for (String d : devices) {
             for (RestorePoint p : restorer.points(d)) {
@@ -221,11 +207,11 @@ public final class RestoreCommand implements Callable<Integer> {
         if (text.isEmpty()) {
             text.append("no complete backup in ").append(repository).append(System.lineSeparator());
         }
-        print(out, a, text.toString().stripTrailing());
+        print(json, a, text.toString().stripTrailing());
     }
 
-    private void holds(Restorer restorer, PrintWriter out) throws Exception {
-        ArrayNode a = mapper.createArrayNode();
+    private void holds(Restorer restorer) throws Exception {
+        ArrayNode a = JSON.createArrayNode();
         StringBuilder text = new StringBuilder();
         for (Hold h : restorer.holds().list()) {
             boolean exists = Files.exists(h.overlay());
@@ -236,16 +222,12 @@ public final class RestoreCommand implements Callable<Integer> {
         if (text.isEmpty()) {
             text.append("no holds in ").append(repository);
         }
-        print(out, a, text.toString().stripTrailing());
+        print(json, a, text.toString().stripTrailing());
     }
 
     private ObjectNode holdJson(Hold h) {
-        return mapper.createObjectNode().put("id", h.id()).put("device", h.device()).put("chain", h.chainId())
+        return JSON.createObjectNode().put("id", h.id()).put("device", h.device()).put("chain", h.chainId())
                 .put("file", h.file()).put("overlay", h.overlay().toString()).put("createdAt", h.createdAt().toString())
                 .put("pid", h.pid()).put("host", h.host());
-    }
-
-    private void print(PrintWriter out, com.fasterxml.jackson.databind.JsonNode node, String text) throws Exception {
-        out.println(json ? mapper.writerWithDefaultPrettyPrinter().writeValueAsString(node) : text);
     }
 }

@@ -1,5 +1,6 @@
 package io.resilientkvm.cli.takeover;
 
+import io.resilientkvm.cli.CliCommand;
 import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.ExitStatus;
 import io.resilientkvm.takeover.fencing.FenceMarker;
@@ -7,18 +8,16 @@ import io.resilientkvm.takeover.protocol.FencedNode;
 import io.resilientkvm.takeover.protocol.FencedNodes;
 import java.io.PrintWriter;
 import java.util.Optional;
-import java.util.concurrent.Callable;
 import org.apache.curator.framework.CuratorFramework;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 /** {@code bin/takeover clear-fence --config NODE.json}: lets a fenced node rejoin as a clone. */
 @Command(name = "clear-fence", mixinStandardHelpOptions = true,
         description = {"Clears this node's fenced state (in ZooKeeper and its local marker) so that its agent rejoins as a clone",
                 "and re-imports from the current main. Refused while it still owns the epoch or announces the main role."})
-public final class ClearFenceCommand implements Callable<Integer> {
+public final class ClearFenceCommand extends CliCommand {
     @Mixin
     ClusterOptions cluster;
 
@@ -28,15 +27,9 @@ public final class ClearFenceCommand implements Callable<Integer> {
     @Option(names = "--even-if-owner", description = "clear even though this node still owns the current epoch (no clone took over)")
     boolean evenIfOwner;
 
-    @Mixin
-    io.resilientkvm.cli.CommonOptions common;
-
-    @Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     @Override
-    public Integer call() throws Exception {
-        PrintWriter out = spec.commandLine().getOut();
+    protected ExitStatus execute() throws Exception {
+        PrintWriter out = out();
         String node = cluster.node().node();
         if (!yes) {
             java.io.Console console = System.console();
@@ -46,7 +39,7 @@ public final class ClearFenceCommand implements Callable<Integer> {
             String answer = console.readLine("Clear the fence of %s so it rejoins as a clone? Type 'yes': ", node);
             if (answer == null || !answer.strip().equalsIgnoreCase("yes")) {
                 out.println("nothing changed");
-                return ExitStatus.OK.code();
+                return ExitStatus.OK;
             }
         }
         FenceMarker marker = FenceMarker.of(cluster.node().layout());
@@ -61,7 +54,6 @@ public final class ClearFenceCommand implements Callable<Integer> {
                         + "; start its agent (bin/node --config " + cluster.config + ") and it rejoins as a clone");
             }
         }
-        out.flush();
-        return ExitStatus.OK.code();
+        return ExitStatus.OK;
     }
 }

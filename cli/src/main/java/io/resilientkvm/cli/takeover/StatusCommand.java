@@ -1,36 +1,26 @@
 package io.resilientkvm.cli.takeover;
 
+import io.resilientkvm.cli.CliCommand;
 import io.resilientkvm.engine.error.ExitStatus;
 import io.resilientkvm.takeover.protocol.TakeoverStatus;
-import java.io.PrintWriter;
 import java.time.Clock;
-import java.util.concurrent.Callable;
 import org.apache.curator.framework.CuratorFramework;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Spec;
 
 /** {@code bin/takeover status} (also {@code bin/importer status}): epoch, members, each clone's lag, fenced nodes. */
 @Command(name = "status", mixinStandardHelpOptions = true,
         description = {"Prints the instance as ZooKeeper sees it: the epoch and its main, the members and their roles, per disk",
                 "the newest published backup and each clone's newest verified point with its lag and last error, fenced nodes."})
-public final class StatusCommand implements Callable<Integer> {
+public final class StatusCommand extends CliCommand {
     @Mixin
     ClusterOptions cluster;
 
-    @Mixin
-    io.resilientkvm.cli.CommonOptions common;
-
-    @Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     @Override
-    public Integer call() throws Exception {
-        PrintWriter out = spec.commandLine().getOut();
+    protected ExitStatus execute() throws Exception {
         try (CuratorFramework client = cluster.connect()) {
-            out.println(TakeoverStatus.read(client, cluster.layout(), Clock.systemUTC()).table());
+            out().println(TakeoverStatus.read(client, cluster.layout(), Clock.systemUTC()).table());
         }
-        out.flush();
-        return ExitStatus.OK.code();
+        return ExitStatus.OK;
     }
 }

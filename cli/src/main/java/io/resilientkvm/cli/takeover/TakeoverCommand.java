@@ -1,5 +1,6 @@
 package io.resilientkvm.cli.takeover;
 
+import io.resilientkvm.cli.CliCommand;
 import io.resilientkvm.cli.CommandRunner;
 import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.ExitStatus;
@@ -18,19 +19,16 @@ import io.resilientkvm.takeover.protocol.Takeover;
 import io.resilientkvm.takeover.protocol.TakeoverOptions;
 import io.resilientkvm.takeover.protocol.TakeoverPlan;
 import io.resilientkvm.takeover.protocol.TakeoverResult;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.Console;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import org.apache.curator.framework.CuratorFramework;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code bin/takeover --config NODE.json}: promotes this clone to main. The ZooKeeper protocol
@@ -45,7 +43,7 @@ import picocli.CommandLine.Spec;
                 "up to date and not behind the main's newest backup, moves the epoch (compare-and-set: one winner), fences the old",
                 "main, and waits for this node's agent (bin/node) to run the VM on the newest verified backup.",
                 "Exit codes: 0 done, 1 failed, 2 bad input, 3 refused for safety (behind, another clone newer, main alive; --force)."})
-public final class TakeoverCommand implements Callable<Integer> {
+public final class TakeoverCommand extends CliCommand {
     @Mixin
     ClusterOptions cluster;
 
@@ -62,19 +60,13 @@ public final class TakeoverCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print the result as JSON")
     boolean json;
 
-    @Mixin
-    io.resilientkvm.cli.CommonOptions common;
-
-    @Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     public static void main(String[] args) {
         CommandRunner.main(new TakeoverCommand(), args);
     }
 
     @Override
-    public Integer call() throws Exception {
-        PrintWriter out = spec.commandLine().getOut();
+    protected ExitStatus execute() throws Exception {
+        PrintWriter out = out();
         String node = cluster.node().node();
         ZkLayout layout = cluster.layout();
         try (CuratorFramework client = cluster.connect()) {
@@ -95,13 +87,8 @@ public final class TakeoverCommand implements Callable<Integer> {
                             out.flush();
                         }
                     });
-            if (json) {
-                out.println(toJson(result));
-            } else {
-                out.println(result);
-            }
-            out.flush();
-            return ExitStatus.OK.code();
+            print(json, toJson(result), result.toString());
+            return ExitStatus.OK;
         }
     }
 
@@ -137,9 +124,8 @@ public final class TakeoverCommand implements Callable<Integer> {
                 + " is the main, and its agent keeps trying");
     }
 
-    private static String toJson(TakeoverResult r) {
-        ObjectMapper m = new ObjectMapper();
-        ObjectNode o = m.createObjectNode();
+    private static ObjectNode toJson(TakeoverResult r) {
+        ObjectNode o = JSON.createObjectNode();
         o.put("node", r.plan().node());
         o.put("oldEpoch", r.oldEpoch().number());
         o.put("newEpoch", r.newEpoch().number());
@@ -160,6 +146,6 @@ public final class TakeoverCommand implements Callable<Integer> {
             steps.addObject().put("step", s.step().name().toLowerCase(Locale.ROOT)).put("status", s.status().name())
                     .put("millis", s.millis()).put("detail", s.detail());
         }
-        return o.toPrettyString();
+        return o;
     }
 }

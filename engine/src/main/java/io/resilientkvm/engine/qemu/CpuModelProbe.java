@@ -1,5 +1,6 @@
 package io.resilientkvm.engine.qemu;
 
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -52,7 +53,7 @@ public final class CpuModelProbe {
                 "-accel", "kvm", "-cpu", model, "-m", "32", "-S", "-qmp", "stdio").redirectErrorStream(true);
         try {
             Process p = pb.start();
-            p.getOutputStream().write("{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n".getBytes(StandardCharsets.UTF_8));
+            p.getOutputStream().write(qmpCommands("qmp_capabilities", "quit"));
             p.getOutputStream().close();
             if (!p.waitFor(30, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
@@ -66,5 +67,14 @@ public final class CpuModelProbe {
             Thread.currentThread().interrupt();
             return "interrupted";
         }
+    }
+
+    /** QMP commands without arguments, one JSON object a line, for QEMU's {@code -qmp stdio}. */
+    private static byte[] qmpCommands(String... commands) {
+        StringBuilder lines = new StringBuilder();
+        for (String c : commands) {
+            lines.append(JsonNodeFactory.instance.objectNode().put("execute", c)).append('\n');
+        }
+        return lines.toString().getBytes(StandardCharsets.UTF_8);
     }
 }

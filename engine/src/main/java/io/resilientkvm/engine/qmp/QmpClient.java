@@ -13,17 +13,12 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -33,9 +28,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A QMP client on a Unix domain socket. One reader thread matches replies to requests by
- * {@code id} (events interleave with replies) and hands events to a single event thread, so
- * listeners may themselves issue commands. Every command has a timeout.
+ * A QMP client on a Unix domain socket: the connection, the greeting and the commands. One
+ * reader thread matches replies to requests by {@code id} and passes the events that interleave
+ * with them to {@link QmpEvents} (streams, and listeners on their own thread, so that listeners
+ * may themselves issue commands). Every command has a timeout.
  *
  * <pre>{@code
  * try (QmpClient qmp = QmpClient.connect(socket, Duration.ofSeconds(10))) {
@@ -54,9 +50,7 @@ public final class QmpClient implements AutoCloseable {
     private final Object writeLock = new Object();
     private final AtomicLong nextId = new AtomicLong();
     private final Map<String, Pending> pending = new ConcurrentHashMap<>();
-    private final List<QmpEventListener> listeners = new CopyOnWriteArrayList<>();
-    private final List<QmpEventStream> streams = new CopyOnWriteArrayList<>();
-    private final ExecutorService eventThread;
+    private final QmpEvents events;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final Duration commandTimeout;
     private volatile QmpGreeting greeting;
@@ -70,11 +64,7 @@ public final class QmpClient implements AutoCloseable {
         this.commandTimeout = commandTimeout;
         this.reader = new QmpLineReader(channel);
         String name = socket.getFileName() == null ? "qmp" : socket.getFileName().toString();
-        this.eventThread = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "qmp-events-" + name);
-            t.setDaemon(true);
-            return t;
-        });
+        this.events = new QmpEvents(name);
     }
 
     /**
@@ -139,12 +129,7 @@ public final class QmpClient implements AutoCloseable {
         if (hello == null || !hello.has("QMP")) {
             throw new QmpConnectionException(socket + " did not greet with QMP: " + hello);
         }
-        JsonNode version = hello.path("QMP").path("version");
-        List<String> caps = new ArrayList<>();
-        hello.path("QMP").path("capabilities").forEach(c -> caps.add(c.asText()));
-        greeting = new QmpGreeting(version.path("qemu").path("major").asInt(),
-                version.path("qemu").path("minor").asInt(), version.path("qemu").path("micro").asInt(),
-                version.path("package").asText(""), caps);
+        greeting = QmpGreeting.of(hello);
 
         Thread readerThread = new Thread(this::readLoop, "qmp-reader-" + socket.getFileName());
         readerThread.setDaemon(true);
@@ -234,19 +219,12 @@ public final class QmpClient implements AutoCloseable {
 
     /** Adds a listener for every event; close the returned registration to remove it. */
     public Registration addListener(QmpEventListener listener) {
-        listeners.add(listener);
-        return () -> listeners.remove(listener);
+        return events.addListener(listener);
     }
 
     /** Opens a queue of the events accepted by {@code filter}. */
     public QmpEventStream openEventStream(Predicate<QmpEvent> filter) {
-        QmpEventStream[] holder = new QmpEventStream[1];
-        holder[0] = new QmpEventStream(filter, () -> streams.remove(holder[0]));
-        streams.add(holder[0]);
-        if (endReason != null) {
-            holder[0].end(endReason);
-        }
-        return holder[0];
+        return events.openStream(filter);
     }
 
     /** A queue of the events with one of {@code names}. */
@@ -301,19 +279,8 @@ public final class QmpClient implements AutoCloseable {
     }
 
     private void dispatch(JsonNode message) {
-        if (message.has("event")) {
-            JsonNode ts = message.path("timestamp");
-            Instant when = ts.isObject()
-                    ? Instant.ofEpochSecond(ts.path("seconds").asLong(), ts.path("microseconds").asLong() * 1000)
-                    : Instant.now();
-            QmpEvent event = new QmpEvent(message.get("event").asText(), message.get("data"), when);
-            LOG.trace("QMP event {}", message);
-            for (QmpEventStream s : streams) {
-                s.offer(event);
-            }
-            if (!listeners.isEmpty()) {
-                eventThread.execute(() -> deliver(event));
-            }
+        if (QmpEvents.isEvent(message)) {
+            events.dispatch(message);
             return;
         }
         JsonNode id = message.get("id");
@@ -331,21 +298,11 @@ public final class QmpClient implements AutoCloseable {
         }
     }
 
-    private void deliver(QmpEvent event) {
-        for (QmpEventListener l : listeners) {
-            try {
-                l.onEvent(event);
-            } catch (RuntimeException e) {
-                LOG.warn("QMP event listener failed on {}", event.name(), e);
-            }
-        }
-    }
-
     private void end(String reason) {
         endReason = reason;
         QmpConnectionException failure = new QmpConnectionException("QMP connection to " + socket + " ended: " + reason);
         pending.values().forEach(p -> p.reply().completeExceptionally(failure));
-        streams.forEach(s -> s.end(reason));
+        events.end(reason);
     }
 
     @Override
@@ -357,7 +314,7 @@ public final class QmpClient implements AutoCloseable {
         if (endReason == null) {
             end("closed by this client");
         }
-        eventThread.shutdown();
+        events.close();
     }
 
     private static void closeQuietly(SocketChannel channel) {

@@ -6,19 +6,15 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.resilientkvm.engine.qmp.QmpClient;
 import io.resilientkvm.engine.qmp.QmpErrorException;
-import io.resilientkvm.engine.qmp.QmpEvent;
 import io.resilientkvm.engine.qmp.QmpEventStream;
 import io.resilientkvm.engine.qmp.QmpException;
-import io.resilientkvm.engine.qmp.QmpTimeoutException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,10 +22,8 @@ import org.slf4j.LoggerFactory;
  * Runs the backup jobs of several disks at one point in time and waits for them.
  *
  * <p>Targets are attached with {@code blockdev-add} (qcow2 over a file, {@code backing: null}),
- * the jobs start in one {@code transaction} ({@code auto-dismiss: false}), and each is awaited
- * through {@code JOB_STATUS_CHANGE → concluded}, then {@code query-jobs} (its error field) and
- * {@code job-dismiss}; a {@code BLOCK_JOB_COMPLETED} carrying an error is a failure too. The
- * target nodes are always deleted afterwards. Several jobs use
+ * the jobs start in one {@code transaction} ({@code auto-dismiss: false}), and {@link BackupJobs}
+ * awaits each until it concluded and was dismissed. The target nodes are always deleted afterwards. Several jobs use
  * {@code completion-mode: grouped}, so one failure cancels the others; since QEMU refuses
  * that mode for {@code block-dirty-bitmap-add}, new bitmaps are then created in a transaction
  * just before (a bitmap that starts early only marks a few clusters more: safe).
@@ -41,8 +35,6 @@ public final class BackupTransaction {
     public static final String TARGET_PREFIX = "rkvm-target-";
     /** Prefix of the job ids this class starts. */
     public static final String JOB_PREFIX = "rkvm-backup-";
-    private static final Duration PROGRESS_EVERY = Duration.ofSeconds(1);
-    private static final Duration CANCEL_WAIT = Duration.ofSeconds(60);
     private static final JsonNodeFactory F = JsonNodeFactory.instance;
 
     /**
@@ -99,40 +91,12 @@ public final class BackupTransaction {
      * ({@link StaleJobs}), then its target nodes. Call it while holding the exporter lock.
      */
     public static void cleanStale(QmpClient qmp) throws QmpException {
-        StaleJobs.remove(qmp, JOB_PREFIX, CANCEL_WAIT);
+        StaleJobs.remove(qmp, JOB_PREFIX, BackupJobs.CANCEL_WAIT);
         for (JsonNode node : qmp.execute("query-named-block-nodes", F.objectNode().put("flat", true))) {
             String name = node.path("node-name").asText();
             if (name.startsWith(TARGET_PREFIX)) {
                 LOG.warn("Detaching target node {} left by an interrupted backup", name);
                 qmp.execute("blockdev-del", F.objectNode().put("node-name", name));
-            }
-        }
-    }
-
-    /**
-     * Dismisses the jobs of {@code ids} as they conclude, removing them from the list, for at
-     * most {@link #CANCEL_WAIT}; {@code onDismiss} hears each id dismissed.
-     */
-    private static void awaitConcludedAndDismiss(QmpClient qmp, QmpEventStream events, List<String> ids,
-            Consumer<String> onDismiss) throws QmpException {
-        long deadline = System.nanoTime() + CANCEL_WAIT.toNanos();
-        while (!ids.isEmpty()) {
-            for (JsonNode job : qmp.execute("query-jobs")) {
-                String id = job.path("id").asText();
-                if (ids.contains(id) && "concluded".equals(job.path("status").asText())) {
-                    qmp.execute("job-dismiss", F.objectNode().put("id", id));
-                    ids.remove(id);
-                    onDismiss.accept(id);
-                }
-            }
-            long left = deadline - System.nanoTime();
-            if (ids.isEmpty() || left <= 0) {
-                return;
-            }
-            try {
-                events.next(Duration.ofNanos(Math.min(left, Duration.ofSeconds(1).toNanos())));
-            } catch (QmpTimeoutException e) {
-                // poll query-jobs again
             }
         }
     }
@@ -236,8 +200,7 @@ public final class BackupTransaction {
 
         Map<String, JobSpec> pending = new LinkedHashMap<>();
         specs.forEach(s -> pending.put(jobId(s.device().name()), s));
-        Map<String, JobOutcome> outcomes = new HashMap<>();
-        Map<String, String> eventErrors = new HashMap<>();
+        Map<String, JobOutcome> outcomes;
         Instant started;
         Set<String> ids = Set.copyOf(pending.keySet()); // read by the QMP reader thread: immutable
         try (QmpEventStream events = qmp.openEventStream(e -> ids.contains(e.dataText("id"))
@@ -255,33 +218,7 @@ public final class BackupTransaction {
                 afterTransaction();
             }
             LOG.info("Backup jobs started: {}", pending.keySet());
-            long deadline = System.nanoTime() + options.jobTimeout().toNanos();
-            long nextProgress = System.nanoTime() + PROGRESS_EVERY.toNanos();
-            while (!pending.isEmpty()) {
-                long now = System.nanoTime();
-                if (now >= deadline) {
-                    cancelAll(events, pending, outcomes, started, "timed out after " + options.jobTimeout());
-                    break;
-                }
-                if (now >= nextProgress) {
-                    reportProgress(pending);
-                    nextProgress = now + PROGRESS_EVERY.toNanos();
-                }
-                QmpEvent event;
-                try {
-                    event = events.next(Duration.ofNanos(Math.min(deadline, nextProgress) - now));
-                } catch (QmpTimeoutException e) {
-                    continue;
-                }
-                String id = event.dataText("id").isEmpty() ? event.dataText("device") : event.dataText("id");
-                if ("BLOCK_JOB_COMPLETED".equals(event.name()) && event.data().hasNonNull("error")) {
-                    eventErrors.put(id, event.dataText("error"));
-                } else if ("BLOCK_JOB_CANCELLED".equals(event.name())) {
-                    eventErrors.putIfAbsent(id, "the job was cancelled");
-                } else if ("JOB_STATUS_CHANGE".equals(event.name()) && "concluded".equals(event.dataText("status"))) {
-                    outcomes.put(id, conclude(id, pending.remove(id), started, eventErrors.get(id)));
-                }
-            }
+            outcomes = new BackupJobs(qmp, events, pending, started, progress).await(options.jobTimeout());
         }
         List<JobOutcome> result = new ArrayList<>();
         for (JobSpec s : specs) {
@@ -290,75 +227,11 @@ public final class BackupTransaction {
         return result;
     }
 
-    /** Reads a concluded job's error and figures, then dismisses it. */
-    private JobOutcome conclude(String id, JobSpec spec, Instant started, String eventError) throws QmpException {
-        String error = eventError;
-        long bytes = 0;
-        for (JsonNode job : qmp.execute("query-jobs")) {
-            if (id.equals(job.path("id").asText())) {
-                if (job.hasNonNull("error")) {
-                    error = job.get("error").asText();
-                }
-                bytes = job.path("current-progress").asLong();
-            }
-        }
-        qmp.execute("job-dismiss", F.objectNode().put("id", id));
-        Instant finished = Instant.now();
-        if (error == null) {
-            LOG.info("Job {} done: {} bytes in {} ms", id, bytes, Duration.between(started, finished).toMillis());
-        } else {
-            LOG.warn("Job {} failed: {}", id, error);
-        }
-        return new JobOutcome(spec, error, started, finished, bytes);
-    }
-
-    private void cancelAll(QmpEventStream events, Map<String, JobSpec> pending, Map<String, JobOutcome> outcomes,
-            Instant started, String why) throws QmpException {
-        LOG.warn("Cancelling backup jobs {}: {}", pending.keySet(), why);
-        for (String id : pending.keySet()) {
-            try {
-                qmp.execute("job-cancel", F.objectNode().put("id", id));
-            } catch (QmpErrorException e) {
-                LOG.debug("job-cancel {}: {}", id, e.getMessage());
-            }
-        }
-        List<String> ids = new ArrayList<>(pending.keySet());
-        awaitConcludedAndDismiss(qmp, events, ids,
-                id -> outcomes.put(id, new JobOutcome(pending.get(id), why, started, Instant.now(), 0)));
-        for (String id : ids) {
-            outcomes.put(id, new JobOutcome(pending.get(id), why + "; the job did not conclude after job-cancel",
-                    started, Instant.now(), 0));
-        }
-        pending.clear();
-    }
-
     /** Calls the hook once per run: as soon as the transaction returned, or on the way out. */
     private void afterTransaction() {
         if (!afterDone) {
             afterDone = true;
             hooks.afterTransaction();
-        }
-    }
-
-    private void reportProgress(Map<String, JobSpec> pending) {
-        List<JobProgress> jobs = new ArrayList<>();
-        try {
-            for (JsonNode job : qmp.execute("query-jobs")) {
-                String id = job.path("id").asText();
-                JobSpec spec = pending.get(id);
-                if (spec != null) {
-                    jobs.add(new JobProgress(id, spec.device().name(), job.path("current-progress").asLong(),
-                            job.path("total-progress").asLong(), job.path("status").asText()));
-                }
-            }
-        } catch (QmpException e) {
-            LOG.debug("query-jobs for progress failed: {}", e.getMessage());
-            return;
-        }
-        try {
-            progress.progress(jobs);
-        } catch (RuntimeException e) {
-            LOG.debug("progress listener failed: {}", e.getMessage());
         }
     }
 }

@@ -1,3 +1,4 @@
+// Over 350 lines: one reconcile loop, its start/close stack, round queueing and the round's NextStep branching, which share its state.
 package io.resilientkvm.importer.service;
 
 import static io.resilientkvm.importer.service.BackupImport.describe;
