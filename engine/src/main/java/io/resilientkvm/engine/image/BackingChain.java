@@ -38,7 +38,8 @@ public final class BackingChain {
     public static List<Path> under(Path disk, Path deviceFolder) throws IOException, UntrustedImageException {
         if (!Files.isRegularFile(disk)) { // follows a link; a FIFO or device is not opened
             throw ImageInspector.refused(disk, "a qcow2 disk must be a regular file (it is "
-                    + (Files.isDirectory(disk) ? "a folder" : "a FIFO, socket or device") + ")");
+                    + (Files.isDirectory(disk) ? "a folder" : !Files.exists(disk) ? "a link to nothing"
+                            : "a FIFO, socket or device") + ")");
         }
         Path top = disk.toRealPath();
         QcowHeader h = ImageInspector.readSane(top);
