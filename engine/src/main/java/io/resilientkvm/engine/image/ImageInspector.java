@@ -44,19 +44,7 @@ public final class ImageInspector {
      * @throws IOException             the file could not be read
      */
     public static QcowHeader inspect(Path file, Expected expected) throws IOException, UntrustedImageException {
-        QcowHeader h;
-        try {
-            h = QcowHeader.read(file);
-        } catch (QcowHeader.MalformedException e) {
-            throw refused(file, e.getMessage());
-        }
-        if ((h.incompatibleFeatures() & QcowHeader.EXTERNAL_DATA_FILE) != 0 || h.dataFile() != null) {
-            throw refused(file, "it keeps its data in an external data file"
-                    + (h.dataFile() == null ? "" : " '" + printable(h.dataFile()) + "'") + ", not inside itself");
-        }
-        if ((h.incompatibleFeatures() & QcowHeader.CORRUPT) != 0) {
-            throw refused(file, "QEMU marked it corrupt (incompatible feature bit 1)");
-        }
+        QcowHeader h = readSane(file);
         if (expected.virtualSize() >= 0 && h.virtualSize() != expected.virtualSize()) {
             throw refused(file, "its header claims a virtual size of " + h.virtualSize() + " bytes, the manifest says "
                     + expected.virtualSize());
@@ -94,10 +82,36 @@ public final class ImageInspector {
         return h;
     }
 
+    /**
+     * Reads {@code file}'s header and refuses it unless it is a sane qcow2 keeping its data
+     * inside itself; its backing file, if any, is returned for the caller to judge.
+     */
+    static QcowHeader readSane(Path file) throws IOException, UntrustedImageException {
+        QcowHeader h;
+        try {
+            h = QcowHeader.read(file);
+        } catch (QcowHeader.MalformedException e) {
+            throw refused(file, e.getMessage());
+        }
+        if ((h.incompatibleFeatures() & QcowHeader.EXTERNAL_DATA_FILE) != 0 || h.dataFile() != null) {
+            throw refused(file, "it keeps its data in an external data file"
+                    + (h.dataFile() == null ? "" : " '" + printable(h.dataFile()) + "'") + ", not inside itself");
+        }
+        if ((h.incompatibleFeatures() & QcowHeader.CORRUPT) != 0) {
+            throw refused(file, "QEMU marked it corrupt (incompatible feature bit 1)");
+        }
+        return h;
+    }
+
     /** True for a name that resolves inside its folder and that qemu reads as a plain file name. */
     public static boolean isPlainName(String name) {
         return !name.isEmpty() && !name.contains("/") && !name.equals(".") && !name.equals("..")
                 && !PROTOCOL.matcher(name).find() && name.chars().noneMatch(c -> c < 0x20 || c == 0x7f);
+    }
+
+    /** True when qemu would read {@code name} as a protocol or pseudo-protocol ({@code json:}, {@code nbd:}, ...). */
+    static boolean hasProtocol(String name) {
+        return PROTOCOL.matcher(name).find();
     }
 
     /** What a backing name refers to, for the message. */
@@ -117,7 +131,7 @@ public final class ImageInspector {
         return "another file";
     }
 
-    private static UntrustedImageException refused(Path file, String why) {
+    static UntrustedImageException refused(Path file, String why) {
         return new UntrustedImageException(file + ": " + why + ": refused, nothing was opened");
     }
 

@@ -11,12 +11,14 @@ import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.engine.secret.SecretFiles;
 import io.resilientkvm.engine.guest.GuestFileServer;
+import io.resilientkvm.engine.image.BackingChain;
 import io.resilientkvm.engine.lifecycle.LifecycleState;
 import io.resilientkvm.engine.net.PortTunnel;
 import io.resilientkvm.engine.params.ExternalDiskParameter;
 import io.resilientkvm.engine.params.KvmParameters;
 import io.resilientkvm.engine.process.QemuLaunch;
 import io.resilientkvm.engine.process.QemuProcess;
+import io.resilientkvm.engine.process.QemuStartException;
 import io.resilientkvm.engine.process.RestartPolicy;
 import io.resilientkvm.engine.process.StopPolicy;
 import io.resilientkvm.engine.process.VmSupervisor;
@@ -29,6 +31,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
@@ -36,6 +39,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,6 +47,10 @@ import org.slf4j.LoggerFactory;
  * One KVM instance on this host: prepares what QEMU needs (directories, disks, the VNC password,
  * the guest files) and runs the VM under a {@link VmSupervisor}. Preparing never overwrites a disk
  * and refuses, touching nothing, when the external disks conflict with what was configured before.
+ *
+ * <p>The argv is built again at every (re)start of QEMU, so that each start pins the disks' backing
+ * chains as they are then ({@link BackingChain}): after a restored chain was streamed into the disk,
+ * a restart opens the standalone disk alone and never a chain file retention may have deleted.
  *
  * <p>It owns the supervised QEMU, the guest file server and the IPv6 relays. Lifecycle (a
  * {@link LifecycleState}): {@link #start} once; {@link #close()} is idempotent, takes no lock and
@@ -55,21 +63,29 @@ public final class KvmInstance implements AutoCloseable {
     private final String name;
     private final InstanceLayout layout;
     private final List<String> argv;
+    private final ArgvSource argvSource;
     private final Optional<GuestFileServer> guestFiles;
     private final List<Tunnel> ipv6Forwards;
     private final List<PortTunnel> tunnels = new CopyOnWriteArrayList<>();
     private final LifecycleState lifecycle;
     private volatile VmSupervisor supervisor;
 
+    /** Builds the argv from the disks as they are now. */
+    @FunctionalInterface
+    private interface ArgvSource {
+        List<String> argv() throws OperatorException;
+    }
+
     /** One IPv6 listen address relayed to the IPv4 host forward QEMU listens on. */
     private record Tunnel(InetSocketAddress listen, InetSocketAddress target) {
     }
 
-    private KvmInstance(String name, InstanceLayout layout, List<String> argv, Optional<GuestFileServer> guestFiles,
-            List<Tunnel> ipv6Forwards) {
+    private KvmInstance(String name, InstanceLayout layout, List<String> argv, ArgvSource argvSource,
+            Optional<GuestFileServer> guestFiles, List<Tunnel> ipv6Forwards) {
         this.name = name;
         this.layout = layout;
         this.argv = List.copyOf(argv);
+        this.argvSource = argvSource;
         this.guestFiles = guestFiles;
         this.ipv6Forwards = List.copyOf(ipv6Forwards);
         this.lifecycle = new LifecycleState("instance " + name);
@@ -82,11 +98,38 @@ public final class KvmInstance implements AutoCloseable {
     }
 
     /** The one place parameters, host and layout become an argv, for both {@link #commandLine} and {@link #prepare}. */
-    private static List<String> argv(String name, KvmParameters p, VmHost host, InstanceLayout layout, Accelerator accelerator) {
+    private static List<String> argv(String name, KvmParameters p, VmHost host, InstanceLayout layout, Accelerator accelerator)
+            throws OperatorException {
         QemuImg qemuImg = new QemuImg();
-        List<DiskAttachment> disks = DiskPlan.of(p, layout, file -> formatOf(qemuImg, file));
+        List<DiskAttachment> disks = pinChains(DiskPlan.of(p, layout, file -> formatOf(qemuImg, file)), layout);
         return QemuCommandLine.build(new QemuCommandLine.Inputs(name, p, host, layout, disks, accelerator,
                 CpuModelProbe.cpuModel(host.qemuBinary(), accelerator), vncPasswordFile(host, layout)));
+    }
+
+    /**
+     * Reads the header of each qcow2 disk that exists and pins its backing chain, which may only
+     * be its restored chain in the repository; a disk not created yet is left as it is.
+     */
+    private static List<DiskAttachment> pinChains(List<DiskAttachment> disks, InstanceLayout layout) throws OperatorException {
+        List<DiskAttachment> out = new ArrayList<>();
+        for (DiskAttachment d : disks) {
+            if (!"qcow2".equals(d.format()) || !Files.exists(d.file(), LinkOption.NOFOLLOW_LINKS)) {
+                out.add(d);
+                continue;
+            }
+            try {
+                List<Path> chain = BackingChain.under(d.file(), layout.backupRepository().resolve(d.deviceId()));
+                if (!chain.isEmpty()) {
+                    LOG.info("Disk {} reads from {} backup(s) of its restored chain, pinned as nodes: {}", d.deviceId(),
+                            chain.size(), chain);
+                }
+                out.add(d.withBacking(chain));
+            } catch (IOException e) {
+                throw new OperationFailedException("cannot read the header of disk " + d.file() + ": " + e.getMessage()
+                        + "; QEMU was not started", e);
+            }
+        }
+        return out;
     }
 
     private static Path vncPasswordFile(VmHost host, InstanceLayout layout) {
@@ -127,7 +170,7 @@ public final class KvmInstance implements AutoCloseable {
                     forwards.add(new Tunnel(new InetSocketAddress(host.ipv6(), port), new InetSocketAddress(host.ipv4(), port)));
                 }
             }
-            return new KvmInstance(name, layout, argv, server, forwards);
+            return new KvmInstance(name, layout, argv, () -> argv(name, p, host, layout, accelerator), server, forwards);
         } catch (RuntimeException | Error e) {
             server.ifPresent(GuestFileServer::close); // a failed prepare leaves no listening socket
             throw e;
@@ -186,6 +229,7 @@ public final class KvmInstance implements AutoCloseable {
         }
     }
 
+    /** The argv as built by {@link #prepare}; each (re)start builds it again from the disks as they are then. */
     public List<String> argv() {
         return argv;
     }
@@ -197,9 +241,13 @@ public final class KvmInstance implements AutoCloseable {
     /** Starts QEMU under supervision: restarted with backoff when it crashes, stopped with {@code quit} so bitmaps are saved. */
     public VmSupervisor start(RestartPolicy restartPolicy) throws OperatorException {
         lifecycle.markStarted();
-        QemuLaunch launch = new QemuLaunch(argv, layout.qmpSocket(), layout.qemuLog(), Optional.of(layout.pidFile()),
-                QemuLaunch.DEFAULT_START_TIMEOUT);
-        VmSupervisor supervisor = new VmSupervisor(name, () -> QemuProcess.start(launch), restartPolicy, StopPolicy.QUIT);
+        // A disk refused now is the caller's error (exit 3), before any QEMU runs; restarts rebuild the argv.
+        AtomicReference<List<String>> first = new AtomicReference<>(
+                argvSource.argv());
+        VmSupervisor supervisor = new VmSupervisor(name, () -> {
+            List<String> now = first.getAndSet(null);
+            return QemuProcess.start(launch(now != null ? now : currentArgv()));
+        }, restartPolicy, StopPolicy.QUIT);
         this.supervisor = supervisor;
         for (Tunnel t : ipv6Forwards) {
             try {
@@ -226,6 +274,20 @@ public final class KvmInstance implements AutoCloseable {
             throw e;
         }
         return supervisor;
+    }
+
+    private QemuLaunch launch(List<String> argv) {
+        return new QemuLaunch(argv, layout.qmpSocket(), layout.qemuLog(), Optional.of(layout.pidFile()),
+                QemuLaunch.DEFAULT_START_TIMEOUT);
+    }
+
+    /** The argv for a restart; a disk refused now stops the restart, with the reason. */
+    private List<String> currentArgv() throws QemuStartException {
+        try {
+            return argvSource.argv();
+        } catch (OperatorException e) {
+            throw new QemuStartException("QEMU of instance " + name + " not restarted: " + e.getMessage(), e);
+        }
     }
 
     private OperationFailedException closedWhileStarting() {

@@ -132,6 +132,7 @@ public final class QemuCommandLine {
                     .put("driver", d.format()).put("file", d.fileNodeName()).put("node-name", d.nodeName())
                     .put("discard", d.discard() ? "unmap" : "ignore").put("read-only", d.readOnly());
             format.putObject("cache").put("direct", d.cacheDirect()).put("no-flush", d.cacheNoFlush());
+            d.backing().ifPresent(chain -> pinBacking(a, d, chain, format));
             a.addAll(List.of("-blockdev", file.toString(), "-blockdev", format.toString()));
             StringBuilder dev = new StringBuilder(d.qemuDevice()).append(",drive=").append(d.nodeName()).append(",id=").append(d.deviceId());
             if ("scsi-hd".equals(d.qemuDevice())) {
@@ -142,6 +143,33 @@ public final class QemuCommandLine {
                 dev.append(",bootindex=").append(d.bootIndex());
             }
             a.addAll(List.of("-device", dev.toString()));
+        }
+    }
+
+    /**
+     * Adds a read-only node for each backing file, the full first (a node must exist before one
+     * names it as its backing), and points {@code top} at the nearest; {@code backing: null} ends the chain.
+     */
+    private static void pinBacking(List<String> a, DiskAttachment d, List<Path> nearestFirst, ObjectNode top) {
+        String below = null;
+        for (int n = nearestFirst.size(); n >= 1; n--) {
+            String name = DiskAttachment.backingNodeName(d.nodeName(), n);
+            ObjectNode file = JSON.createObjectNode().put("driver", "file")
+                    .put("filename", nearestFirst.get(n - 1).toString()).put("node-name", name + "-file").put("read-only", true);
+            ObjectNode format = JSON.createObjectNode().put("driver", "qcow2").put("file", name + "-file")
+                    .put("node-name", name).put("read-only", true);
+            if (below == null) {
+                format.putNull("backing");
+            } else {
+                format.put("backing", below);
+            }
+            a.addAll(List.of("-blockdev", file.toString(), "-blockdev", format.toString()));
+            below = name;
+        }
+        if (below == null) {
+            top.putNull("backing");
+        } else {
+            top.put("backing", below);
         }
     }
 
