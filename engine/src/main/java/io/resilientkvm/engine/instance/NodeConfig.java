@@ -9,7 +9,10 @@ import io.resilientkvm.schemas.InvalidDocumentException;
 import io.resilientkvm.schemas.JsonDocuments;
 import io.resilientkvm.schemas.ParameterValidator;
 import io.resilientkvm.schemas.SchemaKind;
+import io.resilientkvm.engine.disk.DownloadLimits;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
@@ -76,13 +79,20 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
         VmHost host = new VmHost(net.path("ipv4").asText(), optional(net, "ipv6").orElse(""), net.path("tap-interface").asText(),
                 vnc.path("listen").asText(), optional(vnc, "password-file").map(base::resolve),
                 qemu.path("binary").asText(), AcceleratorChoice.valueOf(qemu.path("accelerator").asText().toUpperCase(java.util.Locale.ROOT)),
-                optional(qemu, "guest-agent-socket").map(base::resolve));
+                optional(qemu, "guest-agent-socket").map(base::resolve), downloads(c.path("downloads"), base));
         return new NodeConfig(c.path("node").asText(), c.path("instance").asText(), base.resolve(c.path("data-dir").asText()),
                 base.resolve(c.path("parameters").asText()), "kvm-resilient".equals(c.path("software-type").asText()), host,
                 new Zookeeper(zk.path("connect").asText(), zk.path("base-path").asText(),
                         Duration.ofMillis(zk.path("session-timeout-ms").asLong()), Duration.ofMillis(zk.path("suspend-bound-ms").asLong())),
                 new BackupServer(bs.path("bind").asText(), bs.path("port").asInt(), optional(bs, "token-file").map(base::resolve),
                         optional(bs, "keystore").map(base::resolve), optional(bs, "keystore-password-file").map(base::resolve)));
+    }
+
+    private static DownloadLimits downloads(JsonNode d, Path base) {
+        List<Path> roots = new ArrayList<>();
+        d.path("file-roots").forEach(r -> roots.add(base.resolve(r.asText())));
+        return new DownloadLimits(d.path("max-bytes").asLong(DownloadLimits.DEFAULT_MAX_BYTES),
+                Duration.ofSeconds(d.path("deadline-seconds").asLong(DownloadLimits.DEFAULT_DEADLINE.toSeconds())), roots);
     }
 
     private static Optional<String> optional(JsonNode n, String name) {

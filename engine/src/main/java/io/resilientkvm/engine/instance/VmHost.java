@@ -1,5 +1,6 @@
 package io.resilientkvm.engine.instance;
 
+import io.resilientkvm.engine.disk.DownloadLimits;
 import java.nio.file.Path;
 import java.util.Objects;
 import java.util.Optional;
@@ -14,16 +15,31 @@ import java.util.Optional;
  * @param tapInterface     host tap interface for {@code use-tap}
  * @param vncListen        {@code unix}, {@code none} or {@code ADDRESS:PORT}
  * @param vncPasswordFile  the VNC password, or the instance's {@code etc/vnc.passwd}
+ * @param downloads        what {@code virtual-hard-drive-url} may do on this node (size cap, deadline, file: roots)
  */
 public record VmHost(String ipv4, String ipv6, String tapInterface, String vncListen, Optional<Path> vncPasswordFile,
-        String qemuBinary, AcceleratorChoice accelerator, Optional<Path> guestAgentSocket) {
+        String qemuBinary, AcceleratorChoice accelerator, Optional<Path> guestAgentSocket, DownloadLimits downloads) {
+    /** A host with the default {@link DownloadLimits} (no file: URL, 1 TiB, 2 h). */
+    public VmHost(String ipv4, String ipv6, String tapInterface, String vncListen, Optional<Path> vncPasswordFile,
+            String qemuBinary, AcceleratorChoice accelerator, Optional<Path> guestAgentSocket) {
+        this(ipv4, ipv6, tapInterface, vncListen, vncPasswordFile, qemuBinary, accelerator, guestAgentSocket,
+                DownloadLimits.DEFAULT);
+    }
+
     public VmHost {
+        Objects.requireNonNull(downloads, "downloads");
         Objects.requireNonNull(ipv4, "ipv4");
         Objects.requireNonNull(ipv6, "ipv6");
         Objects.requireNonNull(tapInterface, "tapInterface");
         Objects.requireNonNull(vncListen, "vncListen");
         Objects.requireNonNull(qemuBinary, "qemuBinary");
         Objects.requireNonNull(accelerator, "accelerator");
+    }
+
+    /** This host with other download limits. */
+    public VmHost withDownloads(DownloadLimits limits) {
+        return new VmHost(ipv4, ipv6, tapInterface, vncListen, vncPasswordFile, qemuBinary, accelerator, guestAgentSocket,
+                limits);
     }
 
     /** Loopback everything, VNC on a unix socket, accelerator chosen at start: what a single machine needs. */
