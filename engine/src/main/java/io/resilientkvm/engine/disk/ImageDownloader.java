@@ -28,9 +28,12 @@ import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.zip.GZIPInputStream;
 import javax.net.ssl.HttpsURLConnection;
 import javax.net.ssl.SSLContext;
@@ -147,19 +150,12 @@ public final class ImageDownloader {
         Path partial = target.resolveSibling(target.getFileName() + ".partial");
         LOG.info("downloading {} to {}", where, target);
         Transfer transfer = new Transfer(where, System.nanoTime() + limits.deadline().toNanos());
-        ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "download-deadline");
-            t.setDaemon(true);
-            return t;
-        });
-        // A read blocked on a trickling server only ends when its connection is cut.
-        watchdog.schedule(transfer::expire, limits.deadline().toNanos(), TimeUnit.NANOSECONDS);
         boolean done = false;
         try {
             String mismatch = null;
             for (int attempt = 1; attempt <= CHECKSUM_TRIES; attempt++) {
                 Files.deleteIfExists(partial);
-                String[] actual = fetch(source, transfer, partial);
+                String[] actual = fetchWithinDeadline(source, transfer, partial);
                 mismatch = mismatch(source, actual);
                 if (mismatch == null) {
                     AtomicFiles.forceAndRename(partial, target);
@@ -185,8 +181,6 @@ public final class ImageDownloader {
                     + "; check the URL, the network and the free space in " + target.toAbsolutePath().getParent()
                     + ", then retry", e);
         } finally {
-            watchdog.shutdownNow();
-            transfer.close(); // a connection left open by a failure is cut too
             if (!done) {
                 try {
                     Files.deleteIfExists(partial);
@@ -207,36 +201,15 @@ public final class ImageDownloader {
         return null;
     }
 
-    /** One download's deadline and the connection it cuts when the deadline passes. */
+    /** One download's URL (for messages) and deadline. */
     private final class Transfer {
         final String where;
         final long deadlineNanos;
         volatile boolean expired;
-        private volatile HttpURLConnection connection;
 
         Transfer(String where, long deadlineNanos) {
             this.where = where;
             this.deadlineNanos = deadlineNanos;
-        }
-
-        void use(HttpURLConnection c) {
-            connection = c;
-            if (expired) {
-                c.disconnect();
-            }
-        }
-
-        /** The deadline passed: cut the connection, so a blocked read ends. */
-        void expire() {
-            expired = true;
-            close();
-        }
-
-        void close() {
-            HttpURLConnection c = connection;
-            if (c != null) {
-                c.disconnect();
-            }
         }
 
         void checkDeadline() throws Stop {
@@ -261,6 +234,45 @@ public final class ImageDownloader {
         Stop(String message, boolean refused) {
             super(message);
             this.refused = refused;
+        }
+    }
+
+    /**
+     * {@link #fetch} on a worker thread, waited for until the deadline. A read blocked on a
+     * trickling server cannot be cut from here (HttpURLConnection's disconnect waits for the read's
+     * lock), so at the deadline the worker is interrupted, which closes its file channel, and left
+     * to end at its next read timeout, writing nothing more.
+     */
+    private String[] fetchWithinDeadline(Source source, Transfer transfer, Path partial) throws IOException,
+            BadInputException {
+        ExecutorService worker = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "download " + transfer.where);
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            Future<String[]> result = worker.submit(() -> fetch(source, transfer, partial));
+            try {
+                return result.get(Math.max(0, transfer.deadlineNanos - System.nanoTime()), TimeUnit.NANOSECONDS);
+            } catch (TimeoutException e) {
+                transfer.expired = true;
+                result.cancel(true);
+                throw new Stop(transfer.deadlineMessage(), false);
+            } catch (InterruptedException e) {
+                result.cancel(true);
+                Thread.currentThread().interrupt();
+                throw new Stop("downloading " + transfer.where + " was interrupted; the partial file was removed", false);
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof IOException io) {
+                    throw io;
+                }
+                if (e.getCause() instanceof BadInputException bad) {
+                    throw bad;
+                }
+                throw new IllegalStateException("downloading " + transfer.where + " failed: " + e.getCause(), e.getCause());
+            }
+        } finally {
+            worker.shutdownNow();
         }
     }
 
@@ -338,7 +350,6 @@ public final class ImageDownloader {
         for (int redirects = 0; ; redirects++) {
             transfer.checkDeadline();
             HttpURLConnection connection = (HttpURLConnection) toUrl(uri, where).openConnection();
-            transfer.use(connection);
             connection.setInstanceFollowRedirects(false);
             connection.setConnectTimeout(Math.toIntExact(connectTimeout.toMillis()));
             connection.setReadTimeout(Math.toIntExact(readTimeout.toMillis()));
