@@ -283,7 +283,7 @@ public final class ImageDownloader {
         String where = transfer.where;
         try (InputStream raw = open(source, transfer);
                 InputStream received = new DigestInputStream(new DigestInputStream(raw, md5), sha256);
-                FileChannel channel = FileChannel.open(partial, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                FileChannel channel = openPartial(partial, transfer)) {
             OutputStream out = Channels.newOutputStream(channel);
             byte[] buffer = new byte[BUFFER_SIZE];
             Counter receivedBytes = new Counter("received from " + where);
@@ -300,6 +300,12 @@ public final class ImageDownloader {
             }
         }
         return new String[] {HexFormat.of().formatHex(md5.digest()), HexFormat.of().formatHex(sha256.digest())};
+    }
+
+    /** The partial file, unless the deadline passed while connecting (the caller already removed it). */
+    private static FileChannel openPartial(Path partial, Transfer transfer) throws IOException {
+        transfer.checkDeadline();
+        return FileChannel.open(partial, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
     }
 
     /** Counts bytes against {@link DownloadLimits#maxBytes}. */

@@ -83,7 +83,7 @@ class HostileDownloadTest {
     @Test
     void aVmdkDescriptorWithAFlatExtentAtAHostPathIsRefused() throws Exception {
         Path vmdk = dir.resolve("flat.vmdk");
-        run("qemu-img", "create", "-q", "-f", "vmdk", "-o", "subformat=monolithicFlat", vmdk.toString(), "1M");
+        ForgedImage.qemuImg("create", "-q", "-f", "vmdk", "-o", "subformat=monolithicFlat", vmdk.toString(), "1M");
         String descriptor = Files.readString(vmdk, StandardCharsets.ISO_8859_1);
         String forged = descriptor.replaceAll("FLAT \"[^\"]*\" 0", "FLAT \"" + fifo + "\" 0");
         assertTrue(forged.contains("FLAT \"" + fifo + "\" 0"), forged);
@@ -113,7 +113,7 @@ class HostileDownloadTest {
     @Test
     void aQcow2WithABackingFileAtAHostPathIsRefused() throws Exception {
         Path image = dir.resolve("backed.qcow2");
-        run("qemu-img", "create", "-q", "-f", "qcow2", "-b", fifo.toString(), "-F", "raw", "-u", image.toString(), "1M");
+        ForgedImage.qemuImg("create", "-q", "-f", "qcow2", "-b", fifo.toString(), "-F", "raw", "-u", image.toString(), "1M");
         served.put("/backed.qcow2", Files.readAllBytes(image));
 
         UntrustedImageException e = refused("/backed.qcow2", UntrustedImageException.class);
@@ -181,12 +181,5 @@ class HostileDownloadTest {
 
     private URI url(String path) {
         return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + path);
-    }
-
-    private static void run(String... command) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "hung: " + String.join(" ", command));
-        assertEquals(0, p.exitValue(), output);
     }
 }

@@ -56,7 +56,7 @@ class ExternalDiskFormatTest {
         // What a guest can do to its raw disk: put a qcow2 header on it, naming a host file as backing.
         Path fifo = ForgedImage.fifo(dir.resolve("host-secret"));
         Path header = dir.resolve("header.qcow2");
-        run("qemu-img", "create", "-q", "-f", "qcow2", "-b", fifo.toString(), "-F", "raw", "-u", header.toString(), "4M");
+        ForgedImage.qemuImg("create", "-q", "-f", "qcow2", "-b", fifo.toString(), "-F", "raw", "-u", header.toString(), "4M");
         try (FileChannel ch = FileChannel.open(disk, StandardOpenOption.WRITE)) {
             ch.write(ByteBuffer.wrap(Files.readAllBytes(header)), 0);
             ch.force(true);
@@ -118,12 +118,5 @@ class ExternalDiskFormatTest {
             }
         }
         throw new AssertionError("no -blockdev for " + node + " in " + argv);
-    }
-
-    private static void run(String... command) throws Exception {
-        Process proc = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(proc.waitFor(60, TimeUnit.SECONDS), "hung: " + String.join(" ", command));
-        assertEquals(0, proc.exitValue(), output);
     }
 }
