@@ -122,7 +122,8 @@ public final class DataDiskRegistry {
             message.append(System.lineSeparator()).append("Attaching a different set of disks could make the guest"
                     + " use the wrong data. Restore the previous configuration; or, if this change is intended, remove ")
                     .append(amountFile).append(" and ").append(idsFile)
-                    .append(" after checking the disk paths, and provision again.");
+                    .append(" after checking the disk paths (and the lines of disks you replaced in ").append(formatsFile())
+                    .append(", which keeps each disk's format), and provision again.");
             throw new RefusedException(message.toString());
         }
     }
