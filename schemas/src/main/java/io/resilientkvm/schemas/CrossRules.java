@@ -32,9 +32,11 @@ final class CrossRules {
         }
         natRules(p, out);
         cpuTopology(p, out);
-        if (original.has("virtual-hard-drive-md5sum") && !p.hasNonNull("virtual-hard-drive-url")) {
-            out.add(new Violation("virtual-hard-drive-md5sum", ParameterValidator.render(original.get("virtual-hard-drive-md5sum")),
-                    "is given without virtual-hard-drive-url: add the URL or remove the checksum"));
+        for (String sum : List.of("virtual-hard-drive-md5sum", "virtual-hard-drive-sha256sum")) {
+            if (original.has(sum) && !p.hasNonNull("virtual-hard-drive-url")) {
+                out.add(new Violation(sum, ParameterValidator.render(original.get(sum)),
+                        "is given without virtual-hard-drive-url: add the URL or remove the checksum"));
+            }
         }
         if (p.path("nbd2-host").isTextual() && !p.path("nbd-host").isTextual()) {
             out.add(new Violation("nbd2-host", ParameterValidator.render(p.get("nbd2-host")), "requires nbd-host (the first NBD drive)"));

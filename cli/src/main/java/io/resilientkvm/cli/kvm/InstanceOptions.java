@@ -30,7 +30,7 @@ final class InstanceOptions {
         VmHost h = node == null ? VmHost.loopback() : node.host();
         if (accel != null) {
             h = new VmHost(h.ipv4(), h.ipv6(), h.tapInterface(), h.vncListen(), h.vncPasswordFile(), h.qemuBinary(), accel,
-                    h.guestAgentSocket(), h.boot());
+                    h.guestAgentSocket(), h.boot(), h.downloads());
         }
         return h;
     }

@@ -8,7 +8,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -23,6 +25,7 @@ import java.util.Objects;
 public final class DataDiskRegistry {
     static final String AMOUNT_FILE = ".data-disk-amount";
     static final String IDS_FILE = ".data-disk-ids";
+    static final String FORMATS_FILE = ".data-disk-formats";
 
     private final Path etc;
 
@@ -36,6 +39,42 @@ public final class DataDiskRegistry {
 
     public Path idsFile() {
         return etc.resolve(IDS_FILE);
+    }
+
+    /** {@code etc/.data-disk-formats}: "ID FORMAT" per line, each external disk's format as fixed at first attach. */
+    public Path formatsFile() {
+        return etc.resolve(FORMATS_FILE);
+    }
+
+    /** The formats recorded at first attach, by disk id (empty before the first). */
+    public Map<String, String> formats() throws OperationFailedException {
+        Map<String, String> out = new LinkedHashMap<>();
+        Path file = formatsFile();
+        if (!Files.exists(file)) {
+            return out;
+        }
+        for (String line : read(file).lines().map(String::strip).filter(l -> !l.isEmpty()).toList()) {
+            int space = line.lastIndexOf(' ');
+            if (space <= 0) {
+                throw new OperationFailedException("the line '" + line + "' of " + file + " is not 'ID FORMAT': the"
+                        + " file is damaged; fix the line (the disk's format, e.g. raw) or remove it to probe the disk again");
+            }
+            out.put(line.substring(0, space).strip(), line.substring(space + 1));
+        }
+        return out;
+    }
+
+    /** Records the external disks' formats (ids are QEMU ids: no spaces), durably. */
+    public void recordFormats(Map<String, String> formats) throws OperationFailedException {
+        StringBuilder lines = new StringBuilder();
+        formats.forEach((id, format) -> lines.append(id).append(' ').append(format).append('\n'));
+        try {
+            AtomicFiles.createDirectories(etc);
+            AtomicFiles.writeAtomically(formatsFile(), lines.toString());
+        } catch (IOException e) {
+            throw new OperationFailedException("cannot record the external disks' formats in " + formatsFile() + ": " + e
+                    + "; check that the directory is writable and not full, then retry", e);
+        }
     }
 
     /**
@@ -83,7 +122,8 @@ public final class DataDiskRegistry {
             message.append(System.lineSeparator()).append("Attaching a different set of disks could make the guest"
                     + " use the wrong data. Restore the previous configuration; or, if this change is intended, remove ")
                     .append(amountFile).append(" and ").append(idsFile)
-                    .append(" after checking the disk paths, and provision again.");
+                    .append(" after checking the disk paths (and the lines of disks you replaced in ").append(formatsFile())
+                    .append(", which keeps each disk's format), and provision again.");
             throw new RefusedException(message.toString());
         }
     }

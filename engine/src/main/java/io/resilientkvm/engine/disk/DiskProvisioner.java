@@ -4,11 +4,16 @@ import io.resilientkvm.engine.backup.AtomicFiles;
 import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
+import io.resilientkvm.engine.error.RefusedException;
+import io.resilientkvm.engine.image.FormatProbe;
+import io.resilientkvm.engine.image.ImageInspector;
+import io.resilientkvm.engine.image.UntrustedImageException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -19,6 +24,14 @@ import org.slf4j.LoggerFactory;
  * Makes the disks of a VM exist before it starts, without ever overwriting one: creates a missing
  * main disk (or downloads it from {@code virtual-hard-drive-url}), creates missing legacy external
  * disks, and requires modern external disks to exist already.
+ *
+ * <p>Nothing that came from elsewhere reaches qemu-img or QEMU with a guessed format. A downloaded
+ * image is qcow2 (checked standalone in Java: no backing file, no data file) or raw, decided by
+ * {@link FormatProbe} from its header, and converted with {@code -f raw}; other formats are refused.
+ * A modern external disk's format is fixed at first attach (given, or probed once in Java) and
+ * recorded in {@code etc/.data-disk-formats}; every later start uses the record, so a guest that
+ * writes a qcow2 header onto its raw disk still gets a raw disk. A qcow2 external disk is checked
+ * in Java before every start: no backing file, no external data file.
  *
  * <p>Order matters for safety: the {@link DataDiskRegistry} check and the modern-path check run first,
  * so a refused or invalid request creates, downloads and modifies nothing.
@@ -87,6 +100,7 @@ public final class DiskProvisioner {
         registry.check(ids, modernGiven, request.legacyDisks().number());
         if (modernGiven) {
             requireExisting(external);
+            external = fixFormats(registry, external);
         }
 
         MainDisk main = provisionMain(request);
@@ -96,6 +110,13 @@ public final class DiskProvisioner {
             }
         }
         registry.record(ids);
+        if (modernGiven) {
+            Map<String, String> formats = new LinkedHashMap<>();
+            external.forEach(d -> formats.put(d.id(), d.format()));
+            if (!formats.equals(registry.formats())) {
+                registry.recordFormats(formats);
+            }
+        }
 
         List<DiskSpec> disks = new ArrayList<>();
         disks.add(main);
@@ -114,6 +135,46 @@ public final class DiskProvisioner {
         if (!problems.isEmpty()) {
             throw new BadInputException(problems);
         }
+    }
+
+    /**
+     * Each disk's format: the one recorded at first attach, else the one given, else probed in Java
+     * ({@link FormatProbe}); a qcow2 is checked standalone, before every start. Writes nothing.
+     */
+    private static List<ExternalDisk> fixFormats(DataDiskRegistry registry, List<ExternalDisk> disks)
+            throws OperatorException {
+        Map<String, String> recorded = registry.formats();
+        List<ExternalDisk> out = new ArrayList<>();
+        for (ExternalDisk disk : disks) {
+            String what = "external-disk '" + disk.name() + "'";
+            String format = recorded.get(disk.id());
+            if (format != null && disk.format() != null && !format.equals(disk.format())) {
+                throw new RefusedException(what + ": its format is given as " + disk.format() + ", but the disk was"
+                        + " first attached as " + format + " (recorded in " + registry.formatsFile() + "); a disk keeps"
+                        + " its format. Remove the format option, or, if the disk really was converted, fix its line"
+                        + " in that file");
+            }
+            try {
+                if (format == null) {
+                    format = disk.format() != null ? disk.format() : FormatProbe.standaloneFormat(disk.path(), what);
+                    LOG.info("{} ({}) attached for the first time as {}{}", what, disk.path(), format,
+                            disk.format() != null ? "" : " (probed from its header)");
+                }
+                if ("qcow2".equals(format)) {
+                    // No backing file is allowed: QEMU would open the name written in the header.
+                    ImageInspector.inspect(disk.path().toRealPath(), ImageInspector.Expected.standalone(-1));
+                }
+            } catch (UntrustedImageException e) {
+                throw new UntrustedImageException((e.getMessage().startsWith(what) ? "" : what + ": ") + e.getMessage()
+                        + (e.getMessage().contains("backing file") ? "; make it standalone (qemu-img convert -O qcow2)"
+                                : ""));
+            } catch (IOException e) {
+                throw new OperationFailedException(what + ": cannot read " + disk.path() + ": " + e
+                        + "; check the path and its permissions", e);
+            }
+            out.add(disk.withFormat(format));
+        }
+        return out;
     }
 
     private MainDisk provisionMain(Request request) throws OperatorException {
@@ -135,14 +196,11 @@ public final class DiskProvisioner {
         }
         downloader.download(request.image(), staged);
         boolean kept = false;
+        String what = "the image downloaded from " + ImageDownloader.redact(request.image().url());
         try {
-            ImageInfo info = qemuImg.info(staged);
-            if (info.backingFile() != null) {
-                throw new BadInputException("the image downloaded from " + ImageDownloader.redact(request.image().url())
-                        + " has a backing file (" + info.backingFile() + "), which could expose host files to the"
-                        + " guest; use a self-contained image (qemu-img convert)");
-            }
-            if ("qcow2".equals(info.format())) {
+            // Decided in Java from the header: qemu-img's probe would follow whatever the image names.
+            String format = FormatProbe.standaloneFormat(staged, what);
+            if ("qcow2".equals(format)) {
                 AtomicFiles.forceAndMoveNew(staged, main.file());
                 kept = true;
                 LOG.info("main disk {} downloaded", main.file());
@@ -151,14 +209,14 @@ public final class DiskProvisioner {
             // Persistent dirty bitmaps, hence incremental backups, need qcow2: convert once, here.
             Path converting = main.file().resolveSibling(main.file().getFileName() + ".creating");
             deleteQuietly(converting);
-            LOG.info("converting the downloaded {} image to qcow2 for {}", info.format(), main.file());
+            LOG.info("converting the downloaded raw image to qcow2 for {}", main.file());
             try {
-                qemuImg.convert(staged, info.format(), converting, "qcow2");
+                qemuImg.convert(staged, "raw", converting, "qcow2");
                 AtomicFiles.forceAndMoveNew(converting, main.file());
             } finally {
                 deleteQuietly(converting);
             }
-            LOG.info("main disk {} downloaded ({} converted to qcow2)", main.file(), info.format());
+            LOG.info("main disk {} downloaded (raw converted to qcow2)", main.file());
             return main.withFormat("qcow2");
         } catch (IOException e) {
             throw new OperationFailedException("cannot move the downloaded image " + staged + " to " + main.file()

@@ -11,7 +11,8 @@ import java.util.Objects;
  * @param name   what the operator calls it in messages (the key in the map; the id for legacy disks)
  * @param path   the absolute image file or block device; it must already exist for modern external disks
  * @param index  its attachment order; disks are attached by increasing index
- * @param format the image format, or {@code null} to let QEMU detect it
+ * @param format the image format; {@code null} only before provisioning, which fixes it at first attach
+ *               ({@link DiskProvisioner})
  * @param cache  the QEMU cache mode; {@code null} means {@value #DEFAULT_CACHE}
  */
 public record ExternalDisk(String id, String name, Path path, int index, String format, String cache) implements DiskSpec {
@@ -27,6 +28,11 @@ public record ExternalDisk(String id, String name, Path path, int index, String 
         if (cache == null) {
             cache = DEFAULT_CACHE;
         }
+    }
+
+    /** This disk with its format fixed. */
+    public ExternalDisk withFormat(String newFormat) {
+        return new ExternalDisk(id, name, path, index, newFormat, cache);
     }
 
     /** A disk whose name is its id (the legacy {@code dataN} disks). */

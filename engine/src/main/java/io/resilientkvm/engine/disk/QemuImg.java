@@ -104,16 +104,14 @@ public final class QemuImg {
     /**
      * Converts {@code source} to a new image {@code target}; refuses if {@code target} exists.
      *
-     * @param sourceFormat the source format, or {@code null} to let qemu-img probe it
+     * @param sourceFormat the source format, always given: qemu-img's probe would follow whatever the
+     *                     source's bytes name (a VMDK extent, a backing file)
      */
     public void convert(Path source, String sourceFormat, Path target, String targetFormat)
             throws RefusedException, OperationFailedException {
+        Objects.requireNonNull(sourceFormat, "sourceFormat");
         refuseExisting(target, "convert to");
-        List<String> args = new ArrayList<>(List.of("convert"));
-        if (sourceFormat != null) {
-            args.add("-f");
-            args.add(sourceFormat);
-        }
+        List<String> args = new ArrayList<>(List.of("convert", "-f", sourceFormat));
         args.addAll(List.of("-O", targetFormat, source.toString(), target.toString()));
         run(args, target, 0);
     }

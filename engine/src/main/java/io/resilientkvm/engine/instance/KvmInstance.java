@@ -1,6 +1,7 @@
 package io.resilientkvm.engine.instance;
 
 import io.resilientkvm.engine.backup.AtomicFiles;
+import io.resilientkvm.engine.disk.DataDiskRegistry;
 import io.resilientkvm.engine.disk.DiskProvisioner;
 import io.resilientkvm.engine.disk.ExternalDisk;
 import io.resilientkvm.engine.disk.ImageDownloader;
@@ -14,6 +15,8 @@ import io.resilientkvm.engine.guest.GuestFileServer;
 import io.resilientkvm.engine.image.BackingChain;
 import io.resilientkvm.engine.lifecycle.LifecycleState;
 import io.resilientkvm.engine.net.PortTunnel;
+import io.resilientkvm.engine.image.FormatProbe;
+import io.resilientkvm.engine.image.UntrustedImageException;
 import io.resilientkvm.engine.params.ExternalDiskParameter;
 import io.resilientkvm.engine.params.KvmParameters;
 import io.resilientkvm.engine.process.QemuLaunch;
@@ -37,6 +40,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
@@ -100,8 +104,8 @@ public final class KvmInstance implements AutoCloseable {
     /** The one place parameters, host and layout become an argv, for both {@link #commandLine} and {@link #prepare}. */
     private static List<String> argv(String name, KvmParameters p, VmHost host, InstanceLayout layout, Accelerator accelerator)
             throws OperatorException {
-        QemuImg qemuImg = new QemuImg();
-        List<DiskAttachment> disks = pinChains(DiskPlan.of(p, layout, file -> formatOf(qemuImg, file)), layout);
+        Map<String, String> recorded = new DataDiskRegistry(layout.root()).formats();
+        List<DiskAttachment> disks = pinChains(DiskPlan.of(p, layout, file -> formatOf(p, layout, recorded, file)), layout);
         return QemuCommandLine.build(new QemuCommandLine.Inputs(name, p, host, layout, disks, accelerator,
                 CpuModelProbe.cpuModel(host.qemuBinary(), accelerator), vncPasswordFile(host, layout)));
     }
@@ -140,7 +144,7 @@ public final class KvmInstance implements AutoCloseable {
     public static KvmInstance prepare(String name, KvmParameters p, VmHost host, InstanceLayout layout) throws OperatorException {
         checkSocketPaths(layout);
         Accelerator accelerator = Accelerator.resolve(host.accelerator(), DEV_KVM);
-        provisionDisks(p, layout);
+        provisionDisks(p, host, layout);
         try {
             for (Path d : layout.directories()) {
                 Files.createDirectories(d);
@@ -177,22 +181,32 @@ public final class KvmInstance implements AutoCloseable {
         }
     }
 
-    private static void provisionDisks(KvmParameters p, InstanceLayout layout) throws OperatorException {
+    private static void provisionDisks(KvmParameters p, VmHost host, InstanceLayout layout) throws OperatorException {
         MainDisk main = new MainDisk(layout.mainDisk(), (long) p.diskSizeGiB() << 30, "qcow2");
-        ImageDownloader.Source image = p.image().map(i -> new ImageDownloader.Source(i.url(), i.md5().orElse(null), i.gzipped(),
+        ImageDownloader.Source image = p.image().map(i -> new ImageDownloader.Source(i.url(), i.md5().orElse(null), i.sha256().orElse(null), i.gzipped(),
                 i.checkCertificate())).orElse(null);
         List<ExternalDisk> external = new ArrayList<>();
         for (ExternalDiskParameter d : p.externalDisks()) {
             external.add(new ExternalDisk(d.id(), d.name(), d.path(layout.root()), d.index(), d.format().orElse(null), d.cache()));
         }
-        new DiskProvisioner(new QemuImg(), new ImageDownloader()).provision(new DiskProvisioner.Request(layout.root(), layout.root(),
+        new DiskProvisioner(new QemuImg(), new ImageDownloader(host.downloads())).provision(new DiskProvisioner.Request(layout.root(), layout.root(),
                 main, image, p.legacyExternalDisks(), external));
     }
 
-    private static String formatOf(QemuImg qemuImg, Path file) {
+    /**
+     * The format fixed at first attach ({@code etc/.data-disk-formats}, written by provisioning),
+     * never a probe of what the guest may have written since; before the first attach (a command
+     * line shown without provisioning) the Java probe's answer, not recorded.
+     */
+    private static String formatOf(KvmParameters p, InstanceLayout layout, Map<String, String> recorded, Path file) {
+        for (ExternalDiskParameter d : p.externalDisks()) {
+            if (d.path(layout.root()).equals(file) && recorded.containsKey(d.id())) {
+                return recorded.get(d.id());
+            }
+        }
         try {
-            return qemuImg.info(file).format();
-        } catch (OperationFailedException e) {
+            return FormatProbe.standaloneFormat(file, "external disk " + file);
+        } catch (IOException | UntrustedImageException e) {
             throw new IllegalStateException("cannot tell the format of " + file + ": " + e.getMessage()
                     + "; set its format option in external-disk", e);
         }

@@ -9,7 +9,10 @@ import io.resilientkvm.schemas.InvalidDocumentException;
 import io.resilientkvm.schemas.JsonDocuments;
 import io.resilientkvm.schemas.ParameterValidator;
 import io.resilientkvm.schemas.SchemaKind;
+import io.resilientkvm.engine.disk.DownloadLimits;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
@@ -85,7 +88,7 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
         VmHost host = new VmHost(net.path("ipv4").asText(), optional(net, "ipv6").orElse(""), net.path("tap-interface").asText(),
                 vnc.path("listen").asText(), optional(vnc, "password-file").map(base::resolve),
                 qemu.path("binary").asText(), AcceleratorChoice.valueOf(qemu.path("accelerator").asText().toUpperCase(java.util.Locale.ROOT)),
-                optional(qemu, "guest-agent-socket").map(base::resolve));
+                optional(qemu, "guest-agent-socket").map(base::resolve)).withDownloads(downloads(c.path("downloads"), base));
         if (c.has("boot")) {
             host = host.withBoot(directBoot(c.path("boot"), base, file));
         }
@@ -128,6 +131,13 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
             throw new BadInputException(problems);
         }
         return new DirectBoot(kernel, initrd, boot.path("append").asText());
+    }
+
+    private static DownloadLimits downloads(JsonNode d, Path base) {
+        List<Path> roots = new ArrayList<>();
+        d.path("file-roots").forEach(r -> roots.add(base.resolve(r.asText())));
+        return new DownloadLimits(d.path("max-bytes").asLong(DownloadLimits.DEFAULT_MAX_BYTES),
+                Duration.ofSeconds(d.path("deadline-seconds").asLong(DownloadLimits.DEFAULT_DEADLINE.toSeconds())), roots);
     }
 
     private static Optional<String> optional(JsonNode n, String name) {

@@ -55,7 +55,7 @@ public record KvmParameters(
     /** Builds the parameters from a validated document with defaults applied. */
     public static KvmParameters fromEffective(ObjectNode p) {
         Optional<ImageSource> image = text(p, "virtual-hard-drive-url").map(url -> new ImageSource(URI.create(url),
-                text(p, "virtual-hard-drive-md5sum"), p.path("virtual-hard-drive-gzipped").asBoolean(false),
+                text(p, "virtual-hard-drive-md5sum"), text(p, "virtual-hard-drive-sha256sum"), p.path("virtual-hard-drive-gzipped").asBoolean(false),
                 p.path("hard-drive-url-check-certificate").asBoolean(true)));
         return new KvmParameters(
                 p.path("ram-size").asInt(),

@@ -12,6 +12,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import io.resilientkvm.engine.image.UntrustedImageException;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,7 +27,14 @@ class DiskProvisionerTest {
     Path instance;
 
     private final QemuImg qemuImg = new QemuImg("qemu-img", Duration.ofSeconds(60));
-    private final DiskProvisioner provisioner = new DiskProvisioner(qemuImg, new ImageDownloader());
+    private DiskProvisioner provisioner;
+
+    @BeforeEach
+    void provisioner() {
+        // The test's images are file: URLs under the instance folder, allowed as a node would allow them.
+        provisioner = new DiskProvisioner(qemuImg, new ImageDownloader(new DownloadLimits(DownloadLimits.DEFAULT_MAX_BYTES,
+                DownloadLimits.DEFAULT_DEADLINE, List.of(instance))));
+    }
 
     private Path data() {
         return instance.resolve("srv");
@@ -126,9 +135,10 @@ class DiskProvisionerTest {
 
         DiskProvisioner.Provisioned result = provisioner.provision(request(main, null, null, List.of(second, first)));
 
-        assertEquals(List.of(main, first, second), result.disks());
+        assertEquals(List.of(main, first.withFormat("qcow2"), second), result.disks(), "the format is fixed at first attach");
         assertEquals(ExternalDisk.DEFAULT_CACHE, first.cache());
         assertEquals("first\nsecond\n", Files.readString(new DataDiskRegistry(instance).idsFile()));
+        assertEquals("first qcow2\nsecond qcow2\n", Files.readString(new DataDiskRegistry(instance).formatsFile()));
     }
 
     @Test
@@ -176,10 +186,11 @@ class DiskProvisionerTest {
         qemuImg.create(overlay, "qcow2", MIB, Map.of("backing_file", base.toString(), "backing_fmt", "qcow2"));
         MainDisk main = main("qcow2");
 
-        BadInputException e = assertThrows(BadInputException.class, () -> provisioner.provision(
+        UntrustedImageException e = assertThrows(UntrustedImageException.class, () -> provisioner.provision(
                 request(main, ImageDownloader.Source.of(overlay.toUri()), null, null)));
 
-        assertTrue(e.getMessage().contains("backing file"), e.getMessage());
+        assertTrue(e.getMessage().contains("backing file is '" + base + "' (an absolute host path)"), e.getMessage());
+        assertTrue(e.getMessage().contains(overlay.toUri().toString()), e.getMessage());
         try (var files = Files.list(data())) {
             assertEquals(List.of(), files.toList(), "the rejected image must not stay behind");
         }

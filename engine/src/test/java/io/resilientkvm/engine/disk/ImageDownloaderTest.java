@@ -37,6 +37,7 @@ import javax.net.ssl.SSLContext;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 class ImageDownloaderTest {
@@ -48,6 +49,8 @@ class ImageDownloaderTest {
     Path dir;
 
     private HttpServer server;
+    private final java.util.concurrent.atomic.AtomicInteger imageRequests = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.CountDownLatch released = new java.util.concurrent.CountDownLatch(1);
     private final ImageDownloader downloader = new ImageDownloader(Duration.ofSeconds(10), Duration.ofSeconds(10));
 
     @BeforeEach
@@ -59,6 +62,7 @@ class ImageDownloaderTest {
 
     @AfterEach
     void stopServer() {
+        released.countDown();
         server.stop(0);
     }
 
@@ -75,13 +79,15 @@ class ImageDownloaderTest {
     }
 
     @Test
-    void md5MismatchLeavesNothingAndNamesUrlExpectedAndActual() throws Exception {
+    void md5MismatchIsRetriedFourTimesThenLeavesNothingAndNamesUrlExpectedAndActual() throws Exception {
         Path target = dir.resolve("disk.img");
         String wrong = "0123456789abcdef0123456789abcdef";
 
         OperationFailedException e = assertThrows(OperationFailedException.class,
                 () -> downloader.download(new ImageDownloader.Source(url("/image"), wrong, false, true), target));
 
+        assertTrue(e.getMessage().startsWith("Checksum is incorrect after 4 tries, will not retry"), e.getMessage());
+        assertEquals(4, imageRequests.get(), "the seed system's four tries");
         assertTrue(e.getMessage().contains(url("/image").toString()), e.getMessage());
         assertTrue(e.getMessage().contains(wrong), e.getMessage());
         assertTrue(e.getMessage().contains(md5(IMAGE)), e.getMessage());
@@ -121,12 +127,88 @@ class ImageDownloaderTest {
     }
 
     @Test
+    void checksTheSha256BesideTheMd5() throws Exception {
+        Path target = dir.resolve("disk.img");
+        downloader.download(new ImageDownloader.Source(url("/image"), md5(IMAGE), sha256(IMAGE), false, true), target);
+        assertArrayEquals(IMAGE, Files.readAllBytes(target));
+
+        Path other = dir.resolve("other.img");
+        String wrong = "ab".repeat(32);
+        OperationFailedException e = assertThrows(OperationFailedException.class, () -> downloader.download(
+                new ImageDownloader.Source(url("/image"), md5(IMAGE), wrong, false, true), other));
+        assertTrue(e.getMessage().contains("SHA-256 mismatch: expected " + wrong + ", got " + sha256(IMAGE)), e.getMessage());
+        assertFalse(Files.exists(other));
+    }
+
+    @Test
+    void fileUrlsAreRefusedUnlessTheNodeAllowsTheirDirectory() throws Exception {
+        Path source = dir.resolve("source.img");
+        Files.write(source, IMAGE);
+        Path target = dir.resolve("disk.img");
+
+        RefusedException none = assertThrows(RefusedException.class,
+                () -> downloader.download(ImageDownloader.Source.of(source.toUri()), target));
+        assertTrue(none.getMessage().contains("downloads.file-roots"), none.getMessage());
+
+        // A link inside an allowed folder to a file outside it: resolved, then refused.
+        Path allowed = Files.createDirectories(dir.resolve("images"));
+        Path link = Files.createSymbolicLink(allowed.resolve("link.img"), source);
+        RefusedException outside = assertThrows(RefusedException.class,
+                () -> allowing(allowed).download(ImageDownloader.Source.of(link.toUri()), target));
+        assertTrue(outside.getMessage().contains("(resolving to " + source.toRealPath() + ") is outside downloads.file-roots"),
+                outside.getMessage());
+        assertFalse(Files.exists(target));
+    }
+
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void aFifoInAnAllowedFolderIsNeverOpened() throws Exception {
+        Path allowed = Files.createDirectories(dir.resolve("images"));
+        Path fifo = io.resilientkvm.engine.testing.ForgedImage.fifo(allowed.resolve("pipe.img"));
+        Path target = dir.resolve("disk.img");
+
+        RefusedException e = assertThrows(RefusedException.class,
+                () -> allowing(allowed).download(ImageDownloader.Source.of(fifo.toUri()), target));
+
+        assertTrue(e.getMessage().contains(fifo.toRealPath() + " is not a regular file"), e.getMessage());
+        assertFalse(Files.exists(target));
+    }
+
+    @Test
+    void anAnnouncedLengthAboveTheCapIsRefusedBeforeReading() throws Exception {
+        Path target = dir.resolve("disk.img");
+        ImageDownloader capped = new ImageDownloader(Duration.ofSeconds(10), Duration.ofSeconds(10),
+                new DownloadLimits(IMAGE.length - 1, Duration.ofMinutes(1), List.of()));
+
+        RefusedException e = assertThrows(RefusedException.class,
+                () -> capped.download(ImageDownloader.Source.of(url("/image")), target));
+
+        assertTrue(e.getMessage().contains("announces " + IMAGE.length + " bytes"), e.getMessage());
+        assertEquals(List.of(), listDir());
+    }
+
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void aTricklingServerIsCutAtTheOverallDeadline() throws Exception {
+        Path target = dir.resolve("disk.img");
+        // Per-read timeout far beyond the deadline: only the deadline can end this download.
+        ImageDownloader bounded = new ImageDownloader(Duration.ofSeconds(10), Duration.ofMinutes(10),
+                new DownloadLimits(DownloadLimits.DEFAULT_MAX_BYTES, Duration.ofSeconds(1), List.of()));
+
+        OperationFailedException e = assertThrows(OperationFailedException.class,
+                () -> bounded.download(ImageDownloader.Source.of(url("/trickle")), target));
+
+        assertTrue(e.getMessage().contains("did not finish within 1 s (downloads.deadline-seconds"), e.getMessage());
+        assertEquals(List.of(), listDir(), "the partial file is removed");
+    }
+
+    @Test
     void downloadsFileUrls() throws Exception {
         Path source = dir.resolve("source.img.gz");
         Files.write(source, IMAGE_GZ);
         Path target = dir.resolve("disk.img");
 
-        String actual = downloader.download(
+        String actual = allowing(dir).download(
                 new ImageDownloader.Source(source.toUri(), md5(IMAGE_GZ), true, true), target);
 
         assertEquals(md5(IMAGE_GZ), actual);
@@ -139,7 +221,7 @@ class ImageDownloaderTest {
         Path missing = dir.resolve("nope.img");
 
         OperationFailedException e = assertThrows(OperationFailedException.class,
-                () -> downloader.download(ImageDownloader.Source.of(missing.toUri()), target));
+                () -> allowing(dir).download(ImageDownloader.Source.of(missing.toUri()), target));
         assertTrue(e.getMessage().contains(missing.toString()), e.getMessage());
         assertFalse(Files.exists(target));
     }
@@ -219,6 +301,12 @@ class ImageDownloaderTest {
         assertTrue(redacted.contains("example.invalid/disk.img"), redacted);
     }
 
+    /** A downloader that allows file: URLs under {@code root}. */
+    private static ImageDownloader allowing(Path root) {
+        return new ImageDownloader(Duration.ofSeconds(10), Duration.ofSeconds(10),
+                new DownloadLimits(DownloadLimits.DEFAULT_MAX_BYTES, Duration.ofMinutes(1), List.of(root)));
+    }
+
     private URI url(String path) {
         return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + path);
     }
@@ -229,11 +317,26 @@ class ImageDownloaderTest {
         }
     }
 
-    private static void serveImages(HttpServer httpServer) {
+    private void serveImages(HttpServer httpServer) {
         httpServer.createContext("/", exchange -> {
             try (exchange) {
                 switch (exchange.getRequestURI().getPath()) {
-                    case "/image" -> send(exchange, 200, IMAGE);
+                    case "/image" -> {
+                        imageRequests.incrementAndGet();
+                        send(exchange, 200, IMAGE);
+                    }
+                    case "/trickle" -> {
+                        exchange.sendResponseHeaders(200, IMAGE.length);
+                        OutputStream out = exchange.getResponseBody();
+                        out.write(IMAGE, 0, 1);
+                        out.flush();
+                        // Then nothing until the test ends: the client must give up on its own.
+                        try {
+                            released.await(60, TimeUnit.SECONDS);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
                     case "/image.gz" -> send(exchange, 200, IMAGE_GZ);
                     case "/redirect" -> {
                         exchange.getResponseHeaders().add("Location", "/image");
@@ -266,6 +369,10 @@ class ImageDownloaderTest {
             throw new IllegalStateException(e);
         }
         return out.toByteArray();
+    }
+
+    private static String sha256(byte[] data) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
     }
 
     private static String md5(byte[] data) throws Exception {

@@ -146,4 +146,18 @@ public final class ForgedImage {
         }
         return path;
     }
+
+    /**
+     * Runs {@code qemu-img ARGS} (for images the {@code QemuImg} wrapper does not make, e.g. a
+     * backing file named with {@code -u}, never opened); fails with its output.
+     */
+    public static void qemuImg(String... args) throws IOException, InterruptedException {
+        java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of("qemu-img"));
+        command.addAll(java.util.List.of(args));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+            throw new IOException(String.join(" ", command) + " failed: " + output);
+        }
+    }
 }
