@@ -1,5 +1,6 @@
 package io.resilientkvm.engine.instance;
 
+import io.resilientkvm.engine.zk.ZkAccess;
 import io.resilientkvm.engine.zk.ZkLayout;
 import io.resilientkvm.engine.zk.ZkSettings;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -22,8 +23,20 @@ import java.util.Optional;
 public record NodeConfig(String node, String instance, Path dataDir, Path parameters, boolean resilient, VmHost host,
         Zookeeper zookeeper, BackupServer backupServer) {
 
-    /** ZooKeeper settings; {@code connect} empty means a stand-alone node. */
-    public record Zookeeper(String connect, String basePath, Duration sessionTimeout, Duration suspendBound) {
+    /**
+     * ZooKeeper settings; {@code connect} empty means a stand-alone node. {@code access}: the
+     * instance's and this node's ZooKeeper identities, read from their secret files at load; empty
+     * means no authentication and open znodes (a lab on one machine).
+     */
+    public record Zookeeper(String connect, String basePath, Duration sessionTimeout, Duration suspendBound,
+            Optional<ZkAccess> access) {
+        public Zookeeper {
+            Objects.requireNonNull(access, "access");
+        }
+
+        public Zookeeper(String connect, String basePath, Duration sessionTimeout, Duration suspendBound) {
+            this(connect, basePath, sessionTimeout, suspendBound, Optional.empty());
+        }
     }
 
     /** The main's backup server, which clones pull from. */
@@ -49,6 +62,7 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
     /** How this node reaches ZooKeeper; only for a {@link #clustered()} node. */
     public ZkSettings zkSettings() {
         ZkSettings settings = ZkSettings.of(zookeeper.connect());
+        settings = zookeeper.access().map(settings::withAccess).orElse(settings);
         // The schema's minimum is 2 s; a hand-built config may leave it unset (zero).
         return zookeeper.sessionTimeout().compareTo(Duration.ofSeconds(2)) >= 0
                 ? settings.withSessionTimeout(zookeeper.sessionTimeout()) : settings;
@@ -77,10 +91,20 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
                 vnc.path("listen").asText(), optional(vnc, "password-file").map(base::resolve),
                 qemu.path("binary").asText(), AcceleratorChoice.valueOf(qemu.path("accelerator").asText().toUpperCase(java.util.Locale.ROOT)),
                 optional(qemu, "guest-agent-socket").map(base::resolve));
-        return new NodeConfig(c.path("node").asText(), c.path("instance").asText(), base.resolve(c.path("data-dir").asText()),
+        String node = c.path("node").asText();
+        String instance = c.path("instance").asText();
+        String basePath = zk.path("base-path").asText();
+        // The schema requires both files or neither.
+        Optional<ZkAccess> access = Optional.empty();
+        if (optional(zk, "instance-secret-file").isPresent()) {
+            access = Optional.of(ZkAccess.read(new ZkLayout(basePath.isBlank() ? ZkLayout.DEFAULT_BASE : basePath, instance), node,
+                    base.resolve(zk.path("instance-secret-file").asText()), base.resolve(zk.path("node-secret-file").asText())));
+        }
+        return new NodeConfig(node, instance, base.resolve(c.path("data-dir").asText()),
                 base.resolve(c.path("parameters").asText()), "kvm-resilient".equals(c.path("software-type").asText()), host,
-                new Zookeeper(zk.path("connect").asText(), zk.path("base-path").asText(),
-                        Duration.ofMillis(zk.path("session-timeout-ms").asLong()), Duration.ofMillis(zk.path("suspend-bound-ms").asLong())),
+                new Zookeeper(zk.path("connect").asText(), basePath,
+                        Duration.ofMillis(zk.path("session-timeout-ms").asLong()), Duration.ofMillis(zk.path("suspend-bound-ms").asLong()),
+                        access),
                 new BackupServer(bs.path("bind").asText(), bs.path("port").asInt(), optional(bs, "token-file").map(base::resolve),
                         optional(bs, "keystore").map(base::resolve), optional(bs, "keystore-password-file").map(base::resolve)));
     }
