@@ -33,6 +33,14 @@ public final class ShellClient implements AutoCloseable {
                 "-Dlogback.configurationFile=" + NetBed.logback(log.getParent(), "WARN")), ZkShell.class.getName(), args), log));
     }
 
+    /** A node's own client on {@code host} (see {@link ZkShell}): authenticated, its creates carry the instance's ACLs. */
+    public static ShellClient startNode(NetBed bed, NetBed.Host host, String connect, String instance, String node,
+            String instancePassword, String nodePassword, Path log) throws IOException {
+        return new ShellClient(bed.startPiped(host, NetBed.java(List.of("-Xmx64m", "-XX:TieredStopAtLevel=1",
+                "-Dlogback.configurationFile=" + NetBed.logback(log.getParent(), "WARN")), ZkShell.class.getName(),
+                List.of("--node", connect, instance, node, instancePassword, nodePassword)), log));
+    }
+
     /** Sends one command and returns the shell's answer ({@code OK ...} or {@code ERR ...}), within 30 s. */
     public synchronized String send(String command) throws IOException {
         in.write(command + "\n");
