@@ -12,6 +12,7 @@ import io.resilientkvm.schemas.ParameterValidator;
 import io.resilientkvm.schemas.SchemaKind;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -21,7 +22,14 @@ import java.util.Optional;
  * Relative paths are resolved against the directory of the file.
  */
 public record NodeConfig(String node, String instance, Path dataDir, Path parameters, boolean resilient, VmHost host,
-        Zookeeper zookeeper, BackupServer backupServer) {
+        Zookeeper zookeeper, BackupServer backupServer, Map<String, Peer> peers) {
+
+    /** Another node of the instance ({@code peers.NODE}): the address its backup server is trusted at. */
+    public record Peer(String address) {
+        public Peer {
+            Objects.requireNonNull(address, "address");
+        }
+    }
 
     /**
      * ZooKeeper settings; {@code connect} empty means a stand-alone node. {@code access}: the
@@ -39,15 +47,29 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
         }
     }
 
-    /** The main's backup server, which clones pull from. */
+    /** The main's backup server, which clones pull from; {@code advertise}: the host announced to them. */
     public record BackupServer(String bind, int port, Optional<Path> tokenFile, Optional<Path> keystore,
-            Optional<Path> keystorePasswordFile) {
+            Optional<Path> keystorePasswordFile, Optional<String> advertise) {
+        public BackupServer {
+            Objects.requireNonNull(advertise, "advertise");
+        }
+
+        public BackupServer(String bind, int port, Optional<Path> tokenFile, Optional<Path> keystore, Optional<Path> keystorePasswordFile) {
+            this(bind, port, tokenFile, keystore, keystorePasswordFile, Optional.empty());
+        }
     }
 
     public NodeConfig {
         Objects.requireNonNull(node, "node");
         Objects.requireNonNull(dataDir, "dataDir");
         Objects.requireNonNull(host, "host");
+        peers = Map.copyOf(peers);
+    }
+
+    /** A node without configured peers (every node on one machine: any announced main address is taken). */
+    public NodeConfig(String node, String instance, Path dataDir, Path parameters, boolean resilient, VmHost host,
+            Zookeeper zookeeper, BackupServer backupServer) {
+        this(node, instance, dataDir, parameters, resilient, host, zookeeper, backupServer, Map.of());
     }
 
     public InstanceLayout layout() {
@@ -106,7 +128,15 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
                         Duration.ofMillis(zk.path("session-timeout-ms").asLong()), Duration.ofMillis(zk.path("suspend-bound-ms").asLong()),
                         access),
                 new BackupServer(bs.path("bind").asText(), bs.path("port").asInt(), optional(bs, "token-file").map(base::resolve),
-                        optional(bs, "keystore").map(base::resolve), optional(bs, "keystore-password-file").map(base::resolve)));
+                        optional(bs, "keystore").map(base::resolve), optional(bs, "keystore-password-file").map(base::resolve),
+                        optional(bs, "advertise")),
+                peers(c.path("peers")));
+    }
+
+    private static Map<String, Peer> peers(JsonNode peers) {
+        Map<String, Peer> all = new java.util.TreeMap<>();
+        peers.fields().forEachRemaining(e -> all.put(e.getKey(), new Peer(e.getValue().path("address").asText())));
+        return all;
     }
 
     private static Optional<String> optional(JsonNode n, String name) {
