@@ -43,6 +43,20 @@ class AdvertisedTest {
     }
 
     @Test
+    void theNodeConfigReadsAdvertiseAndRefusesAWildcardThere() throws Exception {
+        Path cfg = dir.resolve("main.json");
+        Files.writeString(cfg, """
+                {"node": "a", "data-dir": "data", "parameters": "p.json", "backup-server": {"bind": "0.0.0.0", "advertise": "198.18.0.1"}}
+                """);
+        assertEquals(Optional.of("198.18.0.1"), NodeConfig.load(cfg).backupServer().advertise());
+        Files.writeString(cfg, """
+                {"node": "a", "data-dir": "data", "parameters": "p.json", "backup-server": {"bind": "0.0.0.0", "advertise": "0.0.0.0"}}
+                """);
+        BadInputException e = assertThrows(BadInputException.class, () -> NodeConfig.load(cfg));
+        assertTrue(e.getMessage().contains("advertise"), e.getMessage());
+    }
+
+    @Test
     void theAdvertisedHostIsAnnouncedWithTheBoundSchemeAndPort() {
         URI bound = URI.create("https://127.0.0.1:43211");
         assertEquals(URI.create("https://198.18.0.1:43211"), Advertised.announce(server("0.0.0.0", Optional.of("198.18.0.1")), bound));

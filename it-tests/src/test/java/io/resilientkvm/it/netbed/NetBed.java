@@ -182,6 +182,21 @@ public final class NetBed implements AutoCloseable {
         }
     }
 
+    /** SIGKILLs {@code all} and their children, then waits (at most 10 s each) for them to end. */
+    static void kill(List<Process> all) {
+        for (Process p : all) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+        }
+        for (Process p : all) {
+            try {
+                p.waitFor(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
     private void addNamespace(String name) throws IOException {
         ip("netns", "add", name);
         namespaces.add(name);
@@ -189,17 +204,7 @@ public final class NetBed implements AutoCloseable {
 
     private void deleteAll() {
         synchronized (processes) {
-            for (Process p : processes) {
-                p.descendants().forEach(ProcessHandle::destroyForcibly);
-                p.destroyForcibly();
-            }
-            for (Process p : processes) {
-                try {
-                    p.waitFor(10, TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
+            kill(processes);
         }
         synchronized (namespaces) {
             for (String ns : namespaces) {

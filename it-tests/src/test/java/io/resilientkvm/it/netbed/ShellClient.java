@@ -71,7 +71,6 @@ public final class ShellClient implements AutoCloseable {
 
     @Override
     public void close() {
-        process.descendants().forEach(ProcessHandle::destroyForcibly);
-        process.destroyForcibly();
+        NetBed.kill(List.of(process));
     }
 }
