@@ -84,7 +84,13 @@ final class CloneRole implements AutoCloseable {
         if (owner == null || owner.role() != Role.MAIN || owner.epoch() != epoch.number() || owner.address().isEmpty()) {
             return Optional.empty();
         }
-        return Optional.of(URI.create(owner.address()));
+        URI announced = URI.create(owner.address());
+        Optional<String> refused = Advertised.refusal(ctx.config().peers(), epoch.owner(), announced);
+        if (refused.isPresent()) {
+            LOG.warn("Refused: {}", refused.get());
+            return Optional.empty();
+        }
+        return Optional.of(announced);
     }
 
     ImporterService importer() {

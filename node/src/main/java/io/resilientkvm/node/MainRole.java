@@ -145,7 +145,7 @@ final class MainRole implements AutoCloseable {
         Flattening flattening = new Flattening(layout.backupQmpSocket(), layout.backupRepository(), toRelease);
         BackupServer server = step("backup server",
                 () -> BackupServer.start(BackupServerSettings.from(cfg.backupServer(), layout.backupRepository())));
-        address = server.baseUri().toString();
+        address = Advertised.announce(cfg.backupServer(), server.baseUri()).toString();
         // Returns once QEMU answers QMP (the supervisor holds run/qmp.sock from then on).
         vm = step("VM", () -> startVm(cfg, layout));
         ManifestCatalog catalog = new ManifestCatalog(ctx.client(), ctx.layout());

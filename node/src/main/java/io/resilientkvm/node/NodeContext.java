@@ -27,6 +27,8 @@ record NodeContext(NodeConfig config, InstanceParameters params, ResilientParame
             throw new BadInputException("zookeeper.connect: missing in the node config of " + config.node()
                     + "; a resilient node needs ZooKeeper (host:port[,host:port])");
         }
+        // Every node, not only the main of today: a clone promoted later serves backups too.
+        Advertised.requireAdvertisable(config.backupServer());
         InstanceParameters params = ParameterFiles.load(config.parameters(), SchemaKind.RESILIENT_INSTANCE);
         ResilientParameters resilient = params.resilient().orElseThrow(() -> new BadInputException(
                 config.parameters() + ": not resilient parameters"));

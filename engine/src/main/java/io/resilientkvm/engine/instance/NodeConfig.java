@@ -1,5 +1,6 @@
 package io.resilientkvm.engine.instance;
 
+import io.resilientkvm.engine.zk.ZkAccess;
 import io.resilientkvm.engine.zk.ZkLayout;
 import io.resilientkvm.engine.zk.ZkSettings;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -14,6 +15,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -23,23 +25,49 @@ import java.util.Optional;
  * Relative paths are resolved against the directory of the file.
  */
 public record NodeConfig(String node, String instance, Path dataDir, Path parameters, boolean resilient, VmHost host,
-        Zookeeper zookeeper, BackupServer backupServer) {
+        Zookeeper zookeeper, BackupServer backupServer, Map<String, Peer> peers) {
 
-    /** ZooKeeper settings; {@code connect} empty means a stand-alone node. */
-    public record Zookeeper(String connect, String basePath, Duration sessionTimeout, Duration suspendBound) {
+    /** Another node of the instance ({@code peers.NODE}): the address its backup server is trusted at. */
+    public record Peer(String address) {
+        public Peer {
+            Objects.requireNonNull(address, "address");
+        }
     }
 
-    /** The main's backup server, which clones pull from. */
-    public record BackupServer(String bind, int port, Optional<Path> tokenFile, Optional<Path> keystore,
-            Optional<Path> keystorePasswordFile, BackupServerLimits limits) {
-        public BackupServer {
-            Objects.requireNonNull(limits, "limits");
+    /**
+     * ZooKeeper settings; {@code connect} empty means a stand-alone node. {@code access}: the
+     * instance's and this node's ZooKeeper identities, read from their secret files at load; empty
+     * means no authentication and open znodes (a lab on one machine).
+     */
+    public record Zookeeper(String connect, String basePath, Duration sessionTimeout, Duration suspendBound,
+            Optional<ZkAccess> access) {
+        public Zookeeper {
+            Objects.requireNonNull(access, "access");
         }
 
-        /** With the default limits. */
+        public Zookeeper(String connect, String basePath, Duration sessionTimeout, Duration suspendBound) {
+            this(connect, basePath, sessionTimeout, suspendBound, Optional.empty());
+        }
+    }
+
+    /** The main's backup server, which clones pull from; {@code advertise}: the host announced to them. */
+    public record BackupServer(String bind, int port, Optional<Path> tokenFile, Optional<Path> keystore,
+            Optional<Path> keystorePasswordFile, BackupServerLimits limits, Optional<String> advertise) {
+        public BackupServer {
+            Objects.requireNonNull(limits, "limits");
+            Objects.requireNonNull(advertise, "advertise");
+        }
+
+        /** With the default limits, announced at its bind address. */
         public BackupServer(String bind, int port, Optional<Path> tokenFile, Optional<Path> keystore,
                 Optional<Path> keystorePasswordFile) {
-            this(bind, port, tokenFile, keystore, keystorePasswordFile, BackupServerLimits.DEFAULTS);
+            this(bind, port, tokenFile, keystore, keystorePasswordFile, BackupServerLimits.DEFAULTS, Optional.empty());
+        }
+
+        /** With the default limits, announced at {@code advertise}. */
+        public BackupServer(String bind, int port, Optional<Path> tokenFile, Optional<Path> keystore,
+                Optional<Path> keystorePasswordFile, Optional<String> advertise) {
+            this(bind, port, tokenFile, keystore, keystorePasswordFile, BackupServerLimits.DEFAULTS, advertise);
         }
     }
 
@@ -47,6 +75,13 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
         Objects.requireNonNull(node, "node");
         Objects.requireNonNull(dataDir, "dataDir");
         Objects.requireNonNull(host, "host");
+        peers = Map.copyOf(peers);
+    }
+
+    /** A node without configured peers (every node on one machine: any announced main address is taken). */
+    public NodeConfig(String node, String instance, Path dataDir, Path parameters, boolean resilient, VmHost host,
+            Zookeeper zookeeper, BackupServer backupServer) {
+        this(node, instance, dataDir, parameters, resilient, host, zookeeper, backupServer, Map.of());
     }
 
     public InstanceLayout layout() {
@@ -61,6 +96,7 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
     /** How this node reaches ZooKeeper; only for a {@link #clustered()} node. */
     public ZkSettings zkSettings() {
         ZkSettings settings = ZkSettings.of(zookeeper.connect());
+        settings = zookeeper.access().map(settings::withAccess).orElse(settings);
         // The schema's minimum is 2 s; a hand-built config may leave it unset (zero).
         return zookeeper.sessionTimeout().compareTo(Duration.ofSeconds(2)) >= 0
                 ? settings.withSessionTimeout(zookeeper.sessionTimeout()) : settings;
@@ -92,13 +128,24 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
         if (c.has("boot")) {
             host = host.withBoot(directBoot(c.path("boot"), base, file));
         }
-        return new NodeConfig(c.path("node").asText(), c.path("instance").asText(), base.resolve(c.path("data-dir").asText()),
+        String node = c.path("node").asText();
+        String instance = c.path("instance").asText();
+        String basePath = zk.path("base-path").asText();
+        // The schema requires both files or neither.
+        Optional<ZkAccess> access = Optional.empty();
+        if (optional(zk, "instance-secret-file").isPresent()) {
+            access = Optional.of(ZkAccess.read(new ZkLayout(basePath.isBlank() ? ZkLayout.DEFAULT_BASE : basePath, instance), node,
+                    base.resolve(zk.path("instance-secret-file").asText()), base.resolve(zk.path("node-secret-file").asText())));
+        }
+        return new NodeConfig(node, instance, base.resolve(c.path("data-dir").asText()),
                 base.resolve(c.path("parameters").asText()), "kvm-resilient".equals(c.path("software-type").asText()), host,
-                new Zookeeper(zk.path("connect").asText(), zk.path("base-path").asText(),
-                        Duration.ofMillis(zk.path("session-timeout-ms").asLong()), Duration.ofMillis(zk.path("suspend-bound-ms").asLong())),
+                new Zookeeper(zk.path("connect").asText(), basePath,
+                        Duration.ofMillis(zk.path("session-timeout-ms").asLong()), Duration.ofMillis(zk.path("suspend-bound-ms").asLong()),
+                        access),
                 new BackupServer(bs.path("bind").asText(), bs.path("port").asInt(), optional(bs, "token-file").map(base::resolve),
                         optional(bs, "keystore").map(base::resolve), optional(bs, "keystore-password-file").map(base::resolve),
-                        limits(bs.path("limits"))));
+                        limits(bs.path("limits")), optional(bs, "advertise")),
+                peers(c.path("peers")));
     }
 
     /** {@code backup-server.limits}: each key absent takes its default; a bad combination is bad input. */
@@ -138,6 +185,12 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
         d.path("file-roots").forEach(r -> roots.add(base.resolve(r.asText())));
         return new DownloadLimits(d.path("max-bytes").asLong(DownloadLimits.DEFAULT_MAX_BYTES),
                 Duration.ofSeconds(d.path("deadline-seconds").asLong(DownloadLimits.DEFAULT_DEADLINE.toSeconds())), roots);
+    }
+
+    private static Map<String, Peer> peers(JsonNode peers) {
+        Map<String, Peer> all = new java.util.TreeMap<>();
+        peers.fields().forEachRemaining(e -> all.put(e.getKey(), new Peer(e.getValue().path("address").asText())));
+        return all;
     }
 
     private static Optional<String> optional(JsonNode n, String name) {

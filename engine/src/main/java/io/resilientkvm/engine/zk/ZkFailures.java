@@ -11,6 +11,10 @@ final class ZkFailures {
         if (e instanceof InterruptedException) {
             Thread.currentThread().interrupt();
         }
+        if (e instanceof org.apache.zookeeper.KeeperException.NoAuthException) {
+            return new OperationFailedException("ZooKeeper: cannot " + what + ": not allowed by the znode's ACL (NoAuth): check "
+                    + "zookeeper.instance-secret-file and zookeeper.node-secret-file in the node config (docs/zookeeper-layout.md)", e);
+        }
         return new OperationFailedException("ZooKeeper: cannot " + what + ": " + e.getMessage()
                 + " (is ZooKeeper reachable? check zookeeper.connect in the node config)", e);
     }

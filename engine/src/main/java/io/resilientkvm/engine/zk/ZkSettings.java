@@ -2,6 +2,7 @@ package io.resilientkvm.engine.zk;
 
 import java.time.Duration;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * How to reach ZooKeeper.
@@ -10,8 +11,10 @@ import java.util.Objects;
  * @param sessionTimeout  how long the ensemble keeps the session of a silent client
  * @param connectTimeout  how long a start may wait for the first connection
  * @param trackEnsemble   false pins the client to the given servers (tests that simulate a partition)
+ * @param access          the instance's credentials and ACLs; empty: no authentication, znodes open to all
  */
-public record ZkSettings(String connectString, Duration sessionTimeout, Duration connectTimeout, boolean trackEnsemble) {
+public record ZkSettings(String connectString, Duration sessionTimeout, Duration connectTimeout, boolean trackEnsemble,
+        Optional<ZkAccess> access) {
     public static final Duration DEFAULT_SESSION_TIMEOUT = Duration.ofSeconds(15);
 
     public ZkSettings {
@@ -25,6 +28,11 @@ public record ZkSettings(String connectString, Duration sessionTimeout, Duration
         if (connectTimeout.isNegative() || connectTimeout.isZero()) {
             throw new IllegalArgumentException("ZooKeeper connect timeout must be positive");
         }
+        Objects.requireNonNull(access, "access");
+    }
+
+    public ZkSettings(String connectString, Duration sessionTimeout, Duration connectTimeout, boolean trackEnsemble) {
+        this(connectString, sessionTimeout, connectTimeout, trackEnsemble, Optional.empty());
     }
 
     public static ZkSettings of(String connectString) {
@@ -32,10 +40,15 @@ public record ZkSettings(String connectString, Duration sessionTimeout, Duration
     }
 
     public ZkSettings withSessionTimeout(Duration timeout) {
-        return new ZkSettings(connectString, timeout, connectTimeout, trackEnsemble);
+        return new ZkSettings(connectString, timeout, connectTimeout, trackEnsemble, access);
     }
 
     public ZkSettings withTrackEnsemble(boolean track) {
-        return new ZkSettings(connectString, sessionTimeout, connectTimeout, track);
+        return new ZkSettings(connectString, sessionTimeout, connectTimeout, track, access);
+    }
+
+    /** Authenticates with {@code access}'s identities and creates every znode with its ACLs. */
+    public ZkSettings withAccess(ZkAccess access) {
+        return new ZkSettings(connectString, sessionTimeout, connectTimeout, trackEnsemble, Optional.of(access));
     }
 }

@@ -1,0 +1,273 @@
+package io.resilientkvm.it.netbed;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Several "hosts" on this machine: one Linux network namespace per host, each with a veth link to
+ * a bridge that lives in a namespace of its own, so the root namespace's interfaces, routes and
+ * firewall are never touched. Hosts get 198.18.0.N/24 (the benchmarking range) and no default
+ * route, so nothing they send can leave the bed. {@link #cut} takes a host's link down
+ * (netem is not available here), {@link #heal} brings it back.
+ *
+ * <p>Names are {@code rkvm-PID-RANDOM-hN} and {@code rkvm-PID-RANDOM-br}: {@link #create} first
+ * deletes beds whose creating JVM is gone; {@link #close} (and a shutdown hook, for a test JVM that
+ * dies mid-test) kills the processes inside and deletes every namespace the bed made.
+ */
+public final class NetBed implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(NetBed.class);
+    private static final String PREFIX = "rkvm-";
+    private static final Path NETNS_DIR = Path.of("/run/netns");
+    /** Inside a host namespace the link is always {@code eth0}; in the bridge namespace, {@code hN}. */
+    private static final String HOST_DEVICE = "eth0";
+
+    /** One host: its namespace, its address on the bed, and its link's name on the bridge side. */
+    public record Host(int index, String namespace, String address, String bridgePort) {
+        public String name() {
+            return "h" + index;
+        }
+    }
+
+    private final String id;
+    private final List<Host> hosts;
+    private final List<String> namespaces = Collections.synchronizedList(new ArrayList<>());
+    private final List<Process> processes = Collections.synchronizedList(new ArrayList<>());
+    private final Thread hook = new Thread(this::deleteAll, "netbed-cleanup");
+    private boolean closed;
+
+    private NetBed(String id, int count) {
+        this.id = id;
+        List<Host> h = new ArrayList<>();
+        for (int i = 1; i <= count; i++) {
+            h.add(new Host(i, id + "-h" + i, "198.18.0." + i, "h" + i));
+        }
+        this.hosts = List.copyOf(h);
+    }
+
+    /** Skips the calling test (JUnit assumption) when this process cannot create namespaces. */
+    public static void assumeAvailable() {
+        assumeTrue(isRoot(), "needs root to create network namespaces");
+    }
+
+    static boolean isRoot() {
+        try {
+            return Integer.valueOf(0).equals(Files.getAttribute(Path.of("/proc/self"), "unix:uid"));
+        } catch (IOException | UnsupportedOperationException e) {
+            return false;
+        }
+    }
+
+    /** A bed of {@code count} hosts (at most 250) on one bridge, all links up. */
+    public static NetBed create(int count) throws IOException {
+        if (count < 1 || count > 250) {
+            throw new IllegalArgumentException("a bed has 1 to 250 hosts, asked for " + count);
+        }
+        sweepStale();
+        String id = PREFIX + ProcessHandle.current().pid() + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x1000, 0x10000));
+        NetBed bed = new NetBed(id, count);
+        Runtime.getRuntime().addShutdownHook(bed.hook);
+        try {
+            String br = bed.bridgeNamespace();
+            bed.addNamespace(br);
+            ip("-n", br, "link", "add", "br0", "type", "bridge");
+            ip("-n", br, "link", "set", "br0", "up");
+            for (Host h : bed.hosts) {
+                bed.addNamespace(h.namespace());
+                ip("-n", h.namespace(), "link", "set", "lo", "up");
+                // Both ends are created inside the bed's namespaces: nothing appears in the root namespace.
+                ip("-n", br, "link", "add", h.bridgePort(), "type", "veth", "peer", "name", HOST_DEVICE, "netns", h.namespace());
+                ip("-n", br, "link", "set", h.bridgePort(), "master", "br0");
+                ip("-n", br, "link", "set", h.bridgePort(), "up");
+                ip("-n", h.namespace(), "addr", "add", h.address() + "/24", "dev", HOST_DEVICE);
+                ip("-n", h.namespace(), "link", "set", HOST_DEVICE, "up");
+            }
+        } catch (IOException | RuntimeException e) {
+            bed.close();
+            throw e;
+        }
+        LOG.info("network bed {} up: {}", id, bed.hosts);
+        return bed;
+    }
+
+    public List<Host> hosts() {
+        return hosts;
+    }
+
+    public Host host(int index) {
+        return hosts.get(index - 1);
+    }
+
+    String bridgeNamespace() {
+        return id + "-br";
+    }
+
+    /** Takes {@code host}'s only link down: it reaches no other host (its loopback still works). */
+    public void cut(Host host) throws IOException {
+        ip("-n", host.namespace(), "link", "set", HOST_DEVICE, "down");
+        LOG.info("cut {} ({})", host.name(), host.address());
+    }
+
+    /** Brings {@code host}'s link back up (the address stays configured). */
+    public void heal(Host host) throws IOException {
+        ip("-n", host.namespace(), "link", "set", HOST_DEVICE, "up");
+        LOG.info("healed {} ({})", host.name(), host.address());
+    }
+
+    /** Starts {@code command} inside {@code host}'s namespace, output appended to {@code log}; killed by {@link #close}. */
+    public Process start(Host host, List<String> command, Path log) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", host.namespace()));
+        cmd.addAll(command);
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        processes.add(p);
+        return p;
+    }
+
+    /** Like {@link #start} but with stdin and stdout as pipes to the caller (stderr to {@code log}). */
+    public Process startPiped(Host host, List<String> command, Path log) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", host.namespace()));
+        cmd.addAll(command);
+        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        processes.add(p);
+        return p;
+    }
+
+    /** The command line of a JVM with this test JVM's class path (run it with {@link #start}). */
+    public static List<String> java(List<String> jvmOptions, String mainClass, List<String> args) {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path")));
+        cmd.addAll(jvmOptions);
+        cmd.add(mainClass);
+        cmd.addAll(args);
+        return cmd;
+    }
+
+    /** A logback file for the bed's JVMs: {@code level} and up to stderr (stdout may be a protocol). */
+    public static String logback(Path dir, String level) throws IOException {
+        Path f = dir.resolve("logback-" + level.toLowerCase(java.util.Locale.ROOT) + ".xml");
+        Files.writeString(f, """
+                <configuration>
+                  <appender name="ERR" class="ch.qos.logback.core.ConsoleAppender">
+                    <target>System.err</target>
+                    <encoder><pattern>%d{HH:mm:ss.SSS} %-5level [%thread] %logger{20} - %msg%n</pattern></encoder>
+                  </appender>
+                  <root level="LEVEL"><appender-ref ref="ERR"/></root>
+                </configuration>
+                """.replace("LEVEL", level));
+        return f.toString();
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        deleteAll();
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException e) {
+            // Already shutting down: the hook is running or has run.
+        }
+    }
+
+    /** SIGKILLs {@code all} and their children, then waits (at most 10 s each) for them to end. */
+    static void kill(List<Process> all) {
+        for (Process p : all) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+        }
+        for (Process p : all) {
+            try {
+                p.waitFor(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private void addNamespace(String name) throws IOException {
+        ip("netns", "add", name);
+        namespaces.add(name);
+    }
+
+    private void deleteAll() {
+        synchronized (processes) {
+            kill(processes);
+        }
+        synchronized (namespaces) {
+            for (String ns : namespaces) {
+                deleteNamespace(ns);
+            }
+            namespaces.clear();
+        }
+    }
+
+    /** Kills what still runs in {@code ns} (only processes of this bed's tests run there) and deletes it. */
+    private static void deleteNamespace(String ns) {
+        try {
+            for (String pid : ipOutput("netns", "pids", ns).split("\\s+")) {
+                if (!pid.isBlank()) {
+                    ProcessHandle.of(Long.parseLong(pid)).ifPresent(ProcessHandle::destroyForcibly);
+                }
+            }
+            ip("netns", "delete", ns);
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("could not delete network namespace {}: {} (delete it with: ip netns delete {})", ns, e.getMessage(), ns);
+        }
+    }
+
+    /** Deletes the namespaces of beds whose JVM is gone (a test JVM killed before its hook ran). */
+    static void sweepStale() throws IOException {
+        if (!Files.isDirectory(NETNS_DIR)) {
+            return;
+        }
+        try (var names = Files.list(NETNS_DIR)) {
+            for (String ns : names.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(PREFIX)).toList()) {
+                String[] parts = ns.split("-");
+                if (parts.length >= 4 && parts[1].matches("[0-9]+")
+                        && ProcessHandle.of(Long.parseLong(parts[1])).map(ProcessHandle::isAlive).orElse(false)) {
+                    continue; // Its JVM still runs: another bed in use.
+                }
+                LOG.info("deleting stale network namespace {}", ns);
+                deleteNamespace(ns);
+            }
+        }
+    }
+
+    static void ip(String... args) throws IOException {
+        ipOutput(args);
+    }
+
+    private static String ipOutput(String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of("ip"));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        try {
+            if (!p.waitFor(30, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new IOException(String.join(" ", cmd) + " did not finish within 30 s");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            p.destroyForcibly();
+            throw new IOException("interrupted: " + String.join(" ", cmd), e);
+        }
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (p.exitValue() != 0) {
+            throw new IOException(String.join(" ", cmd) + " failed (exit " + p.exitValue() + "): " + out.strip());
+        }
+        return out;
+    }
+}

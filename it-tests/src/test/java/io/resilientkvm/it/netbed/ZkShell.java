@@ -1,0 +1,115 @@
+package io.resilientkvm.it.netbed;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import io.resilientkvm.engine.zk.EpochStore;
+import io.resilientkvm.engine.zk.ImporterStatus;
+import io.resilientkvm.engine.zk.ImporterStatusStore;
+import io.resilientkvm.engine.zk.ZkAccess;
+import io.resilientkvm.engine.zk.ZkClients;
+import io.resilientkvm.engine.zk.ZkLayout;
+import io.resilientkvm.engine.zk.ZkSettings;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.curator.framework.AuthInfo;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.retry.RetryNTimes;
+import org.apache.zookeeper.KeeperException;
+
+/**
+ * A ZooKeeper client run inside a bed host's namespace (the test JVM cannot reach the bed's
+ * addresses): reads one command per line on stdin, answers one line on stdout, {@code OK [data]}
+ * or {@code ERR CODE} (ZooKeeper's {@link KeeperException.Code} name).
+ *
+ * <pre>create PATH DATA | set PATH DATA | get PATH | delete PATH</pre>
+ *
+ * Arguments: {@code CONNECT [user:password ...]} (a plain client, authenticated as these digest
+ * identities), or {@code --node CONNECT INSTANCE NODE INSTANCE-PASSWORD NODE-PASSWORD}: a node's
+ * own client ({@link ZkClients} with {@link ZkAccess}, so its creates carry the instance's ACLs),
+ * which also knows {@code epoch-init OWNER}, {@code epoch} and {@code status SEQUENCE} (this node's
+ * importer status, through the real stores).
+ */
+public final class ZkShell {
+    private ZkShell() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        if (args[0].equals("--node")) {
+            ZkLayout layout = new ZkLayout(ZkLayout.DEFAULT_BASE, args[2]);
+            ZkAccess access = new ZkAccess(layout, args[3], args[4], args[5]);
+            try (CuratorFramework client = ZkClients.connect(ZkSettings.of(args[1]).withTrackEnsemble(false).withAccess(access))) {
+                run(client, access, new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)), System.out);
+            }
+            return;
+        }
+        List<AuthInfo> auth = new ArrayList<>();
+        for (int i = 1; i < args.length; i++) {
+            auth.add(new AuthInfo("digest", args[i].getBytes(StandardCharsets.UTF_8)));
+        }
+        // Few, short retries: an operation on a host without quorum must answer, not hang.
+        try (CuratorFramework client = CuratorFrameworkFactory.builder().connectString(args[0])
+                .sessionTimeoutMs(4000).connectionTimeoutMs(2000).retryPolicy(new RetryNTimes(2, 200))
+                .ensembleTracker(false).authorization(auth).build()) {
+            client.start();
+            run(client, null, new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)), System.out);
+        }
+    }
+
+    /** Runs the command loop until stdin ends. */
+    public static void run(CuratorFramework client, ZkAccess access, BufferedReader in, PrintStream out) throws Exception {
+        for (String line; (line = in.readLine()) != null;) {
+            String[] w = line.strip().split(" ", 3);
+            String answer;
+            try {
+                answer = switch (w[0]) {
+                    case "create" -> {
+                        client.create().creatingParentsIfNeeded().forPath(w[1], bytes(w[2]));
+                        yield "OK";
+                    }
+                    case "set" -> {
+                        client.setData().forPath(w[1], bytes(w[2]));
+                        yield "OK";
+                    }
+                    case "get" -> "OK " + new String(client.getData().forPath(w[1]), StandardCharsets.UTF_8);
+                    case "delete" -> {
+                        client.delete().forPath(w[1]);
+                        yield "OK";
+                    }
+                    case "epoch-init" -> "OK " + new EpochStore(client, access.layout()).initialize(w[1]).number();
+                    case "epoch" -> new EpochStore(client, access.layout()).current()
+                            .map(e -> "OK " + e.number() + " " + e.owner()).orElse("ERR NONODE");
+                    case "status" -> {
+                        ImporterStatus.Point p = new ImporterStatus.Point("virtio0", "20261124T100000.000Z", Integer.parseInt(w[1]),
+                                "INC-" + w[1] + ".qcow2", Instant.parse("2026-11-24T10:00:00Z"));
+                        new ImporterStatusStore(client, access.layout()).write(
+                                new ImporterStatus(access.node(), 0, Instant.now(), List.of(p), 0, null));
+                        yield "OK";
+                    }
+                    default -> "ERR unknown command: " + line;
+                };
+            } catch (Exception e) {
+                answer = "ERR " + keeperCode(e).orElse(e.getClass().getSimpleName() + ": " + e.getMessage());
+            }
+            out.println(answer);
+            out.flush();
+        }
+    }
+
+    /** ZooKeeper's code of the first KeeperException in the cause chain (the stores wrap them). */
+    private static java.util.Optional<String> keeperCode(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof KeeperException k) {
+                return java.util.Optional.of(k.code().name());
+            }
+        }
+        return java.util.Optional.empty();
+    }
+
+    private static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+}
