@@ -20,7 +20,18 @@ import java.util.Optional;
  * Relative paths are resolved against the directory of the file.
  */
 public record NodeConfig(String node, String instance, Path dataDir, Path parameters, boolean resilient, VmHost host,
-        Zookeeper zookeeper, BackupServer backupServer) {
+        Zookeeper zookeeper, BackupServer backupServer, Importer importer) {
+
+    /** A clone's importer: the bytes that must stay free on its repository's file system after a download. */
+    public record Importer(long freeSpaceReserveBytes) {
+        public static final Importer DEFAULT = new Importer(1L << 30);
+    }
+
+    /** A configuration with the importer's defaults. */
+    public NodeConfig(String node, String instance, Path dataDir, Path parameters, boolean resilient, VmHost host,
+            Zookeeper zookeeper, BackupServer backupServer) {
+        this(node, instance, dataDir, parameters, resilient, host, zookeeper, backupServer, Importer.DEFAULT);
+    }
 
     /** ZooKeeper settings; {@code connect} empty means a stand-alone node. */
     public record Zookeeper(String connect, String basePath, Duration sessionTimeout, Duration suspendBound) {
@@ -35,6 +46,7 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
         Objects.requireNonNull(node, "node");
         Objects.requireNonNull(dataDir, "dataDir");
         Objects.requireNonNull(host, "host");
+        Objects.requireNonNull(importer, "importer");
     }
 
     public InstanceLayout layout() {
@@ -82,7 +94,8 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
                 new Zookeeper(zk.path("connect").asText(), zk.path("base-path").asText(),
                         Duration.ofMillis(zk.path("session-timeout-ms").asLong()), Duration.ofMillis(zk.path("suspend-bound-ms").asLong())),
                 new BackupServer(bs.path("bind").asText(), bs.path("port").asInt(), optional(bs, "token-file").map(base::resolve),
-                        optional(bs, "keystore").map(base::resolve), optional(bs, "keystore-password-file").map(base::resolve)));
+                        optional(bs, "keystore").map(base::resolve), optional(bs, "keystore-password-file").map(base::resolve)),
+                new Importer(c.path("importer").path("free-space-reserve-bytes").asLong(Importer.DEFAULT.freeSpaceReserveBytes())));
     }
 
     private static Optional<String> optional(JsonNode n, String name) {
