@@ -1,9 +1,7 @@
 package io.resilientkvm.engine.zk;
 
 import io.resilientkvm.engine.backup.BackupManifest;
-import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -14,8 +12,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.data.Stat;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * A process's copy of the {@link ManifestCatalog} that reads only what changed since its last
@@ -31,8 +27,6 @@ import org.slf4j.LoggerFactory;
  * <p>Not thread-safe beyond its own lock: one importer thread (or the main's schedule) uses it.
  */
 public final class CatalogView {
-    private static final Logger LOG = LoggerFactory.getLogger(CatalogView.class);
-
     /** A chain znode as last seen: its creation (a re-created chain is another one) and children. */
     private record ChainState(long czxid, int cversion, Map<String, Optional<BackupManifest>> bySeq) {}
 
@@ -120,17 +114,7 @@ public final class CatalogView {
 
     private Optional<BackupManifest> read(String path) throws OperationFailedException {
         reads.incrementAndGet();
-        try {
-            byte[] data = client.getData().forPath(path);
-            return Optional.of(BackupManifest.parse(new String(data, StandardCharsets.UTF_8), "znode " + path));
-        } catch (KeeperException.NoNodeException gone) {
-            return Optional.empty();
-        } catch (BadInputException e) {
-            LOG.warn("Ignoring published manifest: {}", e.getMessage());
-            return Optional.empty();
-        } catch (Exception e) { // Curator declares Exception
-            throw ZkFailures.of("read " + path, e);
-        }
+        return ManifestCatalog.read(client, path);
     }
 
     /** The data of {@code path} and its Stat, or empty when it is gone. */

@@ -152,7 +152,7 @@ public final class ManifestCatalog {
             for (String chain : children(layout.manifestsPath() + "/" + device)) {
                 String chainPath = layout.manifestsPath() + "/" + device + "/" + chain;
                 for (String seq : children(chainPath)) {
-                    read(chainPath + "/" + seq).ifPresent(all::add);
+                    read(client, chainPath + "/" + seq).ifPresent(all::add);
                 }
             }
         }
@@ -232,7 +232,8 @@ public final class ManifestCatalog {
         }
     }
 
-    private Optional<BackupManifest> read(String path) throws OperationFailedException {
+    /** The manifest at {@code path}; empty when it is gone or unreadable (warned). */
+    static Optional<BackupManifest> read(CuratorFramework client, String path) throws OperationFailedException {
         try {
             byte[] data = client.getData().forPath(path);
             return Optional.of(BackupManifest.parse(new String(data, StandardCharsets.UTF_8), "znode " + path));
