@@ -36,6 +36,9 @@ public final class CatalogView {
     private final ZkLayout layout;
     private final Map<String, DeviceState> devices = new TreeMap<>();
     private final AtomicLong reads = new AtomicLong();
+    /** The last list returned and the device states it was built from. */
+    private List<BackupManifest> last;
+    private Map<String, DeviceState> lastDevices;
 
     public CatalogView(CuratorFramework client, ZkLayout layout) {
         this.client = client;
@@ -47,7 +50,10 @@ public final class CatalogView {
         return reads.get();
     }
 
-    /** Every published manifest, in backup order, reading only what changed; an unreadable one is skipped (warned once). */
+    /**
+     * Every published manifest, in backup order, reading only what changed; an unreadable one is
+     * skipped (warned once). When nothing changed it returns the very list it returned last.
+     */
     public synchronized List<BackupManifest> refresh() throws OperationFailedException {
         String root = layout.manifestsPath();
         List<String> names = children(root, null);
@@ -75,6 +81,9 @@ public final class CatalogView {
                 devices.put(device, new DeviceState(stat.getCzxid(), stat.getVersion(), stat.getCversion(), chains));
             }
         }
+        if (last != null && sameStates()) {
+            return last; // nothing changed: the same list, not sorted again
+        }
         List<BackupManifest> all = new ArrayList<>();
         for (DeviceState d : devices.values()) {
             for (ChainState c : d.chains().values()) {
@@ -82,7 +91,9 @@ public final class CatalogView {
             }
         }
         all.sort(ManifestCatalog.ORDER);
-        return all;
+        last = List.copyOf(all);
+        lastDevices = new TreeMap<>(devices);
+        return last;
     }
 
     private Map<String, ChainState> refreshChains(String devicePath, List<String> chains, Map<String, ChainState> before)
@@ -115,6 +126,14 @@ public final class CatalogView {
     private Optional<BackupManifest> read(String path) throws OperationFailedException {
         reads.incrementAndGet();
         return ManifestCatalog.read(client, path);
+    }
+
+    /** True when every device keeps the very state the last list was built from (a changed one is a new instance). */
+    private boolean sameStates() {
+        if (!devices.keySet().equals(lastDevices.keySet())) {
+            return false;
+        }
+        return devices.entrySet().stream().allMatch(e -> e.getValue() == lastDevices.get(e.getKey()));
     }
 
     /** The data of {@code path} and its Stat, or empty when it is gone. */

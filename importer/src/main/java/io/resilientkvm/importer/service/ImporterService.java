@@ -147,6 +147,7 @@ public final class ImporterService implements AutoCloseable {
     private final Set<String> refusedOnce = new HashSet<>();
     /** Published manifests seen held here by this process: not looked at again while they stay published. */
     private final Set<BackupManifest> settled = new HashSet<>();
+    private List<BackupManifest> lastPublished;
     private final BackupImport backups;
     private final Quarantine quarantine;
     private final RoundRetry retries;
@@ -293,9 +294,13 @@ public final class ImporterService implements AutoCloseable {
             epochNumber = epoch.number();
             Optional<URI> main = Optional.empty();
             List<BackupManifest> published = catalog.refresh();
-            quarantine.retainOnly(published.stream().map(BackupImport::describe).collect(Collectors.toSet()));
-            settled.retainAll(new HashSet<>(published));
-            for (BackupManifest m : published) {
+            if (published != lastPublished) { // the same list when the catalog did not change
+                quarantine.retainOnly(published.stream().map(BackupImport::describe).collect(Collectors.toSet()));
+                settled.retainAll(new HashSet<>(published));
+                lastPublished = published;
+            }
+            // settled is a subset of published: the same size means every one was seen held.
+            for (BackupManifest m : settled.size() == published.size() ? List.<BackupManifest>of() : published) {
                 if (m.epoch() > epoch.number() || settled.contains(m)) {
                     continue; // the epoch moved while we listed (the next round sees it), or seen held
                 }
