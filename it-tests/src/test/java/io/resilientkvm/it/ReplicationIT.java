@@ -88,7 +88,7 @@ class ReplicationIT {
                 new ImporterService.Settings(node, repository, Duration.ofSeconds(5), Duration.ofMinutes(5)),
                 (uri, manifest, repo) -> {
                     try {
-                        return fetcher.fetch(manifest, repo).bytes();
+                        return fetcher.fetchFile(manifest, repo).bytes();
                     } catch (InterruptedException e) {
                         Thread.currentThread().interrupt();
                         throw new io.resilientkvm.engine.error.OperationFailedException("interrupted", e);

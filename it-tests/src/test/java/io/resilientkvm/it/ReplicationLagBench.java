@@ -78,7 +78,7 @@ public final class ReplicationLagBench {
                                     Duration.ofMinutes(10)),
                             (uri, m, repo) -> {
                                 try {
-                                    return fetcher.fetch(m, repo).bytes();
+                                    return fetcher.fetchFile(m, repo).bytes();
                                 } catch (InterruptedException e) {
                                     Thread.currentThread().interrupt();
                                     throw new OperationFailedException("interrupted", e);

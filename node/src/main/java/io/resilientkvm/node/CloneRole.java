@@ -49,7 +49,8 @@ final class CloneRole implements AutoCloseable {
         String token = SecretFiles.readToken(tokenFile, "backup-server.token-file");
         Map<URI, BackupFetcher> fetchers = new ConcurrentHashMap<>();
         ImporterService importer = ImporterService.start(ctx.client(), ctx.layout(),
-                ImporterService.Settings.of(ctx.node(), repository),
+                ImporterService.Settings.of(ctx.node(), repository)
+                        .withFreeSpaceReserve(ctx.config().importer().freeSpaceReserveBytes()),
                 (main, manifest, repo) -> download(fetcher(fetchers, main, token, tokenFile), manifest, repo),
                 epoch -> locateMain(ctx, epoch), afterRound);
         return new CloneRole(importer, fetchers);
@@ -57,7 +58,7 @@ final class CloneRole implements AutoCloseable {
 
     private static long download(BackupFetcher fetcher, BackupManifest manifest, Path repo) throws OperatorException {
         try {
-            return fetcher.fetch(manifest, repo).bytes();
+            return fetcher.fetchFile(manifest, repo).bytes(); // the importer verifies, then writes the manifest
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new OperationFailedException("import of " + manifest.file() + " interrupted", e);

@@ -12,8 +12,12 @@ import io.resilientkvm.engine.instance.NodeConfig;
 import io.resilientkvm.engine.lifecycle.ComponentStack;
 import io.resilientkvm.engine.lifecycle.LifecycleState;
 import io.resilientkvm.engine.process.RestartPolicy;
+import io.resilientkvm.engine.zk.CatalogView;
 import io.resilientkvm.engine.zk.Epoch;
+import io.resilientkvm.engine.zk.ImporterStatusStore;
 import io.resilientkvm.engine.zk.ManifestCatalog;
+import io.resilientkvm.importer.retention.CatalogRetention;
+import io.resilientkvm.importer.retention.RetentionPolicy;
 import io.resilientkvm.exporter.BackupRequest;
 import io.resilientkvm.exporter.BackupResult;
 import io.resilientkvm.exporter.DeviceBackup;
@@ -30,6 +34,7 @@ import io.resilientkvm.takeover.fencing.FenceMarker;
 import io.resilientkvm.takeover.fencing.FencingWatcher;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -149,6 +154,8 @@ final class MainRole implements AutoCloseable {
         // Returns once QEMU answers QMP (the supervisor holds run/qmp.sock from then on).
         vm = step("VM", () -> startVm(cfg, layout));
         ManifestCatalog catalog = new ManifestCatalog(ctx.client(), ctx.layout());
+        CatalogRetention catalogRetention = new CatalogRetention(catalog, new CatalogView(ctx.client(), ctx.layout()),
+                new ImporterStatusStore(ctx.client(), ctx.layout()), RetentionPolicy.of(ctx.resilient()), Clock.systemUTC());
         NewChainPolicy policy = newChainPolicy(ctx);
         Supplier<BackupRequest> requests = () -> BackupRequest.of(layout.backupQmpSocket(), layout.backupRepository())
                 .withInstance(cfg.instance()).withEpoch(epoch.number())
@@ -160,6 +167,7 @@ final class MainRole implements AutoCloseable {
         BackupSchedule schedule = step("backup schedule", () -> new BackupSchedule(backupTime.cron(), requests,
                 exporterLock.guard(request -> {
                     BackupResult result = publish(catalog, epoch, layout.backupRepository(), Exporter.backup(request));
+                    pruneCatalog(catalogRetention);
                     flattening.runOnce(); // after this main's own backup exists
                     return result;
                 }, cfg.zookeeper().suspendBound()), MainRole::report, Duration.ofMinutes(5)));
@@ -243,6 +251,15 @@ final class MainRole implements AutoCloseable {
             missed.addFirst(o);
         }
         return List.copyOf(missed);
+    }
+
+    /** The catalog follows retention after each backup; a failure costs nothing but a larger catalog until the next. */
+    private void pruneCatalog(CatalogRetention retention) {
+        try {
+            retention.run(epoch);
+        } catch (OperatorException | RuntimeException e) {
+            LOG.warn("Catalog retention skipped after this backup (the next one tries again): {}", e.getMessage());
+        }
     }
 
     private static void report(BackupSchedule.Outcome o) {

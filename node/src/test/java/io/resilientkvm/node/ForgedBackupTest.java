@@ -143,7 +143,7 @@ class ForgedBackupTest {
                 new ImporterService.Settings("clone1", repository, Duration.ofMinutes(5), Duration.ofMinutes(1)),
                 (uri, manifest, repo) -> {
                     try {
-                        return fetcher.fetch(manifest, repo).bytes();
+                        return fetcher.fetchFile(manifest, repo).bytes();
                     } catch (InterruptedException e) {
                         Thread.currentThread().interrupt();
                         throw new OperationFailedException("interrupted", e);

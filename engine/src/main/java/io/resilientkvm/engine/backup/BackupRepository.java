@@ -66,9 +66,10 @@ public final class BackupRepository {
 
     /** The newest complete backup of a disk. */
     public Optional<BackupManifest> newestBackup(String device) throws IOException, BadInputException {
-        List<Chain> chains = chains(device);
-        for (int i = chains.size() - 1; i >= 0; i--) {
-            Optional<BackupManifest> newest = chains.get(i).newest();
+        // Newest chain first, each read only when the newer ones are empty: a long history costs nothing here.
+        List<Path> dirs = subfolders(root.resolve(device));
+        for (int i = dirs.size() - 1; i >= 0; i--) {
+            Optional<BackupManifest> newest = readChain(device, dirs.get(i)).newest();
             if (newest.isPresent()) {
                 return newest;
             }

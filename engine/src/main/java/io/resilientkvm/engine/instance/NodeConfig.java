@@ -25,7 +25,12 @@ import java.util.Optional;
  * Relative paths are resolved against the directory of the file.
  */
 public record NodeConfig(String node, String instance, Path dataDir, Path parameters, boolean resilient, VmHost host,
-        Zookeeper zookeeper, BackupServer backupServer, Map<String, Peer> peers) {
+        Zookeeper zookeeper, BackupServer backupServer, Map<String, Peer> peers, Importer importer) {
+
+    /** A clone's importer: the bytes that must stay free on its repository's file system after a download. */
+    public record Importer(long freeSpaceReserveBytes) {
+        public static final Importer DEFAULT = new Importer(1L << 30);
+    }
 
     /** Another node of the instance ({@code peers.NODE}): the address its backup server is trusted at. */
     public record Peer(String address) {
@@ -76,12 +81,13 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
         Objects.requireNonNull(dataDir, "dataDir");
         Objects.requireNonNull(host, "host");
         peers = Map.copyOf(peers);
+        Objects.requireNonNull(importer, "importer");
     }
 
-    /** A node without configured peers (every node on one machine: any announced main address is taken). */
+    /** A node without configured peers (every node on one machine: any announced main address is taken), importer defaults. */
     public NodeConfig(String node, String instance, Path dataDir, Path parameters, boolean resilient, VmHost host,
             Zookeeper zookeeper, BackupServer backupServer) {
-        this(node, instance, dataDir, parameters, resilient, host, zookeeper, backupServer, Map.of());
+        this(node, instance, dataDir, parameters, resilient, host, zookeeper, backupServer, Map.of(), Importer.DEFAULT);
     }
 
     public InstanceLayout layout() {
@@ -145,7 +151,8 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
                 new BackupServer(bs.path("bind").asText(), bs.path("port").asInt(), optional(bs, "token-file").map(base::resolve),
                         optional(bs, "keystore").map(base::resolve), optional(bs, "keystore-password-file").map(base::resolve),
                         limits(bs.path("limits")), optional(bs, "advertise")),
-                peers(c.path("peers")));
+                peers(c.path("peers")),
+                new Importer(c.path("importer").path("free-space-reserve-bytes").asLong(Importer.DEFAULT.freeSpaceReserveBytes())));
     }
 
     /** {@code backup-server.limits}: each key absent takes its default; a bad combination is bad input. */

@@ -8,7 +8,10 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -24,8 +27,12 @@ import java.util.Optional;
  * @param bytes     bytes imported since the importer started
  * @param lastError the last import error, or null when the last round succeeded; published through
  *                  {@link PublishedText} (no control characters, at most about 1 KiB), whoever wrote it
+ * @param chains    the chains this clone's repository keeps, per disk (what the main's catalog
+ *                  retention must not remove), or null when the clone did not say (an older
+ *                  version: then the main removes nothing from the catalog)
  */
-public record ImporterStatus(String node, long epoch, Instant updatedAt, List<Point> held, long bytes, String lastError) {
+public record ImporterStatus(String node, long epoch, Instant updatedAt, List<Point> held, long bytes, String lastError,
+        Map<String, List<String>> chains) {
     public static final int FORMAT_VERSION = 1;
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -54,6 +61,21 @@ public record ImporterStatus(String node, long epoch, Instant updatedAt, List<Po
         Objects.requireNonNull(updatedAt, "updatedAt");
         held = List.copyOf(held);
         lastError = PublishedText.sanitize(lastError);
+        if (chains != null) {
+            Map<String, List<String>> copy = new TreeMap<>();
+            chains.forEach((device, ids) -> copy.put(device, List.copyOf(ids)));
+            chains = Collections.unmodifiableMap(copy);
+        }
+    }
+
+    /** A status that does not say which chains the clone keeps. */
+    public ImporterStatus(String node, long epoch, Instant updatedAt, List<Point> held, long bytes, String lastError) {
+        this(node, epoch, updatedAt, held, bytes, lastError, null);
+    }
+
+    /** True when this clone said it keeps {@code chainId} of {@code device} (false when {@link #chains()} is null). */
+    public boolean keeps(String device, String chainId) {
+        return chains != null && chains.getOrDefault(device, List.of()).contains(chainId);
     }
 
     /** The point held for {@code device}, if any. */
@@ -73,6 +95,10 @@ public record ImporterStatus(String node, long epoch, Instant updatedAt, List<Po
                     .put("file", p.file()).put("taken", p.takenAt().toString());
         }
         o.put("bytes", bytes);
+        if (chains != null) {
+            ObjectNode kept = o.putObject("chains");
+            chains.forEach((device, ids) -> ids.forEach(kept.putArray(device)::add));
+        }
         if (lastError == null) {
             o.putNull("last-error");
         } else {
@@ -95,7 +121,16 @@ public record ImporterStatus(String node, long epoch, Instant updatedAt, List<Po
                     p.path("file").asText(), Instant.parse(p.path("taken").asText())));
         }
         JsonNode error = o.path("last-error");
+        Map<String, List<String>> chains = null;
+        if (o.path("chains").isObject()) {
+            chains = new TreeMap<>();
+            for (var e : o.path("chains").properties()) {
+                List<String> ids = new ArrayList<>();
+                e.getValue().forEach(id -> ids.add(ZkLayout.requireName("chain", id.asText())));
+                chains.put(ZkLayout.requireName("device", e.getKey()), ids);
+            }
+        }
         return new ImporterStatus(o.path("node").asText(), o.path("epoch").asLong(), Instant.parse(o.path("updated").asText()),
-                points, o.path("bytes").asLong(), error.isTextual() ? error.asText() : null);
+                points, o.path("bytes").asLong(), error.isTextual() ? error.asText() : null, chains);
     }
 }

@@ -169,7 +169,7 @@ public final class Pruner {
         return facts;
     }
 
-    private static java.time.Instant time(BackupManifest b) {
+    static java.time.Instant time(BackupManifest b) {
         return b.startedAt() != null ? b.startedAt() : b.createdAt();
     }
 

@@ -12,17 +12,22 @@ import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.engine.error.RefusedException;
 import io.resilientkvm.engine.error.RetryableException;
+import io.resilientkvm.importer.transfer.BackupFetcher;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * One published backup and this clone's repository: is it held already (and the same one), is
- * its parent held, and its import (download, then {@code qemu-img check} and its backing link).
- * A backup that fails verification is removed before anything can restore from it.
+ * its parent held, and its import: a free-space check, the download (the file only), then
+ * {@code qemu-img check} and its backing link, and only then its manifest, so that a manifest
+ * here always means "verified"; a file left without its manifest (a crash before it) is verified
+ * by the next round before it counts. A backup that fails verification is removed.
  */
 final class BackupImport {
     private static final Logger LOG = LoggerFactory.getLogger(BackupImport.class);
@@ -30,11 +35,13 @@ final class BackupImport {
     private final Path root;
     private final BackupRepository repository;
     private final Downloader downloader;
+    private final long reserve;
 
-    BackupImport(Path root, Downloader downloader) {
+    BackupImport(Path root, Downloader downloader, long reserve) {
         this.root = root;
         this.repository = new BackupRepository(root);
         this.downloader = downloader;
+        this.reserve = reserve;
     }
 
     /** {@code device/chain/file}: how logs and rounds name a backup. */
@@ -81,15 +88,41 @@ final class BackupImport {
      */
     long run(URI main, BackupManifest m, Path file) throws OperatorException, IOException {
         long t0 = System.nanoTime();
+        if (!Files.exists(file)) {
+            requireFreeSpace(m, file);
+        }
         long moved = downloader.download(main, m, root);
         verify(m, file);
+        BackupFetcher.commit(m, file);
         LOG.info("Imported {} ({} bytes in {} ms), verified", describe(m), moved, (System.nanoTime() - t0) / 1_000_000);
         return moved;
     }
 
+    /**
+     * Refuses a download that would leave less than the reserve free: retryable, as retention or
+     * an operator may free space.
+     */
+    private void requireFreeSpace(BackupManifest m, Path file) throws IOException, RetryableException {
+        Files.createDirectories(file.getParent());
+        long free = Files.getFileStore(file.getParent()).getUsableSpace();
+        long needed = m.fileSize() + reserve;
+        if (free < needed) {
+            throw new RetryableException("not enough free space in the clone repository " + root + " to import "
+                    + describe(m) + ": it needs " + needed + " bytes (" + m.fileSize() + " for the backup + a reserve of "
+                    + reserve + ") but " + free + " are free; nothing was downloaded. Free space on that file system,"
+                    + " or keep fewer backups (backup-keep-* / remove-backup-older-than in the instance parameters),"
+                    + " or lower importer.free-space-reserve in the node configuration; the importer retries by itself");
+        }
+    }
+
+    /** Verifies {@code file} as the newest of its chain, {@code m} not yet written beside it. */
     private void verify(BackupManifest m, Path file) throws IOException, BadInputException, OperationFailedException {
-        Chain chain = repository.chains(m.device()).stream().filter(c -> c.chainId().equals(m.chainId())).findFirst()
-                .orElseThrow(() -> new OperationFailedException(describe(m) + ": imported but its chain is not readable"));
+        Chain onDisk = repository.chains(m.device()).stream().filter(c -> c.chainId().equals(m.chainId())).findFirst()
+                .orElse(new Chain(m.device(), m.chainId(), file.getParent(), List.of(), null));
+        List<BackupManifest> backups = new ArrayList<>(onDisk.backups());
+        backups.removeIf(b -> b.sequence() >= m.sequence());
+        backups.add(m);
+        Chain chain = new Chain(onDisk.device(), onDisk.chainId(), onDisk.dir(), backups, onDisk.closedReason());
         VerifyReport report;
         try {
             report = ChainVerifier.verifyNewest(chain, true);

@@ -13,11 +13,11 @@ import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.engine.error.RetryableException;
 import io.resilientkvm.engine.lifecycle.ComponentStack;
 import io.resilientkvm.engine.lifecycle.LifecycleState;
+import io.resilientkvm.engine.zk.CatalogView;
 import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.engine.zk.EpochStore;
 import io.resilientkvm.engine.zk.ImporterStatus;
 import io.resilientkvm.engine.zk.ImporterStatusStore;
-import io.resilientkvm.engine.zk.ManifestCatalog;
 import io.resilientkvm.engine.zk.ZkLayout;
 import io.resilientkvm.importer.transfer.Backoff;
 import java.io.IOException;
@@ -44,8 +44,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
 import org.apache.curator.framework.CuratorFramework;
-import org.apache.curator.framework.recipes.cache.CuratorCache;
-import org.apache.curator.framework.recipes.cache.CuratorCacheListener;
+import org.apache.curator.framework.recipes.watch.PersistentWatcher;
 import org.apache.curator.framework.state.ConnectionState;
 import org.apache.curator.framework.state.ConnectionStateListener;
 import org.slf4j.Logger;
@@ -54,7 +53,7 @@ import org.slf4j.LoggerFactory;
 /**
  * A clone's importer: keeps the local repository equal to what the current main published.
  * It reconciles on start, on every change of the published manifests, members or epoch (a
- * Curator cache), after every reconnect, and every {@code resyncEvery} as a safety net, so a
+ * recursive persistent watch, which reads nothing), after every reconnect, and every {@code resyncEvery} as a safety net, so a
  * clone that was down or cut off catches up by itself, in backup order. One round at a time
  * runs on a single thread; requests during a round coalesce into one more round.
  *
@@ -70,6 +69,12 @@ import org.slf4j.LoggerFactory;
  * after {@code giveUpFor}, while the round goes on; a refusal (the token, a clone history that
  * differs from the main's) or bad input stops the round until the next event or resync, without
  * early retries.
+ *
+ * <p>A round reads only what changed in the catalog ({@link CatalogView}: {@code 1 + devices}
+ * ZooKeeper reads when nothing did) and parses each manifest once per process; a manifest this
+ * process saw held (or imported) is not looked at again while it stays published, so a round
+ * costs the same with 200 or 20,000 published manifests. Before each download the repository's
+ * free space is checked against the backup's size plus {@code freeSpaceReserve}.
  */
 public final class ImporterService implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ImporterService.class);
@@ -81,9 +86,14 @@ public final class ImporterService implements AutoCloseable {
      * @param roundTimeout longest wait for a round requested through {@link #reconcileNow()}
      * @param retryBase    the first delay before another round after a transient failure (doubles, up to resyncEvery)
      * @param giveUpFor    how long a backup given up stays skipped while its manifest stays the same
+     * @param freeSpaceReserve bytes that must stay free on the repository's file system after a download
      */
     public record Settings(String node, Path repository, Duration resyncEvery, Duration roundTimeout,
-            Duration retryBase, Duration giveUpFor) {
+            Duration retryBase, Duration giveUpFor, long freeSpaceReserve) {
+        /** 1 GiB stays free on the clone's repository file system unless the node configuration says otherwise. */
+        public static final long DEFAULT_FREE_SPACE_RESERVE = io.resilientkvm.engine.instance.NodeConfig.Importer.DEFAULT
+                .freeSpaceReserveBytes();
+
         public Settings {
             ZkLayout.requireName("node", node);
             Objects.requireNonNull(repository, "repository");
@@ -91,10 +101,19 @@ public final class ImporterService implements AutoCloseable {
             Objects.requireNonNull(roundTimeout, "roundTimeout");
             Objects.requireNonNull(retryBase, "retryBase");
             Objects.requireNonNull(giveUpFor, "giveUpFor");
+            if (freeSpaceReserve < 0) {
+                throw new IllegalArgumentException("freeSpaceReserve must be 0 or more bytes, got " + freeSpaceReserve);
+            }
             if (retryBase.isNegative() || retryBase.compareTo(resyncEvery) > 0) {
                 throw new IllegalArgumentException("retryBase " + retryBase + " must be in 0.." + resyncEvery
                         + " (resyncEvery)");
             }
+        }
+
+        /** With the default free-space reserve. */
+        public Settings(String node, Path repository, Duration resyncEvery, Duration roundTimeout, Duration retryBase,
+                Duration giveUpFor) {
+            this(node, repository, resyncEvery, roundTimeout, retryBase, giveUpFor, DEFAULT_FREE_SPACE_RESERVE);
         }
 
         /** Retries after 1 s (doubling), a backup given up stays skipped for an hour. */
@@ -106,11 +125,16 @@ public final class ImporterService implements AutoCloseable {
         public static Settings of(String node, Path repository) {
             return new Settings(node, repository, Duration.ofSeconds(30), Duration.ofHours(2));
         }
+
+        /** The same settings keeping {@code bytes} free on the repository's file system. */
+        public Settings withFreeSpaceReserve(long bytes) {
+            return new Settings(node, repository, resyncEvery, roundTimeout, retryBase, giveUpFor, bytes);
+        }
     }
 
     private final Settings settings;
     private final EpochStore epochs;
-    private final ManifestCatalog catalog;
+    private final CatalogView catalog;
     private final ImporterStatusStore statuses;
     private final BackupRepository repository;
     private final MainLocator locator;
@@ -122,11 +146,14 @@ public final class ImporterService implements AutoCloseable {
     private final AtomicBoolean pending = new AtomicBoolean();
     private final AtomicLong bytes = new AtomicLong();
     private final Set<String> refusedOnce = new HashSet<>();
+    /** Published manifests seen held here by this process: not looked at again while they stay published. */
+    private final Set<BackupManifest> settled = new HashSet<>();
+    private List<BackupManifest> lastPublished;
     private final BackupImport backups;
     private final Quarantine quarantine;
     private final RoundRetry retries;
     private final ConnectionStateListener reconnects;
-    private final CuratorCache cache;
+    private final PersistentWatcher watcher;
     private final LifecycleState lifecycle = new LifecycleState("importer");
     /** What {@link #start} set going, closed in reverse by {@link #close()} or by a start that fails part-way. */
     private final ComponentStack parts = new ComponentStack("importer");
@@ -140,10 +167,10 @@ public final class ImporterService implements AutoCloseable {
         this.afterRound = afterRound;
         this.clock = clock;
         this.epochs = new EpochStore(client, layout);
-        this.catalog = new ManifestCatalog(client, layout);
+        this.catalog = new CatalogView(client, layout);
         this.statuses = new ImporterStatusStore(client, layout);
         this.repository = new BackupRepository(settings.repository());
-        this.backups = new BackupImport(settings.repository(), downloader);
+        this.backups = new BackupImport(settings.repository(), downloader, settings.freeSpaceReserve());
         this.quarantine = new Quarantine(settings.giveUpFor());
         this.executor = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "importer-" + settings.node());
@@ -158,15 +185,16 @@ public final class ImporterService implements AutoCloseable {
                 requestReconcile();
             }
         };
-        this.cache = CuratorCache.build(client, layout.instancePath());
+        this.watcher = new PersistentWatcher(client, layout.instancePath(), true);
         String watched = layout.instancePath();
-        cache.listenable().addListener(CuratorCacheListener.builder().forAll((type, before, after) -> {
-            String path = after != null ? after.getPath() : before != null ? before.getPath() : "";
+        watcher.getListenable().addListener(event -> {
+            String path = event.getPath() == null ? "" : event.getPath();
+            // Not importers/: this clone's own status write must not start another round.
             if (path.startsWith(layout.manifestsPath()) || path.startsWith(layout.membersPath())
                     || path.equals(layout.epochPath()) || path.equals(watched)) {
                 requestReconcile();
             }
-        }).build());
+        });
     }
 
     /**
@@ -194,16 +222,16 @@ public final class ImporterService implements AutoCloseable {
         return service;
     }
 
-    /** The thread, the reconnect listener, the cache, then the periodic round; a failure stops what started. */
+    /** The thread, the reconnect listener, the watch, then the periodic round; a failure stops what started. */
     private void begin() {
         lifecycle.markStarted();
         try {
             parts.add("importer thread", this::stopExecutor);
             client.getConnectionStateListenable().addListener(reconnects);
             parts.add("reconnect listener", () -> client.getConnectionStateListenable().removeListener(reconnects));
-            parts.start("ZooKeeper cache", () -> {
-                cache.start();
-                return cache;
+            parts.start("ZooKeeper watch", () -> {
+                watcher.start();
+                return watcher;
             });
             long every = settings.resyncEvery().toMillis();
             executor.scheduleWithFixedDelay(this::requestReconcile, 0, every, TimeUnit.MILLISECONDS);
@@ -266,14 +294,20 @@ public final class ImporterService implements AutoCloseable {
             Epoch epoch = current.get();
             epochNumber = epoch.number();
             Optional<URI> main = Optional.empty();
-            List<BackupManifest> published = catalog.list();
-            quarantine.retainOnly(published.stream().map(BackupImport::describe).collect(Collectors.toSet()));
-            for (BackupManifest m : published) {
-                if (m.epoch() > epoch.number()) {
-                    continue; // the epoch moved while we listed: the next round sees it
+            List<BackupManifest> published = catalog.refresh();
+            if (published != lastPublished) { // the same list when the catalog did not change
+                quarantine.retainOnly(published.stream().map(BackupImport::describe).collect(Collectors.toSet()));
+                settled.retainAll(new HashSet<>(published));
+                lastPublished = published;
+            }
+            // settled is a subset of published: the same size means every one was seen held.
+            for (BackupManifest m : settled.size() == published.size() ? List.<BackupManifest>of() : published) {
+                if (m.epoch() > epoch.number() || settled.contains(m)) {
+                    continue; // the epoch moved while we listed (the next round sees it), or seen held
                 }
                 Path file = backups.localFile(m);
                 if (backups.held(m, file)) {
+                    settled.add(m);
                     continue;
                 }
                 if (m.epoch() < epoch.number()) {
@@ -308,6 +342,7 @@ public final class ImporterService implements AutoCloseable {
                 }
                 try {
                     long moved = backups.run(main.get(), m, file);
+                    settled.add(m);
                     roundBytes += moved;
                     bytes.addAndGet(moved);
                     imported.add(describe(m));
@@ -344,7 +379,7 @@ public final class ImporterService implements AutoCloseable {
         lastRound = r;
         try {
             statuses.write(new ImporterStatus(settings.node(), r.epoch(), clock.instant(), heldPoints(), bytes.get(),
-                    r.error()));
+                    r.error(), keptChains()));
         } catch (OperatorException | IOException | RuntimeException e) {
             LOG.warn("Cannot write this clone's status: {}", e.getMessage());
         }
@@ -366,7 +401,27 @@ public final class ImporterService implements AutoCloseable {
         return points;
     }
 
-    /** Stops the cache, the reconnect listener and the importer thread, in that order; later calls do nothing. */
+    /**
+     * The chains this repository keeps (a folder with at least one manifest), per disk: the main's
+     * catalog retention does not remove them. Lists folders only: no manifest is read.
+     */
+    private java.util.Map<String, List<String>> keptChains() throws IOException {
+        java.util.Map<String, List<String>> kept = new java.util.TreeMap<>();
+        for (String device : repository.devices()) {
+            List<String> chains = new ArrayList<>();
+            for (Path dir : BackupRepository.subfolders(settings.repository().resolve(device))) {
+                try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+                    if (files.anyMatch(f -> f.getFileName().toString().endsWith(BackupManifest.SUFFIX))) {
+                        chains.add(dir.getFileName().toString());
+                    }
+                }
+            }
+            kept.put(device, chains);
+        }
+        return kept;
+    }
+
+    /** Stops the watch, the reconnect listener and the importer thread, in that order; later calls do nothing. */
     @Override
     public void close() {
         if (lifecycle.markClosed()) {

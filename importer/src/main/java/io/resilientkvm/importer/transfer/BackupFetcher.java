@@ -8,6 +8,7 @@ import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.RefusedException;
 import io.resilientkvm.engine.error.RetryableException;
 import java.net.http.HttpClient;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.Executors;
@@ -20,9 +21,11 @@ import org.slf4j.LoggerFactory;
  * {@code docs/backup-server.md}). The file streams to {@code <file>.partial} and is hashed on
  * the way ({@link FetchAttempt}); a partial left by a cut transfer is resumed with a
  * {@code Range}. A wrong size or SHA-256 throws the partial away and fetches again, a bounded
- * number of times with backoff ({@link RetryLoop}). Only a verified file is synced and renamed,
- * and its manifest is written last, which is what makes it part of the clone's history
- * ({@link LocalCopy}, which also finishes what a crash left).
+ * number of times with backoff ({@link RetryLoop}). Only a file whose size and SHA-256 match is
+ * synced and renamed; its manifest, which is what makes it part of the clone's history, is written
+ * last: by {@link #fetch} at once, or, after {@link #fetchFile}, by the caller once its own
+ * verification passed ({@link #commit}; the importer runs {@code qemu-img check} first), so that
+ * "a manifest exists" always means "verified" ({@link LocalCopy} also finishes what a crash left).
  * Thread-safe: several fetches may run at once (distinct backups).
  */
 public final class BackupFetcher implements AutoCloseable {
@@ -74,6 +77,18 @@ public final class BackupFetcher implements AutoCloseable {
      */
     public FetchResult fetch(BackupManifest m, Path cloneRoot)
             throws BadInputException, RefusedException, OperationFailedException, InterruptedException {
+        FetchResult r = fetchFile(m, cloneRoot);
+        commit(m, r.file());
+        return r;
+    }
+
+    /**
+     * As {@link #fetch}, but leaves the file without its manifest: the caller verifies it and then
+     * {@link #commit}s it, or deletes it. A file already here without its manifest (a crash before
+     * the commit) is kept when its size and SHA-256 match (0 attempts), else fetched anew.
+     */
+    public FetchResult fetchFile(BackupManifest m, Path cloneRoot)
+            throws BadInputException, RefusedException, OperationFailedException, InterruptedException {
         long t0 = System.nanoTime();
         LocalCopy copy = LocalCopy.of(m, cloneRoot);
         Optional<BackupManifest> here = copy.completeHere();
@@ -86,6 +101,13 @@ public final class BackupFetcher implements AutoCloseable {
         LOG.info("Fetched {}: {} bytes in {} s, {} attempt(s), resumed from {}", copy.what, r.bytes(),
                 String.format("%.3f", r.seconds()), r.attempts(), r.resumedFrom());
         return r;
+    }
+
+    /** Writes {@code m}'s manifest beside its verified {@code file} (a no-op when it is there already). */
+    public static void commit(BackupManifest m, Path file) throws OperationFailedException {
+        if (!Files.exists(BackupManifest.manifestPath(file))) {
+            LocalCopy.commit(m, file);
+        }
     }
 
     private static double seconds(long t0) {

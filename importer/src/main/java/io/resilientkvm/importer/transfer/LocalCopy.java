@@ -65,8 +65,9 @@ final class LocalCopy {
 
     /**
      * Makes the folder ready and finishes what a crash left: returns the manifest when the backup
-     * is already complete here (also when a file renamed without its manifest is verified and
-     * completed now); empty when it must be fetched.
+     * is already complete here, or when its file is here without its manifest and has the
+     * manifest's size and SHA-256 (the manifest is then written by {@link #commit}, after the
+     * caller's verification); empty when it must be fetched.
      *
      * @throws RefusedException an incremental whose parent is not complete here, or a different
      *                          backup already complete under the same name
@@ -85,10 +86,10 @@ final class LocalCopy {
             }
             Files.createDirectories(target.getParent());
             if (Files.exists(target)) {
-                // A crash between the rename and the manifest: keep the file only if it is right.
+                // A crash between the rename and the manifest: keep the file only if its bytes are right;
+                // the caller's own verification then decides whether its manifest is written.
                 if (Files.size(target) == manifest.fileSize() && Sha256.of(target).equals(manifest.sha256())) {
-                    AtomicFiles.writeAtomically(manifestFile, manifest.toJson());
-                    LOG.info("{} was already here without its manifest; verified and completed", what);
+                    LOG.info("{} was already here without its manifest; its size and SHA-256 match", what);
                     return Optional.of(manifest);
                 }
                 LOG.warn("{}: dropping {} left without a manifest (size or SHA-256 differ)", what, target);
@@ -145,14 +146,24 @@ final class LocalCopy {
         }
     }
 
-    /** Publishes the verified partial: synced and renamed, then its manifest, which makes it part of the history. */
+    /** Keeps the partial whose size and SHA-256 matched: synced and renamed, still without its manifest. */
     void store() throws OperationFailedException {
         try {
             AtomicFiles.forceAndRename(partial, target);
-            AtomicFiles.writeAtomically(manifestFile, manifest.toJson());
         } catch (IOException e) {
             throw new OperationFailedException(what + ": verified but cannot store it as " + target + " ("
                     + e.getMessage() + "); check the clone's disk", e);
+        }
+    }
+
+    /** Writes {@code m}'s manifest beside {@code file} (durably), which makes it history: only once verified. */
+    static void commit(BackupManifest m, Path file) throws OperationFailedException {
+        try {
+            AtomicFiles.writeAtomically(BackupManifest.manifestPath(file), m.toJson());
+        } catch (IOException e) {
+            throw new OperationFailedException("backup " + m.device() + "/" + m.chainId() + "/" + m.file()
+                    + ": verified but cannot write its manifest beside " + file + " (" + e.getMessage()
+                    + "); check the clone's disk", e);
         }
     }
 }

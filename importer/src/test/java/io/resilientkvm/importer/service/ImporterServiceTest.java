@@ -90,12 +90,16 @@ class ImporterServiceTest {
 
     /** An importer that never resyncs by itself within a test: only events and its retries start rounds. */
     private ImporterService importer(AtomicReference<URI> mainAt, String token) throws Exception {
+        return importer(mainAt, token, ImporterService.Settings.DEFAULT_FREE_SPACE_RESERVE);
+    }
+
+    private ImporterService importer(AtomicReference<URI> mainAt, String token, long reserve) throws Exception {
         CuratorFramework c = ZkClients.connect(ZkSettings.of(zk.getConnectString()));
         open.add(c);
         Map<URI, BackupFetcher> fetchers = new ConcurrentHashMap<>();
         open.add(() -> fetchers.values().forEach(BackupFetcher::close));
         ImporterService s = ImporterService.start(c, layout, new ImporterService.Settings("clone1", clone,
-                Duration.ofHours(1), Duration.ofMinutes(2), Duration.ofMillis(10), Duration.ofHours(1)),
+                Duration.ofHours(1), Duration.ofMinutes(2), Duration.ofMillis(10), Duration.ofHours(1), reserve),
                 (uri, m, repo) -> {
                     downloads.incrementAndGet();
                     downloadsThisRound.incrementAndGet();
@@ -106,7 +110,7 @@ class ImporterServiceTest {
                         fetchers.put(uri, f);
                     }
                     try {
-                        return f.fetch(m, repo).bytes();
+                        return f.fetchFile(m, repo).bytes();
                     } catch (InterruptedException e) {
                         Thread.currentThread().interrupt();
                         throw new OperationFailedException("interrupted", e);
@@ -188,6 +192,66 @@ class ImporterServiceTest {
         assertEquals(null, again.retryIn());
         // Each round tried the backup once (the rounds run on one thread, this count is exact).
         assertTrue(downloadsPerRound.stream().allMatch(n -> n == 1), downloadsPerRound.toString());
+        assertEquals(false, held(real));
+    }
+
+    private Path cloneFile(BackupManifest m) {
+        return clone.resolve(m.device()).resolve(m.chainId()).resolve(m.file());
+    }
+
+    @Test
+    void aFileLeftWithoutItsManifestIsVerifiedThenCountsAsHeld() throws Exception {
+        // A clone killed after the download and before the verification: the file, no manifest.
+        BackupManifest real = main.full(1, 24);
+        Files.createDirectories(cloneFile(real).getParent());
+        Files.copy(main.root().resolve(real.device()).resolve(real.chainId()).resolve(real.file()), cloneFile(real));
+        catalog.publish(epoch, real);
+        ImporterService importer = importer(new AtomicReference<>(server.baseUri()), TOKEN);
+        ImportRound r = importer.reconcileNow();
+        assertTrue(r.ok(), String.valueOf(r));
+        assertTrue(held(real), "verified, then its manifest written");
+        assertEquals(List.of(), importer.reconcileNow().imported(), "held from then on");
+        assertEquals(0, importer.lastRound().orElseThrow().bytes());
+    }
+
+    @Test
+    void aFileLeftWithoutItsManifestThatFailsVerificationIsNotHeld() throws Exception {
+        // The same crash, with bytes that match the published size and SHA-256 but are no qcow2 image:
+        // before, the manifest was written before qemu-img check, and such a file was held forever.
+        BackupManifest real = main.full(1, 25);
+        byte[] junk = new byte[65536];
+        new java.util.Random(25).nextBytes(junk);
+        Files.createDirectories(cloneFile(real).getParent());
+        Files.write(cloneFile(real), junk);
+        BackupManifest broken = new BackupManifest(real.formatVersion(), real.instance(), real.device(), real.chainId(),
+                real.sequence(), real.level(), real.file(), real.parent(), real.bitmap(), real.virtualSize(), junk.length,
+                io.resilientkvm.engine.backup.Sha256.of(cloneFile(real)), real.createdAt(), real.startedAt(),
+                real.finishedAt(), real.epoch(), junk.length, real.durationMillis());
+        catalog.publish(epoch, broken);
+        ImporterService importer = importer(new AtomicReference<>(server.baseUri()), TOKEN);
+        ImportRound r = importer.reconcileNow();
+        assertEquals(NextStep.GIVE_UP_ITEM, r.next(), String.valueOf(r));
+        assertTrue(r.error().contains("failed verification") && r.error().contains(real.file()), r.error());
+        assertEquals(false, held(broken));
+        assertEquals(false, Files.exists(cloneFile(real)), "the unverifiable file is removed");
+        assertTrue(importer.heldPoints().isEmpty(), "nothing counts as held");
+    }
+
+    @Test
+    void aDownloadThatWouldFillTheDiskIsRefusedWithTheFiguresAndRetried() throws Exception {
+        BackupManifest real = main.full(1, 26);
+        catalog.publish(epoch, real);
+        Files.createDirectories(clone);
+        long free = Files.getFileStore(clone).getUsableSpace();
+        // A reserve beyond the free space stands in for a full disk (no download may start).
+        ImporterService importer = importer(new AtomicReference<>(server.baseUri()), TOKEN, free + (1L << 40));
+        ImportRound r = importer.reconcileNow();
+        assertEquals(NextStep.RETRY, r.next(), String.valueOf(r));
+        assertTrue(r.retryIn() != null, "retried with backoff: space may be freed");
+        assertTrue(r.error().contains("not enough free space") && r.error().contains(clone.toString())
+                && r.error().contains("needs " + (real.fileSize() + free + (1L << 40)) + " bytes")
+                && r.error().contains("are free") && r.error().contains("free-space-reserve"), r.error());
+        assertEquals(0, downloads.get(), "nothing was downloaded");
         assertEquals(false, held(real));
     }
 }
