@@ -5,8 +5,8 @@ import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.engine.error.RefusedException;
+import io.resilientkvm.engine.image.BackingChain;
 import io.resilientkvm.engine.image.FormatProbe;
-import io.resilientkvm.engine.image.ImageInspector;
 import io.resilientkvm.engine.image.UntrustedImageException;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -100,7 +100,7 @@ public final class DiskProvisioner {
         registry.check(ids, modernGiven, request.legacyDisks().number());
         if (modernGiven) {
             requireExisting(external);
-            external = fixFormats(registry, external);
+            external = fixFormats(registry, external, request.instanceDir().resolve("srv").resolve("backup"));
         }
 
         MainDisk main = provisionMain(request);
@@ -139,9 +139,11 @@ public final class DiskProvisioner {
 
     /**
      * Each disk's format: the one recorded at first attach, else the one given, else probed in Java
-     * ({@link FormatProbe}); a qcow2 is checked standalone, before every start. Writes nothing.
+     * ({@link FormatProbe}); a qcow2 is checked before every start: standalone, or an instant
+     * overlay on its restored chain in {@code repository} (a promoted clone's,
+     * {@link BackingChain}). Writes nothing.
      */
-    private static List<ExternalDisk> fixFormats(DataDiskRegistry registry, List<ExternalDisk> disks)
+    private static List<ExternalDisk> fixFormats(DataDiskRegistry registry, List<ExternalDisk> disks, Path repository)
             throws OperatorException {
         Map<String, String> recorded = registry.formats();
         List<ExternalDisk> out = new ArrayList<>();
@@ -156,13 +158,15 @@ public final class DiskProvisioner {
             }
             try {
                 if (format == null) {
-                    format = disk.format() != null ? disk.format() : FormatProbe.standaloneFormat(disk.path(), what);
+                    format = disk.format() != null ? disk.format()
+                            : FormatProbe.attachedFormat(disk.path(), what, repository.resolve("disk-" + disk.id()));
                     LOG.info("{} ({}) attached for the first time as {}{}", what, disk.path(), format,
                             disk.format() != null ? "" : " (probed from its header)");
                 }
                 if ("qcow2".equals(format)) {
-                    // No backing file is allowed: QEMU would open the name written in the header.
-                    ImageInspector.inspect(disk.path().toRealPath(), ImageInspector.Expected.standalone(-1));
+                    // A backing file only into this disk's restored chain: QEMU is then given that chain
+                    // as pinned nodes (KvmInstance), never the names written in the headers.
+                    BackingChain.under(disk.path(), repository.resolve("disk-" + disk.id()));
                 }
             } catch (UntrustedImageException e) {
                 throw new UntrustedImageException((e.getMessage().startsWith(what) ? "" : what + ": ") + e.getMessage()

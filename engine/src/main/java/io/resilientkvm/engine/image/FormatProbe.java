@@ -44,6 +44,26 @@ public final class FormatProbe {
      * @throws UntrustedImageException another format, a FIFO/socket, or a qcow2 that refers to other files
      */
     public static String standaloneFormat(Path file, String what) throws IOException, UntrustedImageException {
+        return format(file, what, real -> ImageInspector.inspect(real, ImageInspector.Expected.standalone(-1)));
+    }
+
+    /**
+     * As {@link #standaloneFormat}, for a VM's disk at its first attach: a qcow2 may also be an
+     * instant overlay on its restored chain in {@code deviceFolder} (after a promotion), checked
+     * by {@link BackingChain}; nothing else it could name is accepted.
+     */
+    public static String attachedFormat(Path file, String what, Path deviceFolder) throws IOException,
+            UntrustedImageException {
+        return format(file, what, real -> BackingChain.under(real, deviceFolder));
+    }
+
+    /** What a qcow2 must pass besides its magic. */
+    @FunctionalInterface
+    private interface Qcow2Check {
+        void check(Path real) throws IOException, UntrustedImageException;
+    }
+
+    private static String format(Path file, String what, Qcow2Check qcow2) throws IOException, UntrustedImageException {
         Path real = file.toRealPath();
         PosixFileAttributes attrs = Files.readAttributes(real, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
         if (!attrs.isRegularFile() && !isBlockDevice(real)) {
@@ -65,7 +85,7 @@ public final class FormatProbe {
                         + " or declare the format raw if the qcow2 header was written by the guest");
             }
             try {
-                ImageInspector.inspect(real, ImageInspector.Expected.standalone(-1));
+                qcow2.check(real);
             } catch (UntrustedImageException e) {
                 throw new UntrustedImageException(what + ": " + e.getMessage());
             }

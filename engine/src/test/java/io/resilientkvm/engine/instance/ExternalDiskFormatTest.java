@@ -101,8 +101,26 @@ class ExternalDiskFormatTest {
         UntrustedImageException e = assertThrows(UntrustedImageException.class,
                 () -> KvmInstance.prepare("kvm", p, VmHost.loopback(), layout));
         assertTrue(e.getMessage().startsWith("external-disk 'data'"), e.getMessage());
-        assertTrue(e.getMessage().contains("backing file is '" + fifo + "' (an absolute host path)"), e.getMessage());
+        assertTrue(e.getMessage().contains("backing file is '" + fifo + "', which is not a backup in a chain folder of "
+                + layout.backupRepository().resolve(p.externalDisks().get(0).deviceId())), e.getMessage());
         assertTrue(e.getMessage().contains("nothing was opened"), e.getMessage());
+    }
+
+    /** A promoted clone's external disk is an instant overlay on its restored chain: accepted, and pinned. */
+    @Test
+    void aQcow2ExternalDiskMayBeAnOverlayOnItsRestoredChainOnly() throws Exception {
+        Path disk = dir.resolve("data.qcow2");
+        KvmParameters p = params(disk, null);
+        InstanceLayout layout = new InstanceLayout(dir.resolve("kvm"));
+        String device = p.externalDisks().get(0).deviceId();
+        Path full = Files.createDirectories(layout.backupRepository().resolve(device).resolve("20261201T100000.000Z"))
+                .resolve("FULL-20261201T100000.000Z.qcow2");
+        qemuImg.create(full, "qcow2", 4 * MIB);
+        ForgedImage.qemuImg("create", "-q", "-f", "qcow2", "-b", full.toString(), "-F", "qcow2", disk.toString(), "4M");
+        try (KvmInstance first = KvmInstance.prepare("kvm", p, VmHost.loopback(), layout)) {
+            assertEquals("qcow2", driverOf(first.argv(), device), "probed once at first attach, in Java");
+            assertTrue(String.join(" ", first.argv()).contains(full.toString()), "the restored chain is pinned as a node");
+        }
     }
 
     private static KvmParameters params(Path disk, String format) throws Exception {
