@@ -7,7 +7,6 @@ import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
@@ -18,20 +17,15 @@ import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.function.Consumer;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import java.util.zip.GZIPOutputStream;
 
 /**
  * Builds the {@link GuestImage} from Debian packages, once per content: {@code apt-get download}
@@ -49,8 +43,8 @@ public final class GuestImageBuilder {
     static final String KERNEL_METAPACKAGE = "linux-image-cloud-amd64";
     /** The drivers the guest needs; their dependencies are found in the modules themselves. */
     static final List<String> MODULES = List.of("virtio_pci", "virtio_blk", "virtio_net", "virtio_console");
-    private static final Duration APT_TIMEOUT = Duration.ofMinutes(10);
-    private static final Duration TOOL_TIMEOUT = Duration.ofMinutes(1);
+    static final Duration APT_TIMEOUT = Duration.ofMinutes(10);
+    static final Duration TOOL_TIMEOUT = Duration.ofMinutes(1);
     private static final Duration LOCK_TIMEOUT = Duration.ofMinutes(15);
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -72,8 +66,8 @@ public final class GuestImageBuilder {
     /** The cached guest, built first when this content has no cache yet. */
     public GuestImage obtain() throws OperatorException {
         byte[] init = resource("init");
-        Path mke2fs = hostTool("mke2fs");
-        Path e2fsck = hostTool("e2fsck");
+        Path mke2fs = HostTools.hostTool("mke2fs");
+        Path e2fsck = HostTools.hostTool("e2fsck");
         String key;
         try {
             key = sha256Hex(List.of(("format " + FORMAT).getBytes(StandardCharsets.UTF_8), init, Files.readAllBytes(mke2fs),
@@ -127,66 +121,14 @@ public final class GuestImageBuilder {
     }
 
     private void build(Path work, byte[] init, Path mke2fs, Path e2fsck) throws IOException, OperatorException {
-        for (String tool : List.of("apt-get", "apt-cache", "dpkg-deb", "ldd")) {
-            if (onPath(tool).isEmpty()) {
-                throw new OperationFailedException("the tiny guest is built from Debian packages with apt-get download and"
-                        + " dpkg-deb, but " + tool + " is not on PATH: run the drill's guest workload on Debian or Ubuntu"
-                        + " (or use --workload qemu-io)");
-            }
-        }
-        Path debs = Files.createDirectories(work.resolve("packages"));
-        String kernelPackage = kernelPackage();
-        download(debs, List.of(kernelPackage, "busybox-static"), true);
-        boolean agentDownloaded = download(debs, List.of("qemu-guest-agent"), false);
-        Path root = Files.createDirectories(work.resolve("packages").resolve("root"));
-        try (Stream<Path> s = Files.list(debs)) {
-            for (Path deb : s.filter(p -> p.toString().endsWith(".deb")).sorted().toList()) {
-                Commands.check(List.of("dpkg-deb", "-x", deb.toString(), root.toString()), null, TOOL_TIMEOUT);
-            }
-        }
-        Path vmlinuz;
-        try (Stream<Path> s = Files.list(root.resolve("boot"))) {
-            vmlinuz = s.filter(p -> p.getFileName().toString().startsWith("vmlinuz-")).findFirst()
-                    .orElseThrow(() -> new IOException("no boot/vmlinuz-* in " + kernelPackage));
-        }
-        String kernelVersion = vmlinuz.getFileName().toString().substring("vmlinuz-".length());
-        Files.copy(vmlinuz, work.resolve("vmlinuz"));
-
-        Initramfs initramfs = new Initramfs();
-        initramfs.file("init", init, 0755);
-        initramfs.file("bin/busybox", Files.readAllBytes(root.resolve("bin/busybox")), 0755);
-        List<Path> modules = moduleOrder(root.resolve("lib/modules").resolve(kernelVersion));
-        StringBuilder list = new StringBuilder();
-        for (Path m : modules) {
-            String name = m.getFileName().toString().replaceFirst("\\.ko$", "");
-            initramfs.file("lib/modules/" + name + ".ko", Files.readAllBytes(m), 0644);
-            list.append(name).append('\n');
-        }
-        initramfs.file("etc/modules", list.toString().getBytes(StandardCharsets.UTF_8), 0644);
-        initramfs.binary("sbin/mkfs.ext4", mke2fs, libraries(mke2fs));
-        initramfs.binary("sbin/e2fsck", e2fsck, libraries(e2fsck));
-        Path conf = Path.of("/etc/mke2fs.conf");
-        if (Files.isRegularFile(conf)) {
-            initramfs.file("etc/mke2fs.conf", Files.readAllBytes(conf), 0644);
-        }
-        boolean agent = false;
-        String agentNote = "";
-        Path qga = root.resolve("usr/sbin/qemu-ga");
-        if (!agentDownloaded || !Files.isRegularFile(qga)) {
-            agentNote = "apt-get download qemu-guest-agent failed";
-        } else {
-            List<String> missing = new ArrayList<>();
-            List<Path> libs = libraries(qga, missing);
-            if (missing.isEmpty()) {
-                initramfs.binary("usr/sbin/qemu-ga", qga, libs);
-                agent = true;
-            } else {
-                agentNote = "qemu-ga needs libraries this host lacks: " + String.join(", ", missing);
-            }
-        }
-        try (OutputStream out = new GZIPOutputStream(Files.newOutputStream(work.resolve("initrd.img")))) {
-            initramfs.writeTo(out);
-        }
+        GuestPackages.Extracted pkgs = new GuestPackages(progress).fetch(work);
+        String kernelPackage = pkgs.kernelPackage();
+        String kernelVersion = pkgs.kernelVersion();
+        Path debs = pkgs.debs();
+        GuestInitramfsWriter.Written w = GuestInitramfsWriter.write(work.resolve("initrd.img"), init, pkgs, mke2fs, e2fsck);
+        List<Path> modules = w.modules();
+        boolean agent = w.agent();
+        String agentNote = w.agentNote();
         ObjectNode meta = JSON.createObjectNode();
         meta.put("format", FORMAT).put("kernel-package", kernelPackage).put("kernel-version", kernelVersion)
                 .put("qemu-guest-agent", agent).put("qemu-guest-agent-note", agentNote);
@@ -199,35 +141,6 @@ public final class GuestImageBuilder {
         Files.writeString(work.resolve("guest.json"), meta.toPrettyString() + "\n");
         progress.accept("tiny guest built: " + kernelPackage + ", " + modules.size() + " modules, guest agent "
                 + (agent ? "included" : "left out (" + agentNote + ")"));
-    }
-
-    /** The versioned kernel package behind the metapackage, e.g. linux-image-6.1.0-57-cloud-amd64. */
-    private String kernelPackage() throws OperationFailedException {
-        List<String> cmd = List.of("apt-cache", "depends", KERNEL_METAPACKAGE);
-        progress.accept("running: " + String.join(" ", cmd));
-        Commands.Result r = Commands.run(cmd, null, APT_TIMEOUT);
-        Matcher m = Pattern.compile("Depends:\\s+(linux-image-\\S+)").matcher(r.output());
-        if (!r.ok() || !m.find()) {
-            throw new OperationFailedException("apt-cache does not know " + KERNEL_METAPACKAGE + " (" + r.output()
-                    + "): run `apt-get update` as root once, then try again");
-        }
-        return m.group(1);
-    }
-
-    private boolean download(Path dir, List<String> packages, boolean required) throws OperationFailedException {
-        List<String> cmd = new ArrayList<>(List.of("apt-get", "download"));
-        cmd.addAll(packages);
-        progress.accept("running: " + String.join(" ", cmd) + " (in " + dir + ")");
-        Commands.Result r = Commands.run(cmd, dir, APT_TIMEOUT);
-        if (r.ok()) {
-            return true;
-        }
-        if (required) {
-            throw new OperationFailedException(String.join(" ", cmd) + " failed (exit " + r.exit() + "): " + r.output()
-                    + "; the package lists may be missing or stale: run `apt-get update` as root once, then try again");
-        }
-        progress.accept("warning: " + String.join(" ", cmd) + " failed: " + r.output());
-        return false;
     }
 
     /** The modules to load, each after the modules it depends on (their .modinfo {@code depends=}). */
@@ -285,56 +198,6 @@ public final class GuestImageBuilder {
             return v.isEmpty() ? List.of() : List.of(v.replace('-', '_').split(","));
         }
         return List.of();
-    }
-
-    private static List<Path> libraries(Path binary) throws OperationFailedException, IOException {
-        List<String> missing = new ArrayList<>();
-        List<Path> libs = libraries(binary, missing);
-        if (!missing.isEmpty()) {
-            throw new OperationFailedException(binary + " needs libraries this host lacks: " + String.join(", ", missing));
-        }
-        return libs;
-    }
-
-    /** The shared libraries {@code ldd} resolves for {@code binary}, the loader included. */
-    static List<Path> libraries(Path binary, List<String> missing) throws OperationFailedException {
-        Commands.Result r = Commands.run(List.of("ldd", binary.toString()), null, TOOL_TIMEOUT);
-        List<Path> libs = new ArrayList<>();
-        for (String line : r.output().split("\n")) {
-            String l = line.strip();
-            if (l.contains("not found")) {
-                missing.add(l.split("\\s+")[0]);
-                continue;
-            }
-            Matcher m = Pattern.compile("(?:=>\\s+)?(/\\S+)\\s+\\(0x").matcher(l);
-            if (m.find()) {
-                libs.add(Path.of(m.group(1)));
-            }
-        }
-        if (!r.ok() && missing.isEmpty()) {
-            throw new OperationFailedException("ldd " + binary + " failed (exit " + r.exit() + "): " + r.output());
-        }
-        return libs;
-    }
-
-    private static Path hostTool(String name) throws OperationFailedException {
-        for (Path dir : List.of(Path.of("/sbin"), Path.of("/usr/sbin"))) {
-            if (Files.isExecutable(dir.resolve(name))) {
-                return dir.resolve(name);
-            }
-        }
-        return onPath(name).orElseThrow(() -> new OperationFailedException("the tiny guest needs " + name + " from"
-                + " e2fsprogs on this host: apt-get install -y e2fsprogs"));
-    }
-
-    private static Optional<Path> onPath(String tool) {
-        String path = System.getenv().getOrDefault("PATH", "/usr/bin:/bin");
-        for (String d : (path + ":/usr/sbin:/sbin").split(":")) {
-            if (!d.isEmpty() && Files.isExecutable(Path.of(d, tool))) {
-                return Optional.of(Path.of(d, tool));
-            }
-        }
-        return Optional.empty();
     }
 
     private static GuestImage read(Path dir) throws OperationFailedException {

@@ -6,39 +6,13 @@ import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.RefusedException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.HttpURLConnection;
 import java.net.URI;
 import java.net.URISyntaxException;
-import java.net.URL;
-import java.nio.channels.Channels;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.BasicFileAttributes;
-import java.security.DigestInputStream;
-import java.security.GeneralSecurityException;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.security.SecureRandom;
-import java.security.cert.X509Certificate;
 import java.time.Duration;
-import java.util.HexFormat;
 import java.util.Locale;
 import java.util.Objects;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
-import java.util.zip.GZIPInputStream;
-import javax.net.ssl.HttpsURLConnection;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManager;
-import javax.net.ssl.X509TrustManager;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -72,9 +46,10 @@ public final class ImageDownloader {
 
     private static final Logger LOG = LoggerFactory.getLogger(ImageDownloader.class);
 
-    private final Duration connectTimeout;
-    private final Duration readTimeout;
     private final DownloadLimits limits;
+    private final HttpImageSource http;
+    private final FileImageSource file;
+    private final BoundedCopy copy;
 
     /**
      * What to download.
@@ -117,9 +92,11 @@ public final class ImageDownloader {
      * @param limits         size cap, overall deadline and {@code file:} roots
      */
     public ImageDownloader(Duration connectTimeout, Duration readTimeout, DownloadLimits limits) {
-        this.connectTimeout = Objects.requireNonNull(connectTimeout, "connectTimeout");
-        this.readTimeout = Objects.requireNonNull(readTimeout, "readTimeout");
         this.limits = Objects.requireNonNull(limits, "limits");
+        this.http = new HttpImageSource(Objects.requireNonNull(connectTimeout, "connectTimeout"),
+                Objects.requireNonNull(readTimeout, "readTimeout"), limits);
+        this.file = new FileImageSource(limits);
+        this.copy = new BoundedCopy(limits);
     }
 
     /**
@@ -149,13 +126,14 @@ public final class ImageDownloader {
         }
         Path partial = target.resolveSibling(target.getFileName() + ".partial");
         LOG.info("downloading {} to {}", where, target);
-        Transfer transfer = new Transfer(where, System.nanoTime() + limits.deadline().toNanos());
+        DownloadTransfer transfer = new DownloadTransfer(where, limits.deadline());
         boolean done = false;
         try {
             String mismatch = null;
             for (int attempt = 1; attempt <= CHECKSUM_TRIES; attempt++) {
                 Files.deleteIfExists(partial);
-                String[] actual = fetchWithinDeadline(source, transfer, partial);
+                String[] actual = transfer.withinDeadline(() -> copy.fetch(() -> open(source, transfer), source.gzipped(),
+                        transfer, partial));
                 mismatch = mismatch(source, actual);
                 if (mismatch == null) {
                     AtomicFiles.forceAndRename(partial, target);
@@ -168,7 +146,7 @@ public final class ImageDownloader {
             throw new OperationFailedException("Checksum is incorrect after " + CHECKSUM_TRIES + " tries, will not retry: "
                     + mismatch + " for " + where + "; the download was discarded. Check virtual-hard-drive-md5sum"
                     + " (or -sha256sum) and the URL (a proxy or a changed file on the server?), then retry");
-        } catch (Stop e) {
+        } catch (DownloadStop e) {
             if (e.refused) {
                 throw new RefusedException(e.getMessage(), e);
             }
@@ -201,305 +179,11 @@ public final class ImageDownloader {
         return null;
     }
 
-    /** One download's URL (for messages) and deadline. */
-    private final class Transfer {
-        final String where;
-        final long deadlineNanos;
-        volatile boolean expired;
-
-        Transfer(String where, long deadlineNanos) {
-            this.where = where;
-            this.deadlineNanos = deadlineNanos;
+    private InputStream open(Source source, DownloadTransfer transfer) throws IOException, BadInputException {
+        if ("file".equalsIgnoreCase(source.url().getScheme())) {
+            return file.open(source.url(), transfer.where);
         }
-
-        void checkDeadline() throws Stop {
-            if (expired || System.nanoTime() - deadlineNanos >= 0) {
-                expired = true;
-                throw new Stop(deadlineMessage(), false);
-            }
-        }
-
-        String deadlineMessage() {
-            return "downloading " + where + " did not finish within " + limits.deadline().toSeconds()
-                    + " s (downloads.deadline-seconds in the node configuration); the partial file was removed."
-                    + " Check the server's speed, or raise the deadline";
-        }
-    }
-
-    /** A download stopped on purpose (cap, deadline, refused reference): its message is the operator's. */
-    private static final class Stop extends IOException {
-        private static final long serialVersionUID = 1L;
-        final boolean refused;
-
-        Stop(String message, boolean refused) {
-            super(message);
-            this.refused = refused;
-        }
-    }
-
-    /**
-     * {@link #fetch} on a worker thread, waited for until the deadline. A read blocked on a
-     * trickling server cannot be cut from here (HttpURLConnection's disconnect waits for the read's
-     * lock), so at the deadline the worker is interrupted, which closes its file channel, and left
-     * to end at its next read timeout, writing nothing more.
-     */
-    private String[] fetchWithinDeadline(Source source, Transfer transfer, Path partial) throws IOException,
-            BadInputException {
-        ExecutorService worker = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "download " + transfer.where);
-            t.setDaemon(true);
-            return t;
-        });
-        try {
-            Future<String[]> result = worker.submit(() -> fetch(source, transfer, partial));
-            try {
-                return result.get(Math.max(0, transfer.deadlineNanos - System.nanoTime()), TimeUnit.NANOSECONDS);
-            } catch (TimeoutException e) {
-                transfer.expired = true;
-                result.cancel(true);
-                throw new Stop(transfer.deadlineMessage(), false);
-            } catch (InterruptedException e) {
-                result.cancel(true);
-                Thread.currentThread().interrupt();
-                throw new Stop("downloading " + transfer.where + " was interrupted; the partial file was removed", false);
-            } catch (ExecutionException e) {
-                if (e.getCause() instanceof IOException io) {
-                    throw io;
-                }
-                if (e.getCause() instanceof BadInputException bad) {
-                    throw bad;
-                }
-                throw new IllegalStateException("downloading " + transfer.where + " failed: " + e.getCause(), e.getCause());
-            }
-        } finally {
-            worker.shutdownNow();
-        }
-    }
-
-    /** Returns the MD5 and SHA-256 (lower-case hex) of the downloaded bytes. */
-    private String[] fetch(Source source, Transfer transfer, Path partial) throws IOException, BadInputException {
-        MessageDigest md5 = digest("MD5");
-        MessageDigest sha256 = digest("SHA-256");
-        String where = transfer.where;
-        try (InputStream raw = open(source, transfer);
-                InputStream received = new DigestInputStream(new DigestInputStream(raw, md5), sha256);
-                FileChannel channel = openPartial(partial, transfer)) {
-            OutputStream out = Channels.newOutputStream(channel);
-            byte[] buffer = new byte[BUFFER_SIZE];
-            Counter receivedBytes = new Counter("received from " + where);
-            if (source.gzipped()) {
-                InputStream counted = receivedBytes.wrap(received, transfer);
-                GZIPInputStream gunzip = new GZIPInputStream(counted, BUFFER_SIZE);
-                copy(gunzip, out, buffer, new Counter("gunzipped from " + where), transfer);
-                // Anything after the gzip data still counts for the checksums of the downloaded bytes.
-                while (counted.read(buffer) != -1) {
-                    transfer.checkDeadline();
-                }
-            } else {
-                copy(received, out, buffer, receivedBytes, transfer);
-            }
-        }
-        return new String[] {HexFormat.of().formatHex(md5.digest()), HexFormat.of().formatHex(sha256.digest())};
-    }
-
-    /** The partial file, unless the deadline passed while connecting (the caller already removed it). */
-    private static FileChannel openPartial(Path partial, Transfer transfer) throws IOException {
-        transfer.checkDeadline();
-        return FileChannel.open(partial, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-    }
-
-    /** Counts bytes against {@link DownloadLimits#maxBytes}. */
-    private final class Counter {
-        private final String what;
-        private long bytes;
-
-        Counter(String what) {
-            this.what = what;
-        }
-
-        void add(int n) throws Stop {
-            bytes += n;
-            if (bytes > limits.maxBytes()) {
-                throw new Stop("refusing " + what + ": more than " + limits.maxBytes() + " bytes (downloads.max-bytes"
-                        + " in the node configuration); the partial file was removed. Check the image (a gzip bomb?),"
-                        + " or raise the cap", true);
-            }
-        }
-
-        InputStream wrap(InputStream in, Transfer transfer) {
-            return new java.io.FilterInputStream(in) {
-                @Override
-                public int read() throws IOException {
-                    byte[] one = new byte[1];
-                    return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-                }
-
-                @Override
-                public int read(byte[] b, int off, int len) throws IOException {
-                    transfer.checkDeadline();
-                    int n = super.read(b, off, len);
-                    if (n > 0) {
-                        add(n);
-                    }
-                    return n;
-                }
-            };
-        }
-    }
-
-    private InputStream open(Source source, Transfer transfer) throws IOException, BadInputException {
-        URI uri = source.url();
-        String where = transfer.where;
-        if ("file".equalsIgnoreCase(uri.getScheme())) {
-            return openFile(uri, where);
-        }
-        for (int redirects = 0; ; redirects++) {
-            transfer.checkDeadline();
-            HttpURLConnection connection = (HttpURLConnection) toUrl(uri, where).openConnection();
-            connection.setInstanceFollowRedirects(false);
-            connection.setConnectTimeout(Math.toIntExact(connectTimeout.toMillis()));
-            connection.setReadTimeout(Math.toIntExact(readTimeout.toMillis()));
-            if (connection instanceof HttpsURLConnection https && !source.checkCertificate()) {
-                https.setSSLSocketFactory(trustAll().getSocketFactory());
-                https.setHostnameVerifier((host, session) -> true);
-            }
-            int status = connection.getResponseCode();
-            if (status >= 300 && status < 400 && status != 304) {
-                String location = connection.getHeaderField("Location");
-                connection.disconnect();
-                if (location == null) {
-                    throw new Stop("downloading " + where + ": HTTP " + status
-                            + " redirect without a Location header; check the URL", false);
-                }
-                if (redirects >= MAX_REDIRECTS) {
-                    throw new Stop("downloading " + where + ": more than " + MAX_REDIRECTS
-                            + " redirects; check the URL", false);
-                }
-                URI next;
-                try {
-                    next = uri.resolve(location);
-                } catch (IllegalArgumentException e) {
-                    throw new Stop("downloading " + where + ": the redirect to '" + location
-                            + "' is not a valid URL; check the URL", false);
-                }
-                String nextScheme = next.getScheme() == null ? "" : next.getScheme().toLowerCase(Locale.ROOT);
-                // Only http(s) is followed: a file: (or ftp:, jar:) Location would read what the server chose.
-                if (!nextScheme.equals("http") && !nextScheme.equals("https")) {
-                    throw new Stop("downloading " + where + ": refusing the redirect to " + redact(next)
-                            + " (a '" + nextScheme + ":' URL): only http and https redirects are followed, nothing was"
-                            + " opened; use a URL that stays on http(s)", true);
-                }
-                if ("https".equalsIgnoreCase(uri.getScheme()) && !nextScheme.equals("https")) {
-                    throw new Stop("downloading " + where + ": refusing the redirect from https to "
-                            + redact(next) + "; use a URL that stays on https", true);
-                }
-                uri = next;
-                continue;
-            }
-            if (status != HttpURLConnection.HTTP_OK) {
-                String reason = connection.getResponseMessage();
-                connection.disconnect();
-                throw new Stop("downloading " + where + " failed: HTTP " + status
-                        + (reason == null ? "" : " " + reason) + (uri.equals(source.url()) ? "" : " at " + redact(uri))
-                        + "; check virtual-hard-drive-url", false);
-            }
-            long length = connection.getContentLengthLong();
-            if (length > limits.maxBytes()) {
-                connection.disconnect();
-                throw new Stop("refusing " + where + ": the server announces " + length + " bytes, more than "
-                        + limits.maxBytes() + " (downloads.max-bytes in the node configuration); nothing was written."
-                        + " Raise the cap if the image really is that large", true);
-            }
-            return connection.getInputStream();
-        }
-    }
-
-    /** A {@code file:} URL's file, only inside {@link DownloadLimits#fileRoots} and only when regular. */
-    private InputStream openFile(URI uri, String where) throws IOException, BadInputException {
-        Path file;
-        try {
-            file = Path.of(uri);
-        } catch (IllegalArgumentException e) {
-            throw new BadInputException("virtual-hard-drive-url " + where + " is not a valid file URL ("
-                    + e.getMessage() + "); use file:///absolute/path", e);
-        }
-        if (limits.fileRoots().isEmpty()) {
-            throw new Stop("refusing virtual-hard-drive-url " + where + ": file: URLs are allowed only from the"
-                    + " directories in downloads.file-roots of the node configuration, and it lists none; add the"
-                    + " directory holding the image there, or serve the image over http(s)", true);
-        }
-        if (!Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
-            throw new Stop("virtual-hard-drive-url " + where + ": no such file " + file + "; check the path", false);
-        }
-        Path real = file.toRealPath();
-        boolean inside = false;
-        for (Path root : limits.fileRoots()) {
-            if (Files.isDirectory(root) && real.startsWith(root.toRealPath())) {
-                inside = true;
-            }
-        }
-        if (!inside) {
-            throw new Stop("refusing virtual-hard-drive-url " + where + ": " + file
-                    + (real.equals(file) ? "" : " (resolving to " + real + ")") + " is outside downloads.file-roots "
-                    + limits.fileRoots() + " of the node configuration; nothing was opened", true);
-        }
-        BasicFileAttributes attrs = Files.readAttributes(real, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-        if (!attrs.isRegularFile()) {
-            throw new Stop("refusing virtual-hard-drive-url " + where + ": " + real + " is not a regular file ("
-                    + (attrs.isDirectory() ? "a folder" : "a FIFO, socket or device") + "); nothing was opened", true);
-        }
-        return Files.newInputStream(real, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
-    }
-
-    private static URL toUrl(URI uri, String where) throws BadInputException {
-        try {
-            return uri.toURL();
-        } catch (IOException | IllegalArgumentException e) {
-            throw new BadInputException("virtual-hard-drive-url " + where + " is not a valid URL: " + e.getMessage(), e);
-        }
-    }
-
-    private static void copy(InputStream in, OutputStream out, byte[] buffer, Counter counter, Transfer transfer)
-            throws IOException {
-        for (int n; (n = in.read(buffer)) != -1; ) {
-            transfer.checkDeadline();
-            counter.add(n);
-            out.write(buffer, 0, n);
-        }
-    }
-
-    private static MessageDigest digest(String algorithm) {
-        try {
-            return MessageDigest.getInstance(algorithm);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every Java platform has " + algorithm, e);
-        }
-    }
-
-    private static SSLContext trustAll() throws IOException {
-        X509TrustManager trustAll = new X509TrustManager() {
-            @Override
-            public void checkClientTrusted(X509Certificate[] chain, String authType) {
-                // trusted: the operator disabled certificate checks
-            }
-
-            @Override
-            public void checkServerTrusted(X509Certificate[] chain, String authType) {
-                // trusted: the operator disabled certificate checks
-            }
-
-            @Override
-            public X509Certificate[] getAcceptedIssuers() {
-                return new X509Certificate[0];
-            }
-        };
-        try {
-            SSLContext context = SSLContext.getInstance("TLS");
-            context.init(null, new TrustManager[] {trustAll}, new SecureRandom());
-            return context;
-        } catch (GeneralSecurityException e) {
-            throw new IOException("cannot set up TLS without certificate checks: " + e.getMessage(), e);
-        }
+        return http.open(source, transfer);
     }
 
     /** The URL without its user-info (which may hold a password), for messages and logs. */

@@ -1,0 +1,285 @@
+package io.resilientkvm.drill;
+
+import io.resilientkvm.drill.guest.GuestAccelerator;
+import io.resilientkvm.drill.guest.GuestImage;
+import io.resilientkvm.engine.disk.QemuImg;
+import io.resilientkvm.engine.error.BadInputException;
+import io.resilientkvm.engine.error.OperatorException;
+import io.resilientkvm.engine.instance.InstanceLayout;
+import io.resilientkvm.engine.zk.ZkClients;
+import io.resilientkvm.engine.zk.ZkLayout;
+import io.resilientkvm.engine.zk.ZkSettings;
+import io.resilientkvm.node.zk.EmbeddedZooKeeper;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+import org.apache.curator.framework.CuratorFramework;
+
+/**
+ * The drill's machine: a ZooKeeper (embedded or given), a main and two clones as separate
+ * node processes, their parameters and node configs in a scratch folder, and their tear-down.
+ */
+final class DrillCluster {
+    private static final String INSTANCE = "drill";
+    private static final long EXT_DISK_BYTES = 64L << 20;
+    static final List<String> NODES = List.of("node-a", "node-b", "node-c");
+    private static final Duration SESSION = Duration.ofSeconds(4);
+    static final Duration STEP_TIMEOUT = Duration.ofMinutes(3);
+    /** The tiny guest under TCG boots in 15-30 s and writes slowly: its steps get twice the time. */
+    private Duration stepTimeout = STEP_TIMEOUT;
+
+    private final DrillOptions options;
+    private final PrintWriter out;
+    private final Consumer<String> steps;
+    private final Map<String, NodeProcess> nodes = new LinkedHashMap<>();
+    private Path scratch;
+    private EmbeddedZooKeeper zk;
+    private CuratorFramework client;
+    private ZkLayout layout;
+    private GuestImage guest;
+    private String accelerator;
+    private int guestPort;
+    private int httpdPort;
+    private String dataToVm;
+
+    DrillCluster(DrillOptions options, PrintWriter out, Consumer<String> steps) {
+        this.options = options;
+        this.out = out;
+        this.steps = steps;
+    }
+
+    void setUp() throws OperatorException, IOException {
+        if (options.scratch().isPresent()) {
+            Path dir = options.scratch().get();
+            if (Files.exists(dir)) {
+                try (Stream<Path> s = Files.list(dir)) {
+                    if (s.findAny().isPresent()) {
+                        throw new BadInputException("--dir " + dir + ": not empty; the drill removes its scratch folder"
+                                + " afterwards, so give a new or empty folder");
+                    }
+                }
+            }
+            scratch = Files.createDirectories(dir);
+        } else {
+            scratch = Files.createTempDirectory("rkvm-drill-");
+        }
+        step("scratch folder " + scratch);
+        String connect;
+        if (options.zookeeper().isPresent()) {
+            connect = options.zookeeper().get();
+            step("using ZooKeeper at " + connect);
+        } else {
+            zk = EmbeddedZooKeeper.start(scratch.resolve("zookeeper"), 0);
+            connect = zk.connectString();
+            step("embedded ZooKeeper at " + connect);
+        }
+        String base = "/resilient-kvm-drill/" + HexFormat.of().formatHex(random(4));
+        layout = new ZkLayout(base, INSTANCE);
+        client = ZkClients.connect(ZkSettings.of(connect));
+        Path token = scratch.resolve("backup.token");
+        Files.writeString(token, HexFormat.of().formatHex(random(32)) + "\n");
+        Files.setPosixFilePermissions(token, PosixFilePermissions.fromString("rw-------"));
+        accelerator = options.accelerator();
+        if (options.guest()) {
+            guest = GuestImage.obtain(this::step);
+            accelerator = GuestAccelerator.resolve(options.accelerator(), guest, scratch.resolve("probe"), this::step);
+            if ("tcg".equals(accelerator)) {
+                stepTimeout = STEP_TIMEOUT.multipliedBy(2);
+            }
+            guestPort = freeGuestPort();
+            httpdPort = freePort();
+            dataToVm = "drill data " + HexFormat.of().formatHex(random(8));
+            step("guest workload: " + guest.kernelPackage() + ", accelerator " + accelerator + ", HTTP on 127.0.0.1:"
+                    + (10000 + guestPort) + ", guest agent " + (guest.guestAgent() ? "on (backups quiesced)" : "off: "
+                    + guest.guestAgentNote()));
+        }
+        Path params = options.guest() ? null : writeParameters();
+        for (String node : NODES) {
+            Path dataDir = scratch.resolve(node);
+            Files.createDirectories(dataDir);
+            Path nodeParams = options.guest() ? writeGuestParameters(node, dataDir) : params;
+            Path config = writeNodeConfig(node, dataDir, nodeParams, token, connect, base);
+            if (node.equals(NODES.get(0))) {
+                // The main's disk: blank, of the drill's size (the parameters only know whole GiB).
+                InstanceLayout l = new InstanceLayout(dataDir);
+                Files.createDirectories(l.mainDisk().getParent());
+                DiskCheck.expected(l.mainDisk(), options.diskBytes(), List.of());
+                if (options.guest()) {
+                    Path ext = externalDisk(dataDir);
+                    Files.createDirectories(ext.getParent());
+                    new QemuImg().create(ext, "qcow2", EXT_DISK_BYTES);
+                }
+            }
+            nodes.put(node, NodeProcess.start(node, config, new InstanceLayout(dataDir), scratch.resolve("logs")));
+        }
+        step("started " + String.join(", ", NODES) + " (logs in " + scratch.resolve("logs") + ")");
+    }
+
+    Path scratch() {
+        return scratch;
+    }
+
+    CuratorFramework client() {
+        return client;
+    }
+
+    ZkLayout layout() {
+        return layout;
+    }
+
+    NodeProcess node(String name) {
+        return nodes.get(name);
+    }
+
+    /** The guest workload's image; null with the qemu-io workload. */
+    GuestImage guest() {
+        return guest;
+    }
+
+    int guestPort() {
+        return guestPort;
+    }
+
+    String dataToVm() {
+        return dataToVm;
+    }
+
+    Duration stepTimeout() {
+        return stepTimeout;
+    }
+
+    /** What every drill instance has: three nodes, a small VM, no tap, backups every --interval. */
+    private ObjectNode baseParameters() {
+        ObjectNode p = new ObjectMapper().createObjectNode();
+        p.put("-sla-0-computer_guid", NODES.get(0));
+        p.put("-sla-1-computer_guid", NODES.get(1));
+        p.put("-sla-2-computer_guid", NODES.get(2));
+        p.put("ram-size", 256);
+        p.put("cpu-count", 1);
+        p.put("disk-size", 1);
+        p.put("use-tap", false);
+        p.put("resiliency-backup-periodicity", "@every " + options.intervalSeconds() + "s");
+        return p;
+    }
+
+    private Path writeParameters(ObjectNode p, String name) throws IOException {
+        Path file = scratch.resolve(name);
+        Files.writeString(file, p.toPrettyString() + "\n", StandardCharsets.UTF_8);
+        return file;
+    }
+
+    private Path writeParameters() throws IOException {
+        return writeParameters(baseParameters().put("use-nat", false), "parameters.json");
+    }
+
+    private Path writeNodeConfig(String node, Path dataDir, Path params, Path token, String connect, String base)
+            throws IOException {
+        ObjectMapper m = new ObjectMapper();
+        ObjectNode c = m.createObjectNode();
+        c.put("node", node);
+        c.put("instance", INSTANCE);
+        c.put("data-dir", dataDir.toString());
+        c.put("parameters", params.toString());
+        c.put("software-type", "kvm-resilient");
+        c.putObject("vnc").put("listen", "none");
+        ObjectNode qemu = c.putObject("qemu").put("accelerator", accelerator);
+        if (guest != null) {
+            // The tiny guest boots directly; its agent quiesces each backup (fsfreeze) when the image has one.
+            c.putObject("boot").put("kernel", guest.kernel().toString()).put("initrd", guest.initrd().toString())
+                    .put("append", GuestImage.append(guestPort, 10, options.guestLoad()));
+            if (guest.guestAgent()) {
+                qemu.put("guest-agent-socket", new InstanceLayout(dataDir).guestAgentSocket().toString());
+            }
+        }
+        c.putObject("zookeeper").put("connect", connect).put("base-path", base)
+                .put("session-timeout-ms", SESSION.toMillis()).put("suspend-bound-ms", SESSION.toMillis() / 2);
+        c.putObject("backup-server").put("bind", "127.0.0.1").put("port", 0).put("token-file", token.toString());
+        Path file = scratch.resolve(node + ".json");
+        Files.writeString(file, c.toPrettyString() + "\n", StandardCharsets.UTF_8);
+        return file;
+    }
+
+    /**
+     * The guest workload's parameters, one file per node: the same instance, but each node's
+     * external disk is in its own data folder (on one machine the nodes cannot share a path).
+     * The NAT is restricted: the guest is reached on its forward and reaches only 10.0.2.100.
+     */
+    private Path writeGuestParameters(String node, Path dataDir) throws IOException {
+        ObjectNode p = baseParameters();
+        p.put("use-nat", true);
+        p.put("nat-restrict-mode", true);
+        p.putArray("nat-rules").add(guestPort);
+        p.put("enable-http-server", true);
+        p.put("httpd-port", httpdPort);
+        p.put("data-to-vm", dataToVm);
+        p.put("authorized-key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDrill drill@resilient-kvm");
+        p.putObject("external-disk").putObject("ext").put("path", externalDisk(dataDir).toString()).put("format", "qcow2");
+        return writeParameters(p, "parameters-" + node + ".json");
+    }
+
+    static Path externalDisk(Path dataDir) {
+        return dataDir.resolve("external-disk").resolve("ext.qcow2");
+    }
+
+    private static int freePort() throws IOException {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    /** A guest port p whose host forward 10000 + p is free now (nat-rules allow p up to 55535). */
+    private static int freeGuestPort() throws IOException {
+        for (int i = 0; i < 100; i++) {
+            int port = freePort();
+            if (port > 10000 && port - 10000 <= 55535 && port != 10080) {
+                return port - 10000;
+            }
+        }
+        throw new IOException("found no free port between 10001 and 65535 for the guest's NAT forward");
+    }
+
+    private static byte[] random(int n) {
+        byte[] b = new byte[n];
+        new SecureRandom().nextBytes(b);
+        return b;
+    }
+
+    private void step(String what) {
+        steps.accept(what);
+    }
+
+    /** Stops every process it started; removes the scratch folder if {@code removeScratch}. */
+    void close(boolean removeScratch) {
+        for (NodeProcess n : nodes.values()) {
+            n.close();
+        }
+        if (client != null) {
+            client.close();
+        }
+        if (zk != null) {
+            zk.close();
+        }
+        if (scratch != null && removeScratch) {
+            try (Stream<Path> s = Files.walk(scratch)) {
+                for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
+            } catch (IOException e) {
+                out.println("could not remove " + scratch + ": " + e.getMessage());
+            }
+        }
+    }
+}
