@@ -196,7 +196,7 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
 
     private static Map<String, Peer> peers(JsonNode peers) {
         Map<String, Peer> all = new java.util.TreeMap<>();
-        peers.fields().forEachRemaining(e -> all.put(e.getKey(), new Peer(e.getValue().path("address").asText())));
+        peers.properties().forEach(e -> all.put(e.getKey(), new Peer(e.getValue().path("address").asText())));
         return all;
     }
 

@@ -8,21 +8,39 @@ import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
-/** The test's side of a {@link ZkShell} running in a bed host's namespace. */
+/**
+ * The test's side of a {@link ZkShell} running in a bed host's namespace. Every command carries a
+ * sequence number the shell echoes, and one reader thread hands the lines over: an answer is
+ * always matched to its own command, never to a line left over from an earlier one.
+ */
 public final class ShellClient implements AutoCloseable {
+    private static final String EOF = "\0eof";
     private final Process process;
     private final Writer in;
-    private final BufferedReader out;
+    private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+    private long sequence;
 
     private ShellClient(Process process) {
         this.process = process;
         this.in = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
-        this.out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+        BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+        Thread reader = new Thread(() -> {
+            try {
+                for (String line; (line = out.readLine()) != null;) {
+                    lines.add(line);
+                }
+            } catch (IOException e) {
+                // the shell was closed: the waiting send learns it from EOF
+            } finally {
+                lines.add(EOF);
+            }
+        }, "zk-shell-reader");
+        reader.setDaemon(true);
+        reader.start();
     }
 
     /** A shell on {@code host} connected to {@code connect}, authenticated as {@code auth} (user:password digests). */
@@ -43,29 +61,29 @@ public final class ShellClient implements AutoCloseable {
 
     /** Sends one command and returns the shell's answer ({@code OK ...} or {@code ERR ...}), within 30 s. */
     public synchronized String send(String command) throws IOException {
-        in.write(command + "\n");
+        String id = Long.toString(++sequence);
+        in.write(id + " " + command + "\n");
         in.flush();
-        CompletableFuture<String> line = CompletableFuture.supplyAsync(() -> {
-            try {
-                return out.readLine();
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        });
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         try {
-            String answer = line.get(30, TimeUnit.SECONDS);
-            if (answer == null) {
-                throw new IOException("the ZooKeeper shell ended (exit " + process.waitFor() + ") before answering: " + command);
+            while (true) {
+                String line = lines.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+                if (line == null) {
+                    close();
+                    throw new IOException("no answer within 30 s to: " + command);
+                }
+                if (line.equals(EOF)) {
+                    lines.add(EOF);
+                    throw new IOException("the ZooKeeper shell ended (exit " + process.waitFor() + ") before answering: " + command);
+                }
+                if (line.startsWith(id + " ")) {
+                    return line.substring(id.length() + 1);
+                }
+                // An answer to an earlier command (or stray output): not this command's.
             }
-            return answer;
-        } catch (TimeoutException e) {
-            close();
-            throw new IOException("no answer within 30 s to: " + command, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted waiting for: " + command, e);
-        } catch (ExecutionException e) {
-            throw new IOException("could not read the answer to: " + command, e.getCause());
         }
     }
 

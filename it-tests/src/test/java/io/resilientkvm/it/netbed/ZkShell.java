@@ -61,7 +61,11 @@ public final class ZkShell {
 
     /** Runs the command loop until stdin ends. */
     public static void run(CuratorFramework client, ZkAccess access, BufferedReader in, PrintStream out) throws Exception {
-        for (String line; (line = in.readLine()) != null;) {
+        for (String tagged; (tagged = in.readLine()) != null;) {
+            // "ID COMMAND": the answer goes back as "ID ANSWER", so the client matches it to its command.
+            int space = tagged.indexOf(' ');
+            String id = space < 0 ? tagged : tagged.substring(0, space);
+            String line = space < 0 ? "" : tagged.substring(space + 1);
             String[] w = line.strip().split(" ", 3);
             String answer;
             try {
@@ -94,7 +98,10 @@ public final class ZkShell {
             } catch (Exception e) {
                 answer = "ERR " + keeperCode(e).orElse(e.getClass().getSimpleName() + ": " + e.getMessage());
             }
-            out.println(answer);
+            // One line per answer, always: a message with a line break (some exceptions' have one)
+            // would leave a line for the next command to read, and every answer after it would be
+            // one behind (seen once in ten runs of ZkEnsembleIT: a create answered "OK v2").
+            out.println(id + " " + answer.replaceAll("\\R", " "));
             out.flush();
         }
     }
