@@ -12,7 +12,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import org.apache.curator.framework.CuratorFramework;
-import org.apache.curator.test.TestingServer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -30,21 +29,19 @@ class CatalogViewTest {
     @TempDir
     Path dir;
 
-    private TestingServer zk;
+    private ZkPair zk;
     private CuratorFramework main;
     private CuratorFramework clone;
 
     @BeforeEach
     void start() throws Exception {
-        zk = new TestingServer(-1, dir.resolve("zk").toFile(), true);
-        main = ZkClients.connect(ZkSettings.of(zk.getConnectString()));
-        clone = ZkClients.connect(ZkSettings.of(zk.getConnectString()));
+        zk = ZkPair.start(dir);
+        main = zk.main();
+        clone = zk.cloneClient();
     }
 
     @AfterEach
     void stop() throws Exception {
-        clone.close();
-        main.close();
         zk.close();
     }
 

@@ -1,6 +1,5 @@
 package io.resilientkvm.engine.zk;
 
-import org.apache.curator.test.TestingServer;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -25,22 +24,20 @@ class EpochStoreTest {
     @TempDir
     Path dir;
 
-    private TestingServer zk;
+    private ZkPair zk;
     private CuratorFramework main;
     private CuratorFramework clone;
     private final ZkLayout layout = new ZkLayout("/rkvm-test", "demo");
 
     @BeforeEach
     void start() throws Exception {
-        zk = new TestingServer(-1, dir.resolve("zk").toFile(), true);
-        main = ZkClients.connect(ZkSettings.of(zk.getConnectString()));
-        clone = ZkClients.connect(ZkSettings.of(zk.getConnectString()));
+        zk = ZkPair.start(dir);
+        main = zk.main();
+        clone = zk.cloneClient();
     }
 
     @AfterEach
     void stop() throws Exception {
-        clone.close();
-        main.close();
         zk.close();
     }
 
