@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalInt;
 
 /**
  * A node's configuration file ({@code node-config-schema.json}): which node this is, where the
@@ -25,17 +26,66 @@ import java.util.Optional;
  * Relative paths are resolved against the directory of the file.
  */
 public record NodeConfig(String node, String instance, Path dataDir, Path parameters, boolean resilient, VmHost host,
-        Zookeeper zookeeper, BackupServer backupServer, Map<String, Peer> peers, Importer importer) {
+        Zookeeper zookeeper, BackupServer backupServer, Map<String, Peer> peers, Importer importer, Optional<Identity> tls,
+        Optional<PeerChannel> peerChannel) {
+
+    /** This node's TLS identity ({@code tls}): its key and certificate in a PKCS12 keystore. */
+    public record Identity(Path keystore, Path keystorePasswordFile) {
+        public Identity {
+            Objects.requireNonNull(keystore, "keystore");
+            Objects.requireNonNull(keystorePasswordFile, "keystorePasswordFile");
+        }
+    }
+
+    /** The mutual-TLS channel between the nodes ({@code peer-channel}). */
+    public record PeerChannel(String bind, int port) {
+        public PeerChannel {
+            Objects.requireNonNull(bind, "bind");
+        }
+    }
+
+    /**
+     * TLS to ZooKeeper ({@code zookeeper.tls}); the client keystore, when empty, is the node's
+     * {@link Identity}.
+     */
+    public record ZkTls(Path truststore, Path truststorePasswordFile, Optional<Path> keystore,
+            Optional<Path> keystorePasswordFile) {
+        public ZkTls {
+            Objects.requireNonNull(truststore, "truststore");
+            Objects.requireNonNull(truststorePasswordFile, "truststorePasswordFile");
+            Objects.requireNonNull(keystore, "keystore");
+            Objects.requireNonNull(keystorePasswordFile, "keystorePasswordFile");
+        }
+    }
 
     /** A clone's importer: the bytes that must stay free on its repository's file system after a download. */
     public record Importer(long freeSpaceReserveBytes) {
         public static final Importer DEFAULT = new Importer(1L << 30);
     }
 
-    /** Another node of the instance ({@code peers.NODE}): the address its backup server is trusted at. */
-    public record Peer(String address) {
+    /**
+     * Another node of the instance ({@code peers.NODE}): the address it is trusted at, the
+     * certificate (a PEM file, or its SHA-256 fingerprint) it must present, the token it presents
+     * to this node's backup server, and its peer channel's port.
+     */
+    public record Peer(String address, Optional<Path> certificate, Optional<String> fingerprint, Optional<Path> tokenFile,
+            OptionalInt channelPort) {
         public Peer {
             Objects.requireNonNull(address, "address");
+            Objects.requireNonNull(certificate, "certificate");
+            Objects.requireNonNull(fingerprint, "fingerprint");
+            Objects.requireNonNull(tokenFile, "tokenFile");
+            Objects.requireNonNull(channelPort, "channelPort");
+        }
+
+        /** A peer known by its address only (no pinned certificate, token or channel). */
+        public Peer(String address) {
+            this(address, Optional.empty(), Optional.empty(), Optional.empty(), OptionalInt.empty());
+        }
+
+        /** True when a certificate or fingerprint pins this peer's identity. */
+        public boolean pinned() {
+            return certificate.isPresent() || fingerprint.isPresent();
         }
     }
 
@@ -45,13 +95,19 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
      * means no authentication and open znodes (a lab on one machine).
      */
     public record Zookeeper(String connect, String basePath, Duration sessionTimeout, Duration suspendBound,
-            Optional<ZkAccess> access) {
+            Optional<ZkAccess> access, Optional<ZkTls> tls) {
         public Zookeeper {
             Objects.requireNonNull(access, "access");
+            Objects.requireNonNull(tls, "tls");
+        }
+
+        public Zookeeper(String connect, String basePath, Duration sessionTimeout, Duration suspendBound,
+                Optional<ZkAccess> access) {
+            this(connect, basePath, sessionTimeout, suspendBound, access, Optional.empty());
         }
 
         public Zookeeper(String connect, String basePath, Duration sessionTimeout, Duration suspendBound) {
-            this(connect, basePath, sessionTimeout, suspendBound, Optional.empty());
+            this(connect, basePath, sessionTimeout, suspendBound, Optional.empty(), Optional.empty());
         }
     }
 
@@ -82,6 +138,15 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
         Objects.requireNonNull(host, "host");
         peers = Map.copyOf(peers);
         Objects.requireNonNull(importer, "importer");
+        Objects.requireNonNull(tls, "tls");
+        Objects.requireNonNull(peerChannel, "peerChannel");
+    }
+
+    /** Without a TLS identity or peer channel. */
+    public NodeConfig(String node, String instance, Path dataDir, Path parameters, boolean resilient, VmHost host,
+            Zookeeper zookeeper, BackupServer backupServer, Map<String, Peer> peers, Importer importer) {
+        this(node, instance, dataDir, parameters, resilient, host, zookeeper, backupServer, peers, importer, Optional.empty(),
+                Optional.empty());
     }
 
     /** A node without configured peers (every node on one machine: any announced main address is taken), importer defaults. */
@@ -147,12 +212,29 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
                 base.resolve(c.path("parameters").asText()), "kvm-resilient".equals(c.path("software-type").asText()), host,
                 new Zookeeper(zk.path("connect").asText(), basePath,
                         Duration.ofMillis(zk.path("session-timeout-ms").asLong()), Duration.ofMillis(zk.path("suspend-bound-ms").asLong()),
-                        access),
+                        access, zkTls(zk.path("tls"), base)),
                 new BackupServer(bs.path("bind").asText(), bs.path("port").asInt(), optional(bs, "token-file").map(base::resolve),
                         optional(bs, "keystore").map(base::resolve), optional(bs, "keystore-password-file").map(base::resolve),
                         limits(bs.path("limits")), optional(bs, "advertise")),
-                peers(c.path("peers")),
-                new Importer(c.path("importer").path("free-space-reserve-bytes").asLong(Importer.DEFAULT.freeSpaceReserveBytes())));
+                peers(c.path("peers"), base),
+                new Importer(c.path("importer").path("free-space-reserve-bytes").asLong(Importer.DEFAULT.freeSpaceReserveBytes())),
+                identity(c.path("tls"), base), peerChannel(c.path("peer-channel")));
+    }
+
+    private static Optional<Identity> identity(JsonNode t, Path base) {
+        return t.isObject() ? Optional.of(new Identity(base.resolve(t.path("keystore").asText()),
+                base.resolve(t.path("keystore-password-file").asText()))) : Optional.empty();
+    }
+
+    private static Optional<PeerChannel> peerChannel(JsonNode p) {
+        return p.isObject() ? Optional.of(new PeerChannel(p.path("bind").asText("127.0.0.1"), p.path("port").asInt()))
+                : Optional.empty();
+    }
+
+    private static Optional<ZkTls> zkTls(JsonNode t, Path base) {
+        return t.isObject() ? Optional.of(new ZkTls(base.resolve(t.path("truststore").asText()),
+                base.resolve(t.path("truststore-password-file").asText()), optional(t, "keystore").map(base::resolve),
+                optional(t, "keystore-password-file").map(base::resolve))) : Optional.empty();
     }
 
     /** {@code backup-server.limits}: each key absent takes its default; a bad combination is bad input. */
@@ -194,9 +276,14 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
                 Duration.ofSeconds(d.path("deadline-seconds").asLong(DownloadLimits.DEFAULT_DEADLINE.toSeconds())), roots);
     }
 
-    private static Map<String, Peer> peers(JsonNode peers) {
+    private static Map<String, Peer> peers(JsonNode peers, Path base) {
         Map<String, Peer> all = new java.util.TreeMap<>();
-        peers.properties().forEach(e -> all.put(e.getKey(), new Peer(e.getValue().path("address").asText())));
+        peers.properties().forEach(e -> {
+            JsonNode p = e.getValue();
+            all.put(e.getKey(), new Peer(p.path("address").asText(), optional(p, "certificate").map(base::resolve),
+                    optional(p, "fingerprint"), optional(p, "token-file").map(base::resolve),
+                    p.has("channel-port") ? OptionalInt.of(p.path("channel-port").asInt()) : OptionalInt.empty()));
+        });
         return all;
     }
 
