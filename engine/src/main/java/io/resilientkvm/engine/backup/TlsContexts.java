@@ -8,9 +8,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
+import javax.net.ssl.KeyManager;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
  * The TLS contexts of the backup server's wire contract (see {@code docs/backup-server.md}):
@@ -22,16 +25,40 @@ public final class TlsContexts {
 
     /** The backup server's context: its key and certificate from {@code keystore}. */
     public static SSLContext serving(Path keystore, Path passwordFile) throws BadInputException {
-        char[] password = SecretFiles.readSecret(passwordFile, "backup-server.keystore-password-file").toCharArray();
+        return context(keyManagers(keystore, passwordFile, "backup-server.keystore"), null);
+    }
+
+    /**
+     * A context presenting this node's key and certificate from {@code keystore} and trusting
+     * exactly {@code trust}: both sides of a mutual-TLS connection between nodes.
+     *
+     * @param setting the configuration key {@code keystore} came from, named in errors (e.g. {@code tls.keystore})
+     */
+    public static SSLContext mutual(Path keystore, Path passwordFile, String setting, X509ExtendedTrustManager trust)
+            throws BadInputException {
+        return context(keyManagers(keystore, passwordFile, setting), new TrustManager[] {trust});
+    }
+
+    /** The key managers of a PKCS12 keystore whose password is in {@code passwordFile}. */
+    public static KeyManager[] keyManagers(Path keystore, Path passwordFile, String setting) throws BadInputException {
+        char[] password = SecretFiles.readSecret(passwordFile, setting + "-password-file").toCharArray();
         try {
             KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
             kmf.init(load(keystore, password), password);
-            SSLContext ctx = SSLContext.getInstance("TLS");
-            ctx.init(kmf.getKeyManagers(), null, null);
-            return ctx;
+            return kmf.getKeyManagers();
         } catch (IOException | GeneralSecurityException e) {
-            throw new BadInputException("backup-server.keystore: cannot load PKCS12 keystore " + keystore + " ("
-                    + e.getMessage() + "); check the file and backup-server.keystore-password-file", e);
+            throw new BadInputException(setting + ": cannot load PKCS12 keystore " + keystore + " ("
+                    + e.getMessage() + "); check the file and " + setting + "-password-file", e);
+        }
+    }
+
+    private static SSLContext context(KeyManager[] keys, TrustManager[] trust) {
+        try {
+            SSLContext ctx = SSLContext.getInstance("TLS");
+            ctx.init(keys, trust, null);
+            return ctx;
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("the JVM has no TLS", e);
         }
     }
 
