@@ -99,8 +99,8 @@ public final class NodeAgent implements AutoCloseable {
             NodeContext ctx = NodeContext.open(config);
             parts.add("ZooKeeper session", ctx.client());
             // Announce FENCED from the first moment when fenced, so nobody mistakes it for a clone.
-            boolean fenced = FenceMarker.of(config.layout()).isFenced()
-                    || new FencedNodes(ctx.client(), ctx.layout()).isFenced(config.node());
+            boolean fenced = (FenceMarker.of(config.layout()).isFenced()
+                    || new FencedNodes(ctx.client(), ctx.layout()).isFenced(config.node())) && !Rejoin.clearIfSafe(ctx);
             Membership membership = parts.start("member znode", () -> Membership.register(ctx.client(), ctx.layout(),
                     new MemberInfo(config.node(), fenced ? Role.FENCED : Role.CLONE, "", -1, Instant.now()),
                     REGISTER_TIMEOUT_MS));

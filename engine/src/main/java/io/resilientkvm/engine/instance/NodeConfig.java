@@ -27,7 +27,7 @@ import java.util.OptionalInt;
  */
 public record NodeConfig(String node, String instance, Path dataDir, Path parameters, boolean resilient, VmHost host,
         Zookeeper zookeeper, BackupServer backupServer, Map<String, Peer> peers, Importer importer, Optional<Identity> tls,
-        Optional<PeerChannel> peerChannel) {
+        Optional<PeerChannel> peerChannel, boolean automaticRejoin) {
 
     /** This node's TLS identity ({@code tls}): its key and certificate in a PKCS12 keystore. */
     public record Identity(Path keystore, Path keystorePasswordFile) {
@@ -142,6 +142,13 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
         Objects.requireNonNull(peerChannel, "peerChannel");
     }
 
+    /** Rejoining automatically ({@code rejoin: automatic}, the default). */
+    public NodeConfig(String node, String instance, Path dataDir, Path parameters, boolean resilient, VmHost host,
+            Zookeeper zookeeper, BackupServer backupServer, Map<String, Peer> peers, Importer importer, Optional<Identity> tls,
+            Optional<PeerChannel> peerChannel) {
+        this(node, instance, dataDir, parameters, resilient, host, zookeeper, backupServer, peers, importer, tls, peerChannel, true);
+    }
+
     /** Without a TLS identity or peer channel. */
     public NodeConfig(String node, String instance, Path dataDir, Path parameters, boolean resilient, VmHost host,
             Zookeeper zookeeper, BackupServer backupServer, Map<String, Peer> peers, Importer importer) {
@@ -218,7 +225,8 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
                         limits(bs.path("limits")), optional(bs, "advertise")),
                 peers(c.path("peers"), base),
                 new Importer(c.path("importer").path("free-space-reserve-bytes").asLong(Importer.DEFAULT.freeSpaceReserveBytes())),
-                identity(c.path("tls"), base), peerChannel(c.path("peer-channel")));
+                identity(c.path("tls"), base), peerChannel(c.path("peer-channel")),
+                !"manual".equals(c.path("rejoin").asText("automatic")));
     }
 
     private static Optional<Identity> identity(JsonNode t, Path base) {
