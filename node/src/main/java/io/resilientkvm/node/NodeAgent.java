@@ -9,6 +9,8 @@ import io.resilientkvm.engine.lifecycle.ComponentStack;
 import io.resilientkvm.engine.lifecycle.LifecycleState;
 import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.engine.zk.EpochStore;
+import io.resilientkvm.node.peer.PeerChannelServer;
+import io.resilientkvm.node.peer.PeerChannelSettings;
 import io.resilientkvm.takeover.fencing.FenceMarker;
 import io.resilientkvm.takeover.fencing.FenceReason;
 import io.resilientkvm.takeover.membership.MemberInfo;
@@ -94,6 +96,7 @@ public final class NodeAgent implements AutoCloseable {
             throw new BadInputException("software-type: the node agent runs resilient instances only; set \"software-type\":"
                     + " \"kvm-resilient\" in the node config, or run a plain VM with bin/kvm run");
         }
+        Optional<PeerChannelSettings> channel = PeerChannelSettings.of(config); // bad input before anything starts
         ComponentStack parts = new ComponentStack("node agent " + config.node());
         try {
             NodeContext ctx = NodeContext.open(config);
@@ -104,6 +107,9 @@ public final class NodeAgent implements AutoCloseable {
             Membership membership = parts.start("member znode", () -> Membership.register(ctx.client(), ctx.layout(),
                     new MemberInfo(config.node(), fenced ? Role.FENCED : Role.CLONE, "", -1, Instant.now()),
                     REGISTER_TIMEOUT_MS));
+            if (channel.isPresent()) { // for as long as the agent runs, whatever its role
+                parts.start("peer channel", () -> PeerChannelServer.start(channel.get(), new AgentPeerView(config, membership)));
+            }
             NodeAgent agent = new NodeAgent(ctx, membership, parts, restore);
             parts.add("agent threads", agent::stopThreads);
             parts.add("role", agent::closeRole);

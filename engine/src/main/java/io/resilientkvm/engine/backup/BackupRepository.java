@@ -77,6 +77,15 @@ public final class BackupRepository {
         return Optional.empty();
     }
 
+    /** The newest complete backup of each disk that has one, in disk order. */
+    public List<BackupManifest> newestBackups() throws IOException, BadInputException {
+        List<BackupManifest> newest = new ArrayList<>();
+        for (String device : devices()) {
+            newestBackup(device).ifPresent(newest::add);
+        }
+        return newest;
+    }
+
     private static Chain readChain(String device, Path dir) throws IOException, BadInputException {
         List<BackupManifest> backups = new ArrayList<>();
         try (Stream<Path> files = Files.list(dir)) {

@@ -73,6 +73,13 @@ public final class PinnedTrust {
         return new PinnedTrust(one);
     }
 
+    /** The pinned certificates, by node name (what a server logs at start). */
+    public Map<String, Fingerprint> pinned() {
+        Map<String, Fingerprint> byNode = new java.util.TreeMap<>();
+        nodes.forEach((f, n) -> byNode.put(n, f));
+        return byNode;
+    }
+
     /** True when no peer is pinned. */
     public boolean isEmpty() {
         return nodes.isEmpty();

@@ -394,9 +394,8 @@ public final class ImporterService implements AutoCloseable {
     /** The newest verified backup of each disk held here. */
     public List<ImporterStatus.Point> heldPoints() throws IOException, BadInputException {
         List<ImporterStatus.Point> points = new ArrayList<>();
-        for (String device : repository.devices()) {
-            repository.newestBackup(device).ifPresent(m -> points.add(new ImporterStatus.Point(m.device(), m.chainId(),
-                    m.sequence(), m.file(), m.startedAt())));
+        for (BackupManifest m : repository.newestBackups()) {
+            points.add(new ImporterStatus.Point(m.device(), m.chainId(), m.sequence(), m.file(), m.startedAt()));
         }
         return points;
     }
