@@ -16,9 +16,12 @@ import java.util.Optional;
  * @param accelerator    auto, kvm or tcg
  * @param workload       guest (the tiny Linux guest) or qemu-io (patterns written through QMP, no OS)
  * @param guestLoad      with the guest: also run its bulk writer (4 MiB fsync'ed blocks, as fast as it can)
+ * @param bed            the network bed the drill runs on (its id, see NetBed#attach), the drill itself on its
+ *                       operator host; empty on one machine
  */
 record DrillOptions(long diskBytes, int rounds, int backupsPerRound, int intervalSeconds, Optional<Path> scratch,
-        boolean keep, Optional<String> zookeeper, String accelerator, String workload, boolean guestLoad) {
+        boolean keep, Optional<String> zookeeper, String accelerator, String workload, boolean guestLoad,
+        Optional<String> bed) {
     boolean guest() {
         return "guest".equals(workload);
     }

@@ -117,7 +117,7 @@ abstract class DrillRound {
 
     /** The old main comes back: an operator clears its fence and it rejoins as a clone. */
     void rejoin(String oldMain) throws OperatorException, IOException, InterruptedException {
-        int exit = runCli(List.of("io.resilientkvm.cli.takeover.TakeoverCommand", "clear-fence", "--config",
+        int exit = runCli(oldMain, List.of("io.resilientkvm.cli.takeover.TakeoverCommand", "clear-fence", "--config",
                 node(oldMain).config().toString(), "--yes"), "clear-fence-" + oldMain);
         report.check(oldMain + ": fence cleared by the operator", exit == 0, "exit " + exit);
         node(oldMain).launch();
@@ -126,12 +126,14 @@ abstract class DrillRound {
     }
 
     int runTakeover(String candidate) throws IOException, InterruptedException, OperatorException {
-        return runCli(List.of("io.resilientkvm.cli.takeover.TakeoverCommand", "--config",
+        return runCli(candidate, List.of("io.resilientkvm.cli.takeover.TakeoverCommand", "--config",
                 node(candidate).config().toString(), "--yes"), "takeover-" + candidate);
     }
 
-    int runCli(List<String> args, String logName) throws IOException, InterruptedException, OperatorException {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+    /** A command of the project's CLI run as a separate JVM on {@code node}'s host (its namespace on a bed). */
+    int runCli(String node, List<String> args, String logName) throws IOException, InterruptedException, OperatorException {
+        List<String> cmd = new ArrayList<>(cluster.inside(node));
+        cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path")));
         cmd.addAll(args);
         Path log = scratch.resolve("logs").resolve(logName + ".log");

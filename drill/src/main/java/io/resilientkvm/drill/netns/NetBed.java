@@ -183,9 +183,14 @@ public final class NetBed implements AutoCloseable {
         LOG.info("healed {} ({})", host.name(), host.address());
     }
 
+    /** The prefix that runs a command inside {@code host}'s namespace. */
+    public List<String> inside(Host host) {
+        return List.of("ip", "netns", "exec", host.namespace());
+    }
+
     /** Starts {@code command} inside {@code host}'s namespace, output appended to {@code log}; killed by {@link #close}. */
     public Process start(Host host, List<String> command, Path log) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", host.namespace()));
+        List<String> cmd = new ArrayList<>(inside(host));
         cmd.addAll(command);
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
@@ -195,9 +200,14 @@ public final class NetBed implements AutoCloseable {
 
     /** Like {@link #start} but with stdin and stdout as pipes to the caller (stderr to {@code log}). */
     public Process startPiped(Host host, List<String> command, Path log) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", host.namespace()));
+        return startPiped(host, command, ProcessBuilder.Redirect.appendTo(log.toFile()));
+    }
+
+    /** Like {@link #start} but with stdin and stdout as pipes to the caller, stderr to {@code stderr}. */
+    public Process startPiped(Host host, List<String> command, ProcessBuilder.Redirect stderr) throws IOException {
+        List<String> cmd = new ArrayList<>(inside(host));
         cmd.addAll(command);
-        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        Process p = new ProcessBuilder(cmd).redirectError(stderr).start();
         processes.add(p);
         return p;
     }
