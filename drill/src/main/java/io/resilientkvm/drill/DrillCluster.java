@@ -27,6 +27,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 import org.apache.curator.framework.CuratorFramework;
@@ -42,7 +43,7 @@ final class DrillCluster {
     private static final String INSTANCE = "drill";
     private static final long EXT_DISK_BYTES = 64L << 20;
     static final List<String> NODES = List.of("node-a", "node-b", "node-c");
-    private static final Duration SESSION = Duration.ofSeconds(4);
+    static final Duration SESSION = Duration.ofSeconds(4);
     static final Duration STEP_TIMEOUT = Duration.ofMinutes(3);
     /** The tiny guest under TCG boots in 15-30 s and writes slowly: its steps get twice the time. */
     private Duration stepTimeout = STEP_TIMEOUT;
@@ -191,6 +192,21 @@ final class DrillCluster {
     /** What runs a command on {@code node}'s host: {@code ip netns exec NS} on a bed, nothing on one machine. */
     List<String> inside(String node) {
         return bed == null ? List.of() : bed.inside(host(node));
+    }
+
+    /** Takes {@code node}'s host link down (on a bed). */
+    void cut(String node) throws IOException {
+        bed.cut(host(node));
+    }
+
+    /** Brings {@code node}'s host link back (on a bed). */
+    void heal(String node) throws IOException {
+        bed.heal(host(node));
+    }
+
+    /** The address of {@code node}'s host on a bed; empty on one machine. */
+    Optional<String> hostAddress(String node) {
+        return bed == null ? Optional.empty() : Optional.of(host(node).address());
     }
 
     /** The address {@code node}'s NAT forwards (the guest's HTTP) listen on. */

@@ -66,6 +66,11 @@ public final class DrillCommand extends CliCommand {
             + " host's address; the drill's checks from an operator host (198.18.0.10)")
     boolean hosts;
 
+    @Option(names = "--disaster", defaultValue = "kill", description = "kill (SIGKILL of the main's agent and VM) or, with --hosts,"
+            + " cut (the main's host link down: it must fence itself; the link comes back after the takeover and the old main"
+            + " rejoins as a clone); default ${DEFAULT-VALUE}")
+    String disaster;
+
     /** Set by the bed's owner when it runs the drill on the operator host (see {@link #onBed}). */
     @Option(names = "--bed", hidden = true, paramLabel = "ID")
     String bed;
@@ -100,6 +105,12 @@ public final class DrillCommand extends CliCommand {
         if (guestLoad && !"guest".equals(workload)) {
             throw new BadInputException("--guest-load needs --workload guest");
         }
+        if (!disaster.matches("kill|cut")) {
+            throw new BadInputException("--disaster " + disaster + ": give kill or cut");
+        }
+        if ("cut".equals(disaster) && !hosts) {
+            throw new BadInputException("--disaster cut needs --hosts: a link can only be cut between namespaced hosts");
+        }
         if (hosts && zookeeper != null) {
             throw new BadInputException("--zookeeper with --hosts: the namespace drill runs its own ensemble on the hosts; give one or the other");
         }
@@ -112,7 +123,7 @@ public final class DrillCommand extends CliCommand {
         }
         PrintWriter out = out();
         DrillOptions options = new DrillOptions(diskMiB << 20, rounds, backups, interval, Optional.ofNullable(dir), keep,
-                Optional.ofNullable(zookeeper), accel, workload, guestLoad, Optional.ofNullable(bed));
+                Optional.ofNullable(zookeeper), accel, workload, guestLoad, disaster, Optional.ofNullable(bed));
         DrillReport report;
         try (Drill drill = new Drill(options, json ? new PrintWriter(err(), true) : out)) {
             // Ctrl-C or SIGTERM: stop every process the drill started before the JVM goes.

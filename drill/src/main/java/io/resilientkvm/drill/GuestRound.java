@@ -12,7 +12,6 @@ import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.engine.zk.ImporterStatus;
 import io.resilientkvm.engine.zk.ImporterStatusStore;
 import io.resilientkvm.engine.zk.ManifestCatalog;
-import io.resilientkvm.takeover.membership.Membership;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -83,10 +82,7 @@ final class GuestRound extends DrillRound {
             step(String.format(Locale.ROOT, "guest bulk writes while backups ran: %.1f MiB/s", mibps));
         }
         Instant kill = Instant.now();
-        node(main).killHard();
-        step("DISASTER: SIGKILL of " + main + "'s agent and VM");
-        await("ZooKeeper notices " + main + " is gone", () ->
-                Membership.list(client, layout).containsKey(main) ? Optional.empty() : Optional.of(true));
+        disaster(round, main, candidate);
         // What the candidate holds now is what the takeover restores: nothing is published any more.
         ImporterStatus.Point mainPoint = statuses.read(candidate).flatMap(st -> st.point(DEVICE)).orElseThrow(() ->
                 new OperationFailedException(candidate + " holds no backup of " + DEVICE));
@@ -107,6 +103,7 @@ final class GuestRound extends DrillRound {
                 + " bin/takeover started", candidate, newEpoch.number(), rtoVm, rto));
         report.check("round " + round + ": the restored guest boots and answers HTTP on the NAT forward " + newAt + ":" + hostPort,
                 answered.valid(), answered.type() + " #" + answered.seq());
+        afterCut(round, main);
         report.check("round " + round + ": epoch moved by one", newEpoch.number() == epoch.number() + 1,
                 epoch.number() + " -> " + newEpoch.number());
         report.check("round " + round + ": old main " + main + " is fenced", isFenced(main), layout.fencedPath(main));

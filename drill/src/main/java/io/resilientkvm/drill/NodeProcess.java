@@ -69,6 +69,16 @@ final class NodeProcess implements AutoCloseable {
         return log;
     }
 
+    /** Completes when the agent's process ends (at once if none runs). */
+    java.util.concurrent.CompletableFuture<Process> onExit() {
+        return process == null ? java.util.concurrent.CompletableFuture.completedFuture(null) : process.onExit();
+    }
+
+    /** The agent's exit code; -1 while it runs or if it never ran. */
+    int exitValue() {
+        return process == null || process.isAlive() ? -1 : process.exitValue();
+    }
+
     boolean isAlive() {
         return process != null && process.isAlive();
     }
