@@ -4,6 +4,7 @@ import io.resilientkvm.drill.guest.GuestAccelerator;
 import io.resilientkvm.drill.guest.GuestImage;
 import io.resilientkvm.drill.netns.NetBed;
 import io.resilientkvm.drill.netns.NetnsSecrets;
+import io.resilientkvm.drill.netns.TcpRelay;
 import io.resilientkvm.drill.netns.ZkEnsemble;
 import io.resilientkvm.engine.disk.QemuImg;
 import io.resilientkvm.engine.error.BadInputException;
@@ -125,6 +126,9 @@ final class DrillCluster {
             guestPort = freeGuestPort();
             httpdPort = freePort();
             dataToVm = "drill data " + HexFormat.of().formatHex(random(8));
+            if (bed != null) {
+                startRelays();
+            }
             step("guest workload: " + guest.kernelPackage() + ", accelerator " + accelerator + ", HTTP on "
                     + (bed == null ? "127.0.0.1" : "the main's address") + ":" + (10000 + guestPort) + ", guest agent " + (guest.guestAgent() ? "on (backups quiesced)" : "off: "
                     + guest.guestAgentNote()));
@@ -209,7 +213,7 @@ final class DrillCluster {
         return bed == null ? Optional.empty() : Optional.of(host(node).address());
     }
 
-    /** The address {@code node}'s NAT forwards (the guest's HTTP) listen on. */
+    /** The address the drill reaches {@code node}'s NAT forward (the guest's HTTP) at: loopback, or its host's relay on a bed. */
     String guestAddress(String node) {
         return bed == null ? "127.0.0.1" : host(node).address();
     }
@@ -278,12 +282,28 @@ final class DrillCluster {
         NetnsSecrets.merge(c, secrets.fragments().get(node));
         String address = host(node).address();
         ((ObjectNode) c.get("backup-server")).put("bind", address).put("advertise", address);
-        c.putObject("network").put("ipv4", address).put("ipv6", "");
+        // The NAT forward stays on the host's loopback, reached from the bed through a relay (see startRelays).
+        c.putObject("network").put("ipv4", "127.0.0.1").put("ipv6", "");
         ObjectNode peers = c.putObject("peers");
         for (String other : NODES) {
             if (!other.equals(node)) {
                 peers.putObject(other).put("address", host(other).address());
             }
+        }
+    }
+
+    /**
+     * On every host a {@link TcpRelay} from its bed address to the guest's NAT forward on its
+     * loopback, so the drill on the operator host reaches the guest wherever it runs: the tiny
+     * guest has no default route and answers only what the NAT shows from its gateway, which a
+     * forward on a bed address would not (QEMU shows a non-loopback peer's own address).
+     */
+    private void startRelays() throws IOException {
+        String port = Integer.toString(10000 + guestPort);
+        for (String node : NODES) {
+            NetBed.Host h = host(node);
+            bed.start(h, NetBed.java(List.of("-Xmx32m", "-XX:TieredStopAtLevel=1"), TcpRelay.class.getName(),
+                    List.of(h.address(), port, "127.0.0.1", port)), scratch.resolve("relay-" + h.name() + ".log"));
         }
     }
 

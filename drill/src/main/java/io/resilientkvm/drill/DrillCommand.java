@@ -156,7 +156,9 @@ public final class DrillCommand extends CliCommand {
         try (NetBed netBed = NetBed.create(DrillCluster.NODES.size(), true)) {
             args.set(args.size() - 1, netBed.id());
             Process drill = netBed.startPiped(netBed.operator().orElseThrow(),
-                    NetBed.java(List.of("-Xmx256m"), DrillCommand.class.getName(), args), ProcessBuilder.Redirect.INHERIT);
+                    NetBed.java(List.of("-Xmx256m",
+                            // The commands' logging (to stderr): stdout carries the report, JSON with --json.
+                            "-Dlogback.configurationFile=logback.xml"), DrillCommand.class.getName(), args), ProcessBuilder.Redirect.INHERIT);
             drill.getOutputStream().close();
             PrintWriter out = out();
             Thread copy = new Thread(() -> {
