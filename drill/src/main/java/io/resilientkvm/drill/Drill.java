@@ -43,7 +43,8 @@ final class Drill implements AutoCloseable {
                 String candidate = NODES.get((i + 1) % NODES.size());
                 String other = NODES.get((i + 2) % NODES.size());
                 rounds.run(round, main, candidate, other);
-                if (round < options.rounds()) {
+                // After a cut the link comes back and the old main rejoins in every round: it is part of the disaster.
+                if (round < options.rounds() || options.cut()) {
                     rounds.rejoin(main);
                 }
                 main = candidate;

@@ -2,6 +2,10 @@ package io.resilientkvm.drill;
 
 import io.resilientkvm.drill.guest.GuestAccelerator;
 import io.resilientkvm.drill.guest.GuestImage;
+import io.resilientkvm.drill.netns.NetBed;
+import io.resilientkvm.drill.netns.NetnsSecrets;
+import io.resilientkvm.drill.netns.TcpRelay;
+import io.resilientkvm.drill.netns.ZkEnsemble;
 import io.resilientkvm.engine.disk.QemuImg;
 import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperatorException;
@@ -24,6 +28,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 import org.apache.curator.framework.CuratorFramework;
@@ -31,12 +36,15 @@ import org.apache.curator.framework.CuratorFramework;
 /**
  * The drill's machine: a ZooKeeper (embedded or given), a main and two clones as separate
  * node processes, their parameters and node configs in a scratch folder, and their tear-down.
+ * On a network bed ({@link DrillOptions#bed()}; this JVM runs on its operator host): node N+1
+ * runs on host N with one server of a 3-server ensemble, ZooKeeper ACLs on, its backup server
+ * and NAT forwards on the host's bed address, and the other nodes as its peers.
  */
 final class DrillCluster {
     private static final String INSTANCE = "drill";
     private static final long EXT_DISK_BYTES = 64L << 20;
     static final List<String> NODES = List.of("node-a", "node-b", "node-c");
-    private static final Duration SESSION = Duration.ofSeconds(4);
+    static final Duration SESSION = Duration.ofSeconds(4);
     static final Duration STEP_TIMEOUT = Duration.ofMinutes(3);
     /** The tiny guest under TCG boots in 15-30 s and writes slowly: its steps get twice the time. */
     private Duration stepTimeout = STEP_TIMEOUT;
@@ -47,6 +55,9 @@ final class DrillCluster {
     private final Map<String, NodeProcess> nodes = new LinkedHashMap<>();
     private Path scratch;
     private EmbeddedZooKeeper zk;
+    private NetBed bed;
+    private ZkEnsemble ensemble;
+    private NetnsSecrets secrets;
     private CuratorFramework client;
     private ZkLayout layout;
     private GuestImage guest;
@@ -78,17 +89,30 @@ final class DrillCluster {
         }
         step("scratch folder " + scratch);
         String connect;
-        if (options.zookeeper().isPresent()) {
+        String base = "/resilient-kvm-drill/" + HexFormat.of().formatHex(random(4));
+        layout = new ZkLayout(base, INSTANCE);
+        ZkSettings settings;
+        if (options.bed().isPresent()) {
+            bed = NetBed.attach(options.bed().get(), NODES.size(), true);
+            ensemble = ZkEnsemble.start(bed, scratch.resolve("zookeeper"));
+            connect = ensemble.connectString();
+            secrets = NetnsSecrets.create(scratch.resolve("secrets"), NODES);
+            step("network bed " + bed.id() + ": " + String.join(", ", NODES.stream().map(n -> n + " on " + host(n).address()).toList())
+                    + ", this drill on " + bed.operator().orElseThrow().address() + "; ZooKeeper ensemble " + connect + " with ACLs");
+            // The ensemble elects a leader first: give the first connection time for it.
+            settings = new ZkSettings(connect, ZkSettings.DEFAULT_SESSION_TIMEOUT, Duration.ofSeconds(60), true)
+                    .withAccess(secrets.operatorAccess(layout));
+        } else if (options.zookeeper().isPresent()) {
             connect = options.zookeeper().get();
             step("using ZooKeeper at " + connect);
+            settings = ZkSettings.of(connect);
         } else {
             zk = EmbeddedZooKeeper.start(scratch.resolve("zookeeper"), 0);
             connect = zk.connectString();
             step("embedded ZooKeeper at " + connect);
+            settings = ZkSettings.of(connect);
         }
-        String base = "/resilient-kvm-drill/" + HexFormat.of().formatHex(random(4));
-        layout = new ZkLayout(base, INSTANCE);
-        client = ZkClients.connect(ZkSettings.of(connect));
+        client = ZkClients.connect(settings);
         Path token = scratch.resolve("backup.token");
         Files.writeString(token, HexFormat.of().formatHex(random(32)) + "\n");
         Files.setPosixFilePermissions(token, PosixFilePermissions.fromString("rw-------"));
@@ -102,8 +126,11 @@ final class DrillCluster {
             guestPort = freeGuestPort();
             httpdPort = freePort();
             dataToVm = "drill data " + HexFormat.of().formatHex(random(8));
-            step("guest workload: " + guest.kernelPackage() + ", accelerator " + accelerator + ", HTTP on 127.0.0.1:"
-                    + (10000 + guestPort) + ", guest agent " + (guest.guestAgent() ? "on (backups quiesced)" : "off: "
+            if (bed != null) {
+                startRelays();
+            }
+            step("guest workload: " + guest.kernelPackage() + ", accelerator " + accelerator + ", HTTP on "
+                    + (bed == null ? "127.0.0.1" : "the main's address") + ":" + (10000 + guestPort) + ", guest agent " + (guest.guestAgent() ? "on (backups quiesced)" : "off: "
                     + guest.guestAgentNote()));
         }
         Path params = options.guest() ? null : writeParameters();
@@ -123,7 +150,7 @@ final class DrillCluster {
                     new QemuImg().create(ext, "qcow2", EXT_DISK_BYTES);
                 }
             }
-            nodes.put(node, NodeProcess.start(node, config, new InstanceLayout(dataDir), scratch.resolve("logs")));
+            nodes.put(node, NodeProcess.start(node, config, new InstanceLayout(dataDir), scratch.resolve("logs"), inside(node)));
         }
         step("started " + String.join(", ", NODES) + " (logs in " + scratch.resolve("logs") + ")");
     }
@@ -159,6 +186,36 @@ final class DrillCluster {
 
     Duration stepTimeout() {
         return stepTimeout;
+    }
+
+    /** The bed host {@code node} runs on (node-a on h1...); only on a bed. */
+    private NetBed.Host host(String node) {
+        return bed.host(NODES.indexOf(node) + 1);
+    }
+
+    /** What runs a command on {@code node}'s host: {@code ip netns exec NS} on a bed, nothing on one machine. */
+    List<String> inside(String node) {
+        return bed == null ? List.of() : bed.inside(host(node));
+    }
+
+    /** Takes {@code node}'s host link down (on a bed). */
+    void cut(String node) throws IOException {
+        bed.cut(host(node));
+    }
+
+    /** Brings {@code node}'s host link back (on a bed). */
+    void heal(String node) throws IOException {
+        bed.heal(host(node));
+    }
+
+    /** The address of {@code node}'s host on a bed; empty on one machine. */
+    Optional<String> hostAddress(String node) {
+        return bed == null ? Optional.empty() : Optional.of(host(node).address());
+    }
+
+    /** The address the drill reaches {@code node}'s NAT forward (the guest's HTTP) at: loopback, or its host's relay on a bed. */
+    String guestAddress(String node) {
+        return bed == null ? "127.0.0.1" : host(node).address();
     }
 
     /** What every drill instance has: three nodes, a small VM, no tap, backups every --interval. */
@@ -207,9 +264,47 @@ final class DrillCluster {
         c.putObject("zookeeper").put("connect", connect).put("base-path", base)
                 .put("session-timeout-ms", SESSION.toMillis()).put("suspend-bound-ms", SESSION.toMillis() / 2);
         c.putObject("backup-server").put("bind", "127.0.0.1").put("port", 0).put("token-file", token.toString());
+        if (bed != null) {
+            hostFields(c, node);
+        }
         Path file = scratch.resolve(node + ".json");
         Files.writeString(file, c.toPrettyString() + "\n", StandardCharsets.UTF_8);
         return file;
+    }
+
+    /**
+     * What a node on a bed host gets: its secrets (ZooKeeper identities and ACLs, its token) from
+     * {@link NetnsSecrets}, its backup server and NAT forwards on its host's address (advertised
+     * as that address), and the other nodes as its peers at theirs, so a clone fetches only from
+     * the main's configured address.
+     */
+    private void hostFields(ObjectNode c, String node) {
+        NetnsSecrets.merge(c, secrets.fragments().get(node));
+        String address = host(node).address();
+        ((ObjectNode) c.get("backup-server")).put("bind", address).put("advertise", address);
+        // The NAT forward stays on the host's loopback, reached from the bed through a relay (see startRelays).
+        c.putObject("network").put("ipv4", "127.0.0.1").put("ipv6", "");
+        ObjectNode peers = c.putObject("peers");
+        for (String other : NODES) {
+            if (!other.equals(node)) {
+                peers.putObject(other).put("address", host(other).address());
+            }
+        }
+    }
+
+    /**
+     * On every host a {@link TcpRelay} from its bed address to the guest's NAT forward on its
+     * loopback, so the drill on the operator host reaches the guest wherever it runs: the tiny
+     * guest has no default route and answers only what the NAT shows from its gateway, which a
+     * forward on a bed address would not (QEMU shows a non-loopback peer's own address).
+     */
+    private void startRelays() throws IOException {
+        String port = Integer.toString(10000 + guestPort);
+        for (String node : NODES) {
+            NetBed.Host h = host(node);
+            bed.start(h, NetBed.java(List.of("-Xmx32m", "-XX:TieredStopAtLevel=1"), TcpRelay.class.getName(),
+                    List.of(h.address(), port, "127.0.0.1", port)), scratch.resolve("relay-" + h.name() + ".log"));
+        }
     }
 
     /**
@@ -271,6 +366,12 @@ final class DrillCluster {
         }
         if (zk != null) {
             zk.close();
+        }
+        if (ensemble != null) {
+            ensemble.close();
+        }
+        if (bed != null) {
+            bed.close();
         }
         if (scratch != null && removeScratch) {
             try (Stream<Path> s = Files.walk(scratch)) {

@@ -2,11 +2,23 @@ package io.resilientkvm.drill;
 
 import io.resilientkvm.cli.CliCommand;
 import io.resilientkvm.cli.CommandRunner;
+import io.resilientkvm.drill.guest.GuestImage;
+import io.resilientkvm.drill.netns.NetBed;
 import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.ExitStatus;
+import io.resilientkvm.engine.error.OperationFailedException;
+import io.resilientkvm.engine.error.OperatorException;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -49,6 +61,20 @@ public final class DrillCommand extends CliCommand {
     @Option(names = "--guest-load", description = "with the guest: also run its bulk writer (load) and report its throughput")
     boolean guestLoad;
 
+    @Option(names = "--hosts", description = "run the nodes on three hosts made of Linux network namespaces (198.18.0.1-3, root"
+            + " only): a 3-server ZooKeeper ensemble, one server per host, with ACLs; backup servers and NAT forwards on each"
+            + " host's address; the drill's checks from an operator host (198.18.0.10)")
+    boolean hosts;
+
+    @Option(names = "--disaster", defaultValue = "kill", description = "kill (SIGKILL of the main's agent and VM) or, with --hosts,"
+            + " cut (the main's host link down: it must fence itself; the link comes back after the takeover and the old main"
+            + " rejoins as a clone); default ${DEFAULT-VALUE}")
+    String disaster;
+
+    /** Set by the bed's owner when it runs the drill on the operator host (see {@link #onBed}). */
+    @Option(names = "--bed", hidden = true, paramLabel = "ID")
+    String bed;
+
     @Option(names = "--json", description = "print the final report as JSON")
     boolean json;
 
@@ -79,9 +105,25 @@ public final class DrillCommand extends CliCommand {
         if (guestLoad && !"guest".equals(workload)) {
             throw new BadInputException("--guest-load needs --workload guest");
         }
+        if (!disaster.matches("kill|cut")) {
+            throw new BadInputException("--disaster " + disaster + ": give kill or cut");
+        }
+        if ("cut".equals(disaster) && !hosts) {
+            throw new BadInputException("--disaster cut needs --hosts: a link can only be cut between namespaced hosts");
+        }
+        if (hosts && zookeeper != null) {
+            throw new BadInputException("--zookeeper with --hosts: the namespace drill runs its own ensemble on the hosts; give one or the other");
+        }
+        if (bed != null && !hosts) {
+            throw new BadInputException("--bed is set by bin/drill --hosts itself; run bin/drill --hosts");
+        }
+        if (hosts && bed == null) {
+            NetBed.requireRoot();
+            return onBed();
+        }
         PrintWriter out = out();
         DrillOptions options = new DrillOptions(diskMiB << 20, rounds, backups, interval, Optional.ofNullable(dir), keep,
-                Optional.ofNullable(zookeeper), accel, workload, guestLoad);
+                Optional.ofNullable(zookeeper), accel, workload, guestLoad, disaster, Optional.ofNullable(bed));
         DrillReport report;
         try (Drill drill = new Drill(options, json ? new PrintWriter(err(), true) : out)) {
             // Ctrl-C or SIGTERM: stop every process the drill started before the JVM goes.
@@ -96,5 +138,48 @@ public final class DrillCommand extends CliCommand {
         }
         print(json, report.json(), System.lineSeparator() + report.table());
         return report.passed() ? ExitStatus.OK : ExitStatus.FAILED;
+    }
+
+    /**
+     * {@code --hosts}: this JVM owns the bed (three hosts and the operator host; deleted on close
+     * and at JVM exit, whatever happens) and runs the drill itself, with these options, as a JVM on
+     * the operator host: from there it reaches the hosts' ZooKeeper servers and forwards over the
+     * bed like any other host, and the root namespace is never touched. Its report comes out here.
+     */
+    private ExitStatus onBed() throws IOException, InterruptedException, OperatorException {
+        if ("guest".equals(workload)) {
+            // Built here if missing: the bed's hosts reach no package mirror (nothing they send leaves the bed).
+            GuestImage.obtain(line -> err().println(line));
+        }
+        List<String> args = new ArrayList<>(spec().commandLine().getParseResult().originalArgs());
+        args.addAll(Arrays.asList("--bed", ""));
+        try (NetBed netBed = NetBed.create(DrillCluster.NODES.size(), true)) {
+            args.set(args.size() - 1, netBed.id());
+            Process drill = netBed.startPiped(netBed.operator().orElseThrow(),
+                    NetBed.java(List.of("-Xmx256m",
+                            // The commands' logging (to stderr): stdout carries the report, JSON with --json.
+                            "-Dlogback.configurationFile=logback.xml"), DrillCommand.class.getName(), args), ProcessBuilder.Redirect.INHERIT);
+            drill.getOutputStream().close();
+            PrintWriter out = out();
+            Thread copy = new Thread(() -> {
+                try (BufferedReader r = new BufferedReader(new InputStreamReader(drill.getInputStream(), StandardCharsets.UTF_8))) {
+                    for (String line; (line = r.readLine()) != null;) {
+                        out.println(line);
+                        out.flush();
+                    }
+                } catch (IOException e) {
+                    // the drill ended: its exit status says how
+                }
+            }, "drill-output");
+            copy.start();
+            // Every step of the drill has its own deadline; this one only bounds a drill that hangs.
+            long bound = 30L * (rounds + 1);
+            if (!drill.waitFor(bound, TimeUnit.MINUTES)) {
+                throw new OperationFailedException("the drill on the operator host did not end within " + bound + " minutes");
+            }
+            copy.join(TimeUnit.SECONDS.toMillis(30));
+            int code = drill.exitValue();
+            return Arrays.stream(ExitStatus.values()).filter(x -> x.code() == code).findFirst().orElse(ExitStatus.FAILED);
+        }
     }
 }

@@ -25,12 +25,17 @@ final class DrillReport {
         }
     }
 
+    /** A measured duration of a round (the cut disaster's). */
+    record Timing(int round, String name, double seconds) {
+    }
+
     /** One verification. */
     record Check(String name, boolean passed, String detail) {
     }
 
     private final List<Round> rounds = new ArrayList<>();
     private final List<Check> checks = new ArrayList<>();
+    private final List<Timing> timings = new ArrayList<>();
     private String failure;
     private String scratch = "";
 
@@ -40,6 +45,10 @@ final class DrillReport {
 
     void check(String name, boolean passed, String detail) {
         checks.add(new Check(name, passed, detail));
+    }
+
+    void timing(int round, String name, double seconds) {
+        timings.add(new Timing(round, name, seconds));
     }
 
     void failed(String why) {
@@ -80,6 +89,12 @@ final class DrillReport {
                         r.replicatedBytes() / 1048576.0, r.rpoSeconds(), r.rpoBytes(), r.rtoSeconds(), r.restoredPoint()));
             }
         }
+        if (!timings.isEmpty()) {
+            b.append(System.lineSeparator()).append("timings:").append(System.lineSeparator());
+            for (Timing t : timings) {
+                b.append(String.format(Locale.ROOT, "  round %d: %-70s %8.2f s%n", t.round(), t.name(), t.seconds()));
+            }
+        }
         b.append(System.lineSeparator()).append("checks:").append(System.lineSeparator());
         for (Check c : checks) {
             b.append(String.format(Locale.ROOT, "  %-4s %s%s%n", c.passed() ? "ok" : "FAIL", c.name(),
@@ -109,6 +124,10 @@ final class DrillReport {
                     .put("replicatedBytes", r.replicatedBytes()).put("restoredPoint", r.restoredPoint())
                     .put("rpoSeconds", r.rpoSeconds()).put("rpoBytes", r.rpoBytes()).put("rtoSeconds", r.rtoSeconds())
                     .put("rpoRecords", r.rpoRecords()).put("rtoVmSeconds", r.rtoVmSeconds()).put("guestMiBps", r.guestMiBps());
+        }
+        ArrayNode ts = o.putArray("timings");
+        for (Timing t : timings) {
+            ts.addObject().put("round", t.round()).put("name", t.name()).put("seconds", t.seconds());
         }
         ArrayNode cs = o.putArray("checks");
         for (Check c : checks) {

@@ -26,6 +26,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -48,6 +49,9 @@ abstract class DrillRound {
     final Path scratch;
     private final PrintWriter out;
     private final Consumer<String> steps;
+    /** The running round's link cut, with {@code --disaster cut}. */
+    private CutWatch cut;
+    private long takeoverEnded;
 
     /** After {@link DrillCluster#setUp()}: the nodes run. */
     DrillRound(DrillOptions options, DrillReport report, DrillCluster cluster, PrintWriter out, Consumer<String> steps) {
@@ -102,12 +106,78 @@ abstract class DrillRound {
         Epoch epoch = await("the main " + main + " runs its VM and announces itself", () -> mainOf(main));
         await("clones " + candidate + " and " + other + " are importing", () ->
                 role(candidate) == Role.CLONE && role(other) == Role.CLONE ? Optional.of(true) : Optional.empty());
+        Optional<String> address = cluster.hostAddress(main);
+        if (address.isPresent()) {
+            // On a bed the clones reach the main only at its host's address, so it must announce that.
+            MemberInfo m = Membership.list(client, layout).get(main);
+            String announced = m == null ? "" : java.net.URI.create(m.address()).getHost();
+            report.check("round " + round + ": the main " + main + " announces its backup server at its host's address "
+                    + address.get(), address.get().equals(announced), m == null ? "no member znode" : m.address());
+        }
         return epoch;
     }
+
+    /**
+     * The disaster, which returns once ZooKeeper has dropped the main's session: SIGKILL of the
+     * main's agent and VM, or with {@code --disaster cut} its host's link down (its processes go
+     * on, cut from everything: it must fence itself).
+     */
+    void disaster(int round, String main, String candidate) throws OperatorException, IOException, InterruptedException {
+        if (options.cut()) {
+            cut = CutWatch.start(round, node(main), node(candidate));
+            cluster.cut(main);
+            step("DISASTER: " + main + "'s host " + cluster.hostAddress(main).orElseThrow() + " cut from everything (link down)");
+        } else {
+            node(main).killHard();
+            step("DISASTER: SIGKILL of " + main + "'s agent and VM");
+        }
+        await("ZooKeeper notices " + main + " is gone", () ->
+                Membership.list(client, layout).containsKey(main) ? Optional.empty() : Optional.of(true));
+        if (cut != null) {
+            cut.sessionGone();
+        }
+    }
+
+    /**
+     * After the takeover of a cut main: its VM stopped by itself (the main fenced itself without
+     * ZooKeeper), before the new main's VM started, and its agent ended fenced (exit 3). Logs
+     * the timings. Nothing without a cut.
+     */
+    void afterCut(int round, String main) throws OperatorException, InterruptedException {
+        if (cut == null) {
+            return;
+        }
+        CutWatch c = cut;
+        await("the cut main " + main + "'s VM has stopped", () -> c.oldVmStopped() ? Optional.of(true) : Optional.empty());
+        await("the cut main " + main + "'s agent has ended", () -> node(main).isAlive() ? Optional.empty() : Optional.of(true));
+        double stopped = c.seconds(c.oldVmStoppedAt());
+        double session = c.seconds(c.sessionGoneAt());
+        double done = c.seconds(takeoverEnded);
+        double bound = (DrillCluster.SESSION.toMillis() * 2 / 3 + DrillCluster.SESSION.toMillis() / 2) / 1000.0;
+        report.check("round " + round + ": the cut main " + main + " fenced itself: its VM stopped without ZooKeeper", true,
+                String.format(Locale.ROOT, "%.2f s after the cut (bound: ZooKeeper's read timeout %.2f s + suspend bound %.2f s = %.2f s)",
+                        stopped, DrillCluster.SESSION.toMillis() * 2 / 3 / 1000.0, DrillCluster.SESSION.toMillis() / 2 / 1000.0, bound));
+        report.check("round " + round + ": the cut main " + main + "'s agent ended fenced (exit 3)", node(main).exitValue() == 3,
+                "exit " + node(main).exitValue());
+        long newVm = c.newVmStartedAt();
+        report.check("round " + round + ": the old main's VM stopped before the new main's VM started",
+                newVm != 0 && c.oldVmStoppedAt() < newVm, newVm == 0 ? "the new VM was not seen starting"
+                        : String.format(Locale.ROOT, "margin %.2f s", (newVm - c.oldVmStoppedAt()) / 1e9));
+        report.timing(round, "cut -> old VM stopped", stopped);
+        report.timing(round, "cut -> ZooKeeper dropped the old main's session", session);
+        report.timing(round, "cut -> bin/takeover done", done);
+        if (newVm != 0) {
+            report.timing(round, "cut -> new VM started", c.seconds(newVm));
+        }
+        step(String.format(Locale.ROOT, "cut %s: its VM stopped %.2f s after the cut, ZooKeeper dropped it at %.2f s, bin/takeover"
+                + " done at %.2f s", main, stopped, session, done));
+    }
+
 
     /** {@code bin/takeover --yes} on the candidate, which must exit 0. */
     void takeover(int round, String candidate) throws OperatorException, IOException, InterruptedException {
         int exit = runTakeover(candidate);
+        takeoverEnded = System.nanoTime();
         report.check("round " + round + ": bin/takeover on " + candidate + " exits 0", exit == 0, "exit " + exit);
         if (exit != 0) {
             throw new OperationFailedException("bin/takeover on " + candidate + " exited " + exit + "; see "
@@ -115,23 +185,52 @@ abstract class DrillRound {
         }
     }
 
-    /** The old main comes back: an operator clears its fence and it rejoins as a clone. */
+    /**
+     * The old main comes back: an operator clears its fence and it rejoins as a clone. After a
+     * cut its link returns first, and it must then import the new main's backups across the bed.
+     */
     void rejoin(String oldMain) throws OperatorException, IOException, InterruptedException {
-        int exit = runCli(List.of("io.resilientkvm.cli.takeover.TakeoverCommand", "clear-fence", "--config",
+        long healed = 0;
+        if (cut != null) {
+            cluster.heal(oldMain);
+            healed = System.nanoTime();
+            step(oldMain + "'s host link is back");
+        }
+        int exit = runCli(oldMain, List.of("io.resilientkvm.cli.takeover.TakeoverCommand", "clear-fence", "--config",
                 node(oldMain).config().toString(), "--yes"), "clear-fence-" + oldMain);
         report.check(oldMain + ": fence cleared by the operator", exit == 0, "exit " + exit);
         node(oldMain).launch();
         await(oldMain + " rejoins as a clone", () -> role(oldMain) == Role.CLONE ? Optional.of(true) : Optional.empty());
         step(oldMain + " rejoined as a clone");
+        if (cut != null) {
+            int round = cut.round();
+            ManifestCatalog catalog = new ManifestCatalog(client, layout);
+            ImporterStatusStore statuses = new ImporterStatusStore(client, layout);
+            long epoch = new EpochStore(client, layout).current().map(Epoch::number).orElse(-1L);
+            Instant rejoined = Instant.now();
+            // A backup of the new main started after the rejoin: the old main fetched it from the new main's host.
+            BackupManifest next = await("a backup of the new main after " + oldMain + " rejoined", () ->
+                    catalog.newestPerDevice().stream().filter(m -> m.device().equals(DEVICE) && m.epoch() == epoch
+                            && m.startedAt().isAfter(rejoined)).findFirst());
+            await(oldMain + " imports it from the new main", () -> holds(statuses, oldMain, next) ? Optional.of(true) : Optional.empty());
+            double seconds = (System.nanoTime() - healed) / 1e9;
+            report.check("round " + round + ": the old main " + oldMain + " rejoined as a clone and imports the new main's backups",
+                    true, String.format(Locale.ROOT, "holds %s of epoch %d, %.2f s after its link came back", next.file(), epoch, seconds));
+            report.timing(round, "link back -> old main rejoined and imported a backup of the new main", seconds);
+            cut.close();
+            cut = null;
+        }
     }
 
     int runTakeover(String candidate) throws IOException, InterruptedException, OperatorException {
-        return runCli(List.of("io.resilientkvm.cli.takeover.TakeoverCommand", "--config",
+        return runCli(candidate, List.of("io.resilientkvm.cli.takeover.TakeoverCommand", "--config",
                 node(candidate).config().toString(), "--yes"), "takeover-" + candidate);
     }
 
-    int runCli(List<String> args, String logName) throws IOException, InterruptedException, OperatorException {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+    /** A command of the project's CLI run as a separate JVM on {@code node}'s host (its namespace on a bed). */
+    int runCli(String node, List<String> args, String logName) throws IOException, InterruptedException, OperatorException {
+        List<String> cmd = new ArrayList<>(cluster.inside(node));
+        cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path")));
         cmd.addAll(args);
         Path log = scratch.resolve("logs").resolve(logName + ".log");

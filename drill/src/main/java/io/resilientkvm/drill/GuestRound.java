@@ -12,7 +12,6 @@ import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.engine.zk.ImporterStatus;
 import io.resilientkvm.engine.zk.ImporterStatusStore;
 import io.resilientkvm.engine.zk.ManifestCatalog;
-import io.resilientkvm.takeover.membership.Membership;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -53,18 +52,19 @@ final class GuestRound extends DrillRound {
             throws OperatorException, IOException, InterruptedException {
         Epoch epoch = startRound(round, main, candidate, other);
         int hostPort = 10000 + guestPort;
-        GuestJournal.Record booted = await("the guest answers HTTP on 127.0.0.1:" + hostPort + " (console: "
+        String at = cluster.guestAddress(main);
+        GuestJournal.Record booted = await("the guest answers HTTP on " + at + ":" + hostPort + " (console: "
                 + node(main).layout().log().resolve("console.log") + ")",
-                () -> GuestHttp.lastRecord(hostPort, Duration.ofSeconds(5)));
+                () -> GuestHttp.lastRecord(at, hostPort, Duration.ofSeconds(5)));
         step("guest answers: " + booted.type() + " #" + booted.seq() + " " + booted.payload());
         ManifestCatalog catalog = new ManifestCatalog(client, layout);
         ImporterStatusStore statuses = new ImporterStatusStore(client, layout);
         long bytesBefore = publishedBytes(catalog);
         Optional<double[]> bulkStart = options.guestLoad()
-                ? Optional.of(await("the guest's bulk writer runs", () -> bulk(hostPort))) : Optional.empty();
+                ? Optional.of(await("the guest's bulk writer runs", () -> bulk(at, hostPort))) : Optional.empty();
         int backups = 0;
         for (int b = 1; b <= options.backupsPerRound(); b++) {
-            GuestJournal.Record seen = await("the guest's journal", () -> GuestHttp.lastRecord(hostPort, Duration.ofSeconds(5)));
+            GuestJournal.Record seen = await("the guest's journal", () -> GuestHttp.lastRecord(at, hostPort, Duration.ofSeconds(5)));
             Instant after = Instant.now();
             BackupManifest point = await("a backup after journal record #" + seen.seq(), () -> newestAfter(catalog, epoch, after));
             backups++;
@@ -76,16 +76,13 @@ final class GuestRound extends DrillRound {
                     + " bytes, and " + EXT_DEVICE + ") is on both clones");
         }
         double mibps = -1;
-        Optional<double[]> bulkEnd = bulk(hostPort);
+        Optional<double[]> bulkEnd = bulk(at, hostPort);
         if (bulkStart.isPresent() && bulkEnd.isPresent() && bulkEnd.get()[1] > bulkStart.get()[1]) {
             mibps = (bulkEnd.get()[0] - bulkStart.get()[0]) / (bulkEnd.get()[1] - bulkStart.get()[1]);
             step(String.format(Locale.ROOT, "guest bulk writes while backups ran: %.1f MiB/s", mibps));
         }
         Instant kill = Instant.now();
-        node(main).killHard();
-        step("DISASTER: SIGKILL of " + main + "'s agent and VM");
-        await("ZooKeeper notices " + main + " is gone", () ->
-                Membership.list(client, layout).containsKey(main) ? Optional.empty() : Optional.of(true));
+        disaster(round, main, candidate);
         // What the candidate holds now is what the takeover restores: nothing is published any more.
         ImporterStatus.Point mainPoint = statuses.read(candidate).flatMap(st -> st.point(DEVICE)).orElseThrow(() ->
                 new OperationFailedException(candidate + " holds no backup of " + DEVICE));
@@ -97,14 +94,16 @@ final class GuestRound extends DrillRound {
         Epoch newEpoch = await(candidate + " runs the VM as main", () -> mainOf(candidate));
         double rtoVm = (System.nanoTime() - takeoverStart) / 1e9;
         // The old QEMU is dead, so whatever answers on the forward now is the new VM's guest.
-        GuestJournal.Record answered = await("the restored guest answers HTTP on 127.0.0.1:" + hostPort + " (console: "
+        String newAt = cluster.guestAddress(candidate);
+        GuestJournal.Record answered = await("the restored guest answers HTTP on " + newAt + ":" + hostPort + " (console: "
                 + node(candidate).layout().log().resolve("console.log") + ")",
-                () -> GuestHttp.lastRecord(hostPort, Duration.ofSeconds(5)));
+                () -> GuestHttp.lastRecord(newAt, hostPort, Duration.ofSeconds(5)));
         double rto = (System.nanoTime() - takeoverStart) / 1e9;
         step(String.format(Locale.ROOT, "%s is the main of epoch %d; VM answering QMP %.2f s and the guest's HTTP %.2f s after"
                 + " bin/takeover started", candidate, newEpoch.number(), rtoVm, rto));
-        report.check("round " + round + ": the restored guest boots and answers HTTP on the NAT forward 127.0.0.1:" + hostPort,
+        report.check("round " + round + ": the restored guest boots and answers HTTP on the NAT forward " + newAt + ":" + hostPort,
                 answered.valid(), answered.type() + " #" + answered.seq());
+        afterCut(round, main);
         report.check("round " + round + ": epoch moved by one", newEpoch.number() == epoch.number() + 1,
                 epoch.number() + " -> " + newEpoch.number());
         report.check("round " + round + ": old main " + main + " is fenced", isFenced(main), layout.fencedPath(main));
@@ -148,14 +147,14 @@ final class GuestRound extends DrillRound {
                 + " the restored backup started", rpoRecords, rpoSeconds,
                 Duration.between(mainPoint.takenAt(), kill).toMillis() / 1000.0));
 
-        GuestJournal.Verdict now = GuestJournal.verify(GuestHttp.get(hostPort, "/journal/main", Duration.ofSeconds(10))
+        GuestJournal.Verdict now = GuestJournal.verify(GuestHttp.get(newAt, hostPort, "/journal/main", Duration.ofSeconds(10))
                 .orElseThrow(() -> new OperationFailedException("the restored guest does not serve /journal/main")));
         Optional<GuestJournal.Record> boot = now.records().stream().filter(r -> r.type() == 'B' && r.seq() > jMain.lastSeq())
                 .findFirst();
         report.check("round " + round + ": the restored guest's own boot-time e2fsck -fn found nothing to repair",
                 boot.isPresent() && boot.get().payload().equals("fsck=0,0"), boot.map(GuestJournal.Record::payload)
                         .orElse("no boot record after #" + jMain.lastSeq()));
-        byte[] data = GuestHttp.get(hostPort, "/data", Duration.ofSeconds(10)).orElse(new byte[0]);
+        byte[] data = GuestHttp.get(newAt, hostPort, "/data", Duration.ofSeconds(10)).orElse(new byte[0]);
         report.check("round " + round + ": the restored guest read data-to-vm from 10.0.2.100",
                 dataToVm.equals(new String(data, StandardCharsets.UTF_8)), new String(data, StandardCharsets.UTF_8));
 
@@ -190,11 +189,11 @@ final class GuestRound extends DrillRound {
     }
 
     /** The guest's bulk writer: MiB written so far and the guest's time, when it runs. */
-    private Optional<double[]> bulk(int hostPort) {
+    private Optional<double[]> bulk(String address, int hostPort) {
         if (!options.guestLoad()) {
             return Optional.empty();
         }
-        return GuestHttp.get(hostPort, "/bulk", Duration.ofSeconds(10)).map(b -> new String(b, StandardCharsets.US_ASCII).trim()
+        return GuestHttp.get(address, hostPort, "/bulk", Duration.ofSeconds(10)).map(b -> new String(b, StandardCharsets.US_ASCII).trim()
                 .split("\\s+")).filter(f -> f.length == 2).map(f -> new double[] {Double.parseDouble(f[0]), Double.parseDouble(f[1])});
     }
 }

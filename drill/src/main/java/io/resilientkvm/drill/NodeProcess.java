@@ -19,24 +19,28 @@ final class NodeProcess implements AutoCloseable {
     private final Path config;
     private final InstanceLayout layout;
     private final Path log;
+    private final List<String> inside;
     private Process process;
 
-    private NodeProcess(String node, Path config, InstanceLayout layout, Path log) {
+    private NodeProcess(String node, Path config, InstanceLayout layout, Path log, List<String> inside) {
+        this.inside = List.copyOf(inside);
         this.node = node;
         this.config = config;
         this.layout = layout;
         this.log = log;
     }
 
-    static NodeProcess start(String node, Path config, InstanceLayout layout, Path logDir) throws IOException {
-        NodeProcess p = new NodeProcess(node, config, layout, logDir.resolve(node + ".log"));
+    /** Starts the agent; {@code inside} prefixes its command (e.g. {@code ip netns exec NS}: on a bed host), or is empty. */
+    static NodeProcess start(String node, Path config, InstanceLayout layout, Path logDir, List<String> inside) throws IOException {
+        NodeProcess p = new NodeProcess(node, config, layout, logDir.resolve(node + ".log"), inside);
         p.launch();
         return p;
     }
 
     /** Starts (again) the agent with the same configuration; the log is appended to. */
     void launch() throws IOException {
-        List<String> cmd = new ArrayList<>();
+        // ip netns exec execs the command: the process is the agent's JVM itself, signals reach it.
+        List<String> cmd = new ArrayList<>(inside);
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("-Xmx256m");
         cmd.add("-cp");
@@ -63,6 +67,16 @@ final class NodeProcess implements AutoCloseable {
 
     Path log() {
         return log;
+    }
+
+    /** Completes when the agent's process ends (at once if none runs). */
+    java.util.concurrent.CompletableFuture<Process> onExit() {
+        return process == null ? java.util.concurrent.CompletableFuture.completedFuture(null) : process.onExit();
+    }
+
+    /** The agent's exit code; -1 while it runs or if it never ran. */
+    int exitValue() {
+        return process == null || process.isAlive() ? -1 : process.exitValue();
     }
 
     boolean isAlive() {

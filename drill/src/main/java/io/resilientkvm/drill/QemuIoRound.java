@@ -5,7 +5,6 @@ import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.engine.zk.ImporterStatusStore;
 import io.resilientkvm.engine.zk.ManifestCatalog;
-import io.resilientkvm.takeover.membership.Membership;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -61,10 +60,7 @@ final class QemuIoRound extends DrillRound {
         Workload.Write lost = workload.writeNext(qmp, DEVICE);
         step("wrote 0x" + Integer.toHexString(lost.pattern()) + " after the last backup: it will be lost (RPO)");
         Instant kill = Instant.now();
-        node(main).killHard();
-        step("DISASTER: SIGKILL of " + main + "'s agent and VM");
-        await("ZooKeeper notices " + main + " is gone", () ->
-                Membership.list(client, layout).containsKey(main) ? Optional.empty() : Optional.of(true));
+        disaster(round, main, candidate);
 
         long takeoverStart = System.nanoTime();
         takeover(round, candidate);
@@ -74,6 +70,7 @@ final class QemuIoRound extends DrillRound {
         step(String.format(Locale.ROOT, "%s is the main of epoch %d; VM answering QMP %.2f s after bin/takeover started",
                 candidate, newEpoch.number(), rto));
 
+        afterCut(round, main);
         report.check("round " + round + ": epoch moved by one", newEpoch.number() == epoch.number() + 1,
                 epoch.number() + " -> " + newEpoch.number());
         boolean fenced = isFenced(main);

@@ -35,4 +35,20 @@ class DrillCommandTest {
         assertTrue(busy.err().contains("not empty"), busy.err());
         assertTrue(Files.exists(dir.resolve("busy/keep-me")), "a drill never removes a folder it did not create");
     }
+
+    @Test
+    void theNamespaceOptionsAreChecked() {
+        Run cut = run("--disaster", "cut");
+        assertEquals(2, cut.code(), cut.err());
+        assertTrue(cut.err().contains("--disaster cut needs --hosts"), cut.err());
+        Run other = run("--disaster", "flood");
+        assertEquals(2, other.code(), other.err());
+        assertTrue(other.err().contains("give kill or cut"), other.err());
+        Run zk = run("--hosts", "--zookeeper", "127.0.0.1:2181");
+        assertEquals(2, zk.code(), zk.err());
+        assertTrue(zk.err().contains("give one or the other"), zk.err());
+        Run bed = run("--bed", "rkvm-1-abcd");
+        assertEquals(2, bed.code(), bed.err());
+        assertTrue(bed.err().contains("run bin/drill --hosts"), bed.err());
+    }
 }

@@ -1,5 +1,7 @@
 package io.resilientkvm.it.netbed;
 
+import io.resilientkvm.drill.netns.NetBed;
+
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

@@ -1,11 +1,15 @@
 package io.resilientkvm.it.netbed;
 
+
 import static org.awaitility.Awaitility.await;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.startsWith;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.resilientkvm.drill.netns.NetBed;
+import io.resilientkvm.drill.netns.ZkEnsemble;
 import io.resilientkvm.engine.zk.ZkLayout;
 
 import java.nio.file.Path;
@@ -39,7 +43,7 @@ class ZkEnsembleIT {
 
     @BeforeAll
     void startBed() throws Exception {
-        NetBed.assumeAvailable();
+        assumeTrue(NetBed.isRoot(), NetBed.NEEDS_ROOT);
         bed = NetBed.create(3);
         ensemble = ZkEnsemble.start(bed, dir);
     }

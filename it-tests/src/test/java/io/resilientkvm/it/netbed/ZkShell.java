@@ -1,5 +1,6 @@
 package io.resilientkvm.it.netbed;
 
+
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.PrintStream;

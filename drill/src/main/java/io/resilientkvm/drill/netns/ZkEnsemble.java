@@ -1,4 +1,4 @@
-package io.resilientkvm.it.netbed;
+package io.resilientkvm.drill.netns;
 
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,7 +1,6 @@
-package io.resilientkvm.it.netbed;
+package io.resilientkvm.drill.netns;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
+import io.resilientkvm.engine.error.BadInputException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -9,6 +8,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -22,8 +22,13 @@ import org.slf4j.LoggerFactory;
  * (netem is not available here), {@link #heal} brings it back.
  *
  * <p>Names are {@code rkvm-PID-RANDOM-hN} and {@code rkvm-PID-RANDOM-br}: {@link #create} first
- * deletes beds whose creating JVM is gone; {@link #close} (and a shutdown hook, for a test JVM that
- * dies mid-test) kills the processes inside and deletes every namespace the bed made.
+ * deletes beds whose creating JVM is gone; {@link #close} (and a shutdown hook, for a JVM that
+ * dies mid-run) kills the processes inside and deletes every namespace the bed made.
+ *
+ * <p>A bed may also have an operator host ({@code rkvm-PID-RANDOM-op}, 198.18.0.10): where the
+ * drill's controller runs, so that it reaches the hosts' ZooKeeper servers and forwards over the
+ * bed like any other host would. Another JVM (that controller) uses the bed with {@link #attach},
+ * which starts processes on it but leaves the namespaces to the bed's owner.
  */
 public final class NetBed implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(NetBed.class);
@@ -31,36 +36,53 @@ public final class NetBed implements AutoCloseable {
     private static final Path NETNS_DIR = Path.of("/run/netns");
     /** Inside a host namespace the link is always {@code eth0}; in the bridge namespace, {@code hN}. */
     private static final String HOST_DEVICE = "eth0";
+    /** The operator host's index: its address is 198.18.0.10, outside the hosts' 1..9 of the drill. */
+    public static final int OPERATOR_INDEX = 10;
+    /** What a run without root is told: one line, with what to do. */
+    public static final String NEEDS_ROOT = "needs root to create network namespaces (run as root, or run bin/drill without --hosts)";
 
     /** One host: its namespace, its address on the bed, and its link's name on the bridge side. */
     public record Host(int index, String namespace, String address, String bridgePort) {
         public String name() {
-            return "h" + index;
+            return index == OPERATOR_INDEX ? "op" : "h" + index;
         }
     }
 
     private final String id;
     private final List<Host> hosts;
+    private final Optional<Host> operator;
+    /** False for a bed {@link #attach}ed to: its namespaces belong to the JVM that created it. */
+    private final boolean owner;
     private final List<String> namespaces = Collections.synchronizedList(new ArrayList<>());
     private final List<Process> processes = Collections.synchronizedList(new ArrayList<>());
     private final Thread hook = new Thread(this::deleteAll, "netbed-cleanup");
     private boolean closed;
 
-    private NetBed(String id, int count) {
+    private NetBed(String id, int count, boolean withOperator, boolean owner) {
         this.id = id;
+        this.owner = owner;
         List<Host> h = new ArrayList<>();
         for (int i = 1; i <= count; i++) {
-            h.add(new Host(i, id + "-h" + i, "198.18.0." + i, "h" + i));
+            h.add(host(id, i));
         }
         this.hosts = List.copyOf(h);
+        this.operator = withOperator ? Optional.of(host(id, OPERATOR_INDEX)) : Optional.empty();
     }
 
-    /** Skips the calling test (JUnit assumption) when this process cannot create namespaces. */
-    public static void assumeAvailable() {
-        assumeTrue(isRoot(), "needs root to create network namespaces");
+    private static Host host(String id, int index) {
+        String name = index == OPERATOR_INDEX ? "op" : "h" + index;
+        return new Host(index, id + "-" + name, "198.18.0." + index, name);
     }
 
-    static boolean isRoot() {
+    /** Refuses (with {@link #NEEDS_ROOT}) when this process cannot create namespaces. */
+    public static void requireRoot() throws BadInputException {
+        if (!isRoot()) {
+            throw new BadInputException(NEEDS_ROOT);
+        }
+    }
+
+    /** Whether this process runs as root (what creating network namespaces needs). */
+    public static boolean isRoot() {
         try {
             return Integer.valueOf(0).equals(Files.getAttribute(Path.of("/proc/self"), "unix:uid"));
         } catch (IOException | UnsupportedOperationException e) {
@@ -68,21 +90,28 @@ public final class NetBed implements AutoCloseable {
         }
     }
 
-    /** A bed of {@code count} hosts (at most 250) on one bridge, all links up. */
+    /** A bed of {@code count} hosts (at most 9) on one bridge, all links up. */
     public static NetBed create(int count) throws IOException {
-        if (count < 1 || count > 250) {
-            throw new IllegalArgumentException("a bed has 1 to 250 hosts, asked for " + count);
+        return create(count, false);
+    }
+
+    /** A bed of {@code count} hosts (1 to 9), and the operator host when {@code withOperator}, on one bridge, all links up. */
+    public static NetBed create(int count, boolean withOperator) throws IOException {
+        if (count < 1 || count >= OPERATOR_INDEX) {
+            throw new IllegalArgumentException("a bed has 1 to " + (OPERATOR_INDEX - 1) + " hosts, asked for " + count);
         }
         sweepStale();
         String id = PREFIX + ProcessHandle.current().pid() + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x1000, 0x10000));
-        NetBed bed = new NetBed(id, count);
+        NetBed bed = new NetBed(id, count, withOperator, true);
         Runtime.getRuntime().addShutdownHook(bed.hook);
         try {
             String br = bed.bridgeNamespace();
             bed.addNamespace(br);
             ip("-n", br, "link", "add", "br0", "type", "bridge");
             ip("-n", br, "link", "set", "br0", "up");
-            for (Host h : bed.hosts) {
+            List<Host> all = new ArrayList<>(bed.hosts);
+            bed.operator.ifPresent(all::add);
+            for (Host h : all) {
                 bed.addNamespace(h.namespace());
                 ip("-n", h.namespace(), "link", "set", "lo", "up");
                 // Both ends are created inside the bed's namespaces: nothing appears in the root namespace.
@@ -96,12 +125,42 @@ public final class NetBed implements AutoCloseable {
             bed.close();
             throw e;
         }
-        LOG.info("network bed {} up: {}", id, bed.hosts);
+        LOG.info("network bed {} up: {}{}", id, bed.hosts, bed.operator.map(o -> ", operator " + o).orElse(""));
         return bed;
+    }
+
+    /**
+     * The bed {@code id} made by another JVM (see {@link #id()}), to start processes on; closing it
+     * kills those processes only. Refused when one of its namespaces is missing.
+     */
+    public static NetBed attach(String id, int count, boolean withOperator) throws IOException {
+        if (!id.matches("rkvm-[0-9]+-[0-9a-f]+") || count < 1 || count >= OPERATOR_INDEX) {
+            throw new IllegalArgumentException("not a bed: " + id + " with " + count + " hosts");
+        }
+        NetBed bed = new NetBed(id, count, withOperator, false);
+        List<Host> all = new ArrayList<>(bed.hosts);
+        bed.operator.ifPresent(all::add);
+        for (Host h : all) {
+            if (!Files.exists(NETNS_DIR.resolve(h.namespace()))) {
+                throw new IOException("network namespace " + h.namespace() + " of bed " + id + " does not exist");
+            }
+        }
+        Runtime.getRuntime().addShutdownHook(bed.hook);
+        return bed;
+    }
+
+    /** The bed's name, for {@link #attach}. */
+    public String id() {
+        return id;
     }
 
     public List<Host> hosts() {
         return hosts;
+    }
+
+    /** The operator host (198.18.0.10), when the bed has one. */
+    public Optional<Host> operator() {
+        return operator;
     }
 
     public Host host(int index) {
@@ -124,9 +183,14 @@ public final class NetBed implements AutoCloseable {
         LOG.info("healed {} ({})", host.name(), host.address());
     }
 
+    /** The prefix that runs a command inside {@code host}'s namespace. */
+    public List<String> inside(Host host) {
+        return List.of("ip", "netns", "exec", host.namespace());
+    }
+
     /** Starts {@code command} inside {@code host}'s namespace, output appended to {@code log}; killed by {@link #close}. */
     public Process start(Host host, List<String> command, Path log) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", host.namespace()));
+        List<String> cmd = new ArrayList<>(inside(host));
         cmd.addAll(command);
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
@@ -136,14 +200,19 @@ public final class NetBed implements AutoCloseable {
 
     /** Like {@link #start} but with stdin and stdout as pipes to the caller (stderr to {@code log}). */
     public Process startPiped(Host host, List<String> command, Path log) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", host.namespace()));
+        return startPiped(host, command, ProcessBuilder.Redirect.appendTo(log.toFile()));
+    }
+
+    /** Like {@link #start} but with stdin and stdout as pipes to the caller, stderr to {@code stderr}. */
+    public Process startPiped(Host host, List<String> command, ProcessBuilder.Redirect stderr) throws IOException {
+        List<String> cmd = new ArrayList<>(inside(host));
         cmd.addAll(command);
-        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        Process p = new ProcessBuilder(cmd).redirectError(stderr).start();
         processes.add(p);
         return p;
     }
 
-    /** The command line of a JVM with this test JVM's class path (run it with {@link #start}). */
+    /** The command line of a JVM with this JVM's class path (run it with {@link #start}). */
     public static List<String> java(List<String> jvmOptions, String mainClass, List<String> args) {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path")));
@@ -183,7 +252,7 @@ public final class NetBed implements AutoCloseable {
     }
 
     /** SIGKILLs {@code all} and their children, then waits (at most 10 s each) for them to end. */
-    static void kill(List<Process> all) {
+    public static void kill(List<Process> all) {
         for (Process p : all) {
             p.descendants().forEach(ProcessHandle::destroyForcibly);
             p.destroyForcibly();
@@ -205,6 +274,9 @@ public final class NetBed implements AutoCloseable {
     private void deleteAll() {
         synchronized (processes) {
             kill(processes);
+        }
+        if (!owner) {
+            return;
         }
         synchronized (namespaces) {
             for (String ns : namespaces) {
