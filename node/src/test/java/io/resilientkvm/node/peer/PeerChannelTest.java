@@ -244,7 +244,7 @@ class PeerChannelTest {
                     return "interrupted";
                 }
             });
-            PeerResult<Map> big = fromA.post("node-b", "/v1/slow", "x".repeat(2048), Map.class);
+            PeerResult<String> big = fromA.post("node-b", "/v1/slow", "x".repeat(2048), String.class);
             assertEquals(PeerResult.Kind.REFUSED, kind(big), message(big));
             assertTrue(message(big).contains("413") && message(big).contains("1024 bytes"), message(big));
 
