@@ -16,6 +16,7 @@ import java.util.function.LongSupplier;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.io.SocketChannelEndPoint;
+import org.eclipse.jetty.io.ssl.SslHandshakeListener;
 import org.eclipse.jetty.util.component.AbstractLifeCycle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -169,6 +170,31 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
                 t.connection.getEndPoint().close();
             }
         }
+    }
+
+    /**
+     * Logs a failed TLS handshake (a client certificate that is not pinned, none at all, a client
+     * not trusting ours) with the reason, at most once per interval and address.
+     */
+    SslHandshakeListener handshakeListener() {
+        return new SslHandshakeListener() {
+            @Override
+            public void handshakeFailed(Event event, Throwable failure) {
+                if (event.getEndPoint().getRemoteSocketAddress() instanceof InetSocketAddress remote) {
+                    warn(remote.getAddress(), "tls", "Backup server: refused a TLS connection from {}: {}{}", reason(failure));
+                }
+            }
+        };
+    }
+
+    /** The most telling message of a handshake failure: the trust manager's, when it refused the certificate. */
+    static String reason(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof java.security.cert.CertificateException) {
+                return t.getMessage();
+            }
+        }
+        return String.valueOf(failure.getMessage());
     }
 
     /** Logs a limit hit at most once per interval and address, counting the ones left out. */
