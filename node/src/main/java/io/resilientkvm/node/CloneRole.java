@@ -6,7 +6,9 @@ import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.engine.lifecycle.LifecycleState;
+import io.resilientkvm.engine.instance.NodeConfig;
 import io.resilientkvm.engine.secret.SecretFiles;
+import io.resilientkvm.engine.tls.PinnedTrust;
 import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.importer.service.ImportRound;
 import io.resilientkvm.importer.service.ImporterService;
@@ -32,10 +34,11 @@ final class CloneRole implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(CloneRole.class);
 
     private final ImporterService importer;
-    private final Map<URI, BackupFetcher> fetchers;
+    /** By main and address: a pinned main's fetcher trusts that main's certificate only. */
+    private final Map<String, BackupFetcher> fetchers;
     private final LifecycleState lifecycle = new LifecycleState("clone role");
 
-    private CloneRole(ImporterService importer, Map<URI, BackupFetcher> fetchers) {
+    private CloneRole(ImporterService importer, Map<String, BackupFetcher> fetchers) {
         this.importer = importer;
         this.fetchers = fetchers;
         lifecycle.markStarted();
@@ -45,14 +48,21 @@ final class CloneRole implements AutoCloseable {
         Path repository = ctx.config().layout().backupRepository();
         Path tokenFile = ctx.config().backupServer().tokenFile().orElseThrow(() -> new BadInputException(
                 "backup-server.token-file is not set in the node configuration of " + ctx.node()
-                        + ": a clone presents the token the main's backup server expects; name the shared token file there"));
+                        + ": a clone presents this token to the main's backup server (the same as the main's peers."
+                        + ctx.node() + ".token-file, or its own token-file on one machine); name the token file there"));
         String token = SecretFiles.readToken(tokenFile, "backup-server.token-file");
-        Map<URI, BackupFetcher> fetchers = new ConcurrentHashMap<>();
+        Map<String, BackupFetcher> fetchers = new ConcurrentHashMap<>();
+        Map<URI, String> owners = new ConcurrentHashMap<>(); // which main announced each address
         ImporterService importer = ImporterService.start(ctx.client(), ctx.layout(),
                 ImporterService.Settings.of(ctx.node(), repository)
                         .withFreeSpaceReserve(ctx.config().importer().freeSpaceReserveBytes()),
-                (main, manifest, repo) -> download(fetcher(fetchers, main, token, tokenFile), manifest, repo),
-                epoch -> locateMain(ctx, epoch), afterRound);
+                (main, manifest, repo) -> download(fetcher(fetchers, transferSettings(ctx.config(), owners.get(main), main,
+                        token, tokenFile)), manifest, repo),
+                epoch -> {
+                    Optional<URI> main = locateMain(ctx, epoch);
+                    main.ifPresent(uri -> owners.put(uri, epoch.owner()));
+                    return main;
+                }, afterRound);
         return new CloneRole(importer, fetchers);
     }
 
@@ -65,12 +75,30 @@ final class CloneRole implements AutoCloseable {
         }
     }
 
-    private static BackupFetcher fetcher(Map<URI, BackupFetcher> fetchers, URI main, String token, Path tokenFile)
+    /**
+     * How to fetch from {@code owner}'s backup server at {@code main}: with {@code owner} pinned
+     * ({@code peers.OWNER.certificate/fingerprint}), trusting only its certificate and presenting
+     * this node's {@code tls} identity; the fetcher refuses what is unsafe ({@link TransferSettings#refusal()}).
+     */
+    static TransferSettings transferSettings(NodeConfig config, String owner, URI main, String token, Path tokenFile)
             throws BadInputException {
-        BackupFetcher f = fetchers.get(main);
+        TransferSettings s = TransferSettings.of(main, token).withTokenFile(tokenFile);
+        PinnedTrust trust = owner == null ? PinnedTrust.NONE : PinnedTrust.of(config.peers()).only(owner);
+        if (trust.isEmpty()) {
+            return s;
+        }
+        NodeConfig.Identity me = config.tls().orElseThrow(() -> new BadInputException("peers." + owner + " is pinned but "
+                + config.node() + " has no tls identity to present to it: set tls (keystore and password file, made by bin/node secrets)"));
+        return s.withPinnedMain(owner, trust, me);
+    }
+
+    private static BackupFetcher fetcher(Map<String, BackupFetcher> fetchers, TransferSettings settings)
+            throws BadInputException {
+        String key = settings.pinned().map(TransferSettings.PinnedMain::node).orElse("") + " " + settings.baseUri();
+        BackupFetcher f = fetchers.get(key);
         if (f == null) {
-            f = new BackupFetcher(TransferSettings.of(main, token).withTokenFile(tokenFile));
-            BackupFetcher raced = fetchers.putIfAbsent(main, f);
+            f = new BackupFetcher(settings);
+            BackupFetcher raced = fetchers.putIfAbsent(key, f);
             if (raced != null) {
                 f.close();
                 f = raced;

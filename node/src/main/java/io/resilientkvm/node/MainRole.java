@@ -149,7 +149,7 @@ final class MainRole implements AutoCloseable {
         }
         Flattening flattening = new Flattening(layout.backupQmpSocket(), layout.backupRepository(), toRelease);
         BackupServer server = step("backup server",
-                () -> BackupServer.start(BackupServerSettings.from(cfg.backupServer(), layout.backupRepository())));
+                () -> BackupServer.start(BackupServerSettings.from(cfg, layout.backupRepository())));
         address = Advertised.announce(cfg.backupServer(), server.baseUri()).toString();
         // Returns once QEMU answers QMP (the supervisor holds run/qmp.sock from then on).
         vm = step("VM", () -> startVm(cfg, layout));

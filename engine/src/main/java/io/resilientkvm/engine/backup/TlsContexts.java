@@ -25,7 +25,12 @@ public final class TlsContexts {
 
     /** The backup server's context: its key and certificate from {@code keystore}. */
     public static SSLContext serving(Path keystore, Path passwordFile) throws BadInputException {
-        return context(keyManagers(keystore, passwordFile, "backup-server.keystore"), null);
+        return serving(keystore, passwordFile, "backup-server.keystore");
+    }
+
+    /** As {@link #serving(Path, Path)}, naming {@code setting} (e.g. {@code tls.keystore}) in errors. */
+    public static SSLContext serving(Path keystore, Path passwordFile, String setting) throws BadInputException {
+        return context(keyManagers(keystore, passwordFile, setting), null);
     }
 
     /**

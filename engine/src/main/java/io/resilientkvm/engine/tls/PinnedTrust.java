@@ -27,6 +27,9 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * {@code peers.NODE.address}.
  */
 public final class PinnedTrust {
+    /** No node pinned: trusts nothing. */
+    public static final PinnedTrust NONE = new PinnedTrust(Map.of());
+
     private final Map<Fingerprint, String> nodes;
 
     private PinnedTrust(Map<Fingerprint, String> nodes) {

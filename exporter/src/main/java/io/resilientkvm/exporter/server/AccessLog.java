@@ -6,8 +6,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.eclipse.jetty.server.RequestLog;
 
-/** The backup server's access log: one line per request (method, path, status, bytes, milliseconds; never the token). */
+/** The backup server's access log: one line per request (client, node, method, path, status, bytes, milliseconds; never the token). */
 final class AccessLog implements RequestLog {
+    /** The request attribute naming the calling node (by certificate or token), or "unknown". */
+    static final String NODE = "io.resilientkvm.exporter.server.node";
+
     /** One line per request: method, path, status, bytes, milliseconds (never the token). */
     private static final Logger ACCESS = LoggerFactory.getLogger(BackupServer.class.getName() + ".access");
 
@@ -15,8 +18,9 @@ final class AccessLog implements RequestLog {
     @Override
     public void log(Request request, Response response) {
         long ms = System.currentTimeMillis() - Request.getTimeStamp(request);
-        ACCESS.info("{} {} {} {} {} {}ms", request.getConnectionMetaData().getRemoteSocketAddress(),
-                request.getMethod(), printable(request.getHttpURI().getPathQuery()), response.getStatus(),
+        Object node = request.getAttribute(NODE);
+        ACCESS.info("{} {} {} {} {} {} {}ms", request.getConnectionMetaData().getRemoteSocketAddress(),
+                node == null ? ClientTokens.UNKNOWN : node, request.getMethod(), printable(request.getHttpURI().getPathQuery()), response.getStatus(),
                 Response.getContentBytesWritten(response), ms);
     }
 

@@ -2,6 +2,7 @@ package io.resilientkvm.exporter.server;
 
 import io.resilientkvm.engine.backup.BackupManifest;
 import io.resilientkvm.engine.backup.BackupPaths;
+import io.resilientkvm.engine.tls.PinnedTrust;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -14,7 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Optional;
@@ -25,6 +26,7 @@ import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpURI;
 import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -44,13 +46,15 @@ final class BackupRequestHandler extends Handler.Abstract {
     private static final String BEARER = "bearer ";
 
     private final Path root;
-    private final byte[] token;
+    private final ClientTokens tokens;
+    private final PinnedTrust clients;
     private final ConnectionGuard guard;
     private final AuthBackoff backoff;
 
-    BackupRequestHandler(Path root, byte[] token, ConnectionGuard guard, AuthBackoff backoff) {
+    BackupRequestHandler(Path root, ClientTokens tokens, PinnedTrust clients, ConnectionGuard guard, AuthBackoff backoff) {
         this.root = root;
-        this.token = token;
+        this.tokens = tokens;
+        this.clients = clients;
         this.guard = guard;
         this.backoff = backoff;
     }
@@ -85,13 +89,17 @@ final class BackupRequestHandler extends Handler.Abstract {
         HttpURI uri = request.getHttpURI();
         String raw = uri.getPath();
         boolean plain = uri.getQuery() == null && uri.getFragment() == null && raw != null;
+        Optional<String> caller = caller(request);
+        request.setAttribute(AccessLog.NODE, caller.orElse(ClientTokens.UNKNOWN));
         if (plain && BackupPaths.HEALTH.equals(raw)) {
             text(request, response, callback, 200, "ok");
             return;
         }
-        if (!authorized(request)) {
+        ClientTokens.Verdict verdict = tokens.check(caller, bearer(request));
+        request.setAttribute(AccessLog.NODE, verdict.node());
+        if (!verdict.accepted()) {
             response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer realm=\"resilient-kvm\"");
-            refuse(request, response, callback);
+            refuse(request, response, callback, verdict.node());
             return;
         }
         Optional<BackupPaths.Ref> ref = plain ? BackupPaths.parse(raw) : Optional.empty();
@@ -109,12 +117,13 @@ final class BackupRequestHandler extends Handler.Abstract {
     }
 
     /** A 401, held back on Jetty's scheduler (no thread waits) when the address keeps failing. */
-    private void refuse(Request request, Response response, Callback callback) {
+    private void refuse(Request request, Response response, Callback callback, String node) {
+        String message = "a valid bearer token is required (caller: " + node + ")";
         InetAddress from = request.getConnectionMetaData().getRemoteSocketAddress() instanceof InetSocketAddress a
                 ? a.getAddress() : null;
         Duration hold = from == null ? Duration.ZERO : backoff.failed(from);
         if (hold.isZero()) {
-            text(request, response, callback, 401, "a valid bearer token is required");
+            text(request, response, callback, 401, message);
             return;
         }
         if (hold.compareTo(AuthBackoff.FIRST) == 0 || hold.compareTo(backoff.hold(backoff.failures(from) - 1)) > 0) {
@@ -123,18 +132,25 @@ final class BackupRequestHandler extends Handler.Abstract {
                     backoff.failures(from), from.getHostAddress(), hold.toMillis());
         }
         request.getComponents().getScheduler().schedule(
-                () -> text(request, response, callback, 401, "a valid bearer token is required"),
+                () -> text(request, response, callback, 401, message),
                 hold.toMillis(), TimeUnit.MILLISECONDS);
     }
 
-    private boolean authorized(Request request) {
+    /** The bearer token sent, or null when there is none. */
+    private static byte[] bearer(Request request) {
         String header = request.getHeaders().get(HttpHeader.AUTHORIZATION);
         if (header == null || header.length() <= BEARER.length()
                 || !header.substring(0, BEARER.length()).toLowerCase(Locale.ROOT).equals(BEARER)) {
-            return false;
+            return null;
         }
-        byte[] given = header.substring(BEARER.length()).strip().getBytes(StandardCharsets.UTF_8);
-        return MessageDigest.isEqual(given, token);
+        return header.substring(BEARER.length()).strip().getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** The node whose pinned certificate the client presented (TLS with a client certificate), else empty. */
+    private Optional<String> caller(Request request) {
+        EndPoint.SslSessionData tls = request.getConnectionMetaData().getConnection().getEndPoint().getSslSessionData();
+        X509Certificate[] chain = tls == null ? null : tls.peerCertificates();
+        return chain == null || chain.length == 0 ? Optional.empty() : clients.nodeOf(chain[0]);
     }
 
     /**

@@ -4,14 +4,12 @@ import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;
 import io.resilientkvm.engine.instance.BackupServerLimits;
 import io.resilientkvm.engine.lifecycle.LifecycleState;
-import io.resilientkvm.engine.secret.SecretFiles;
 import io.resilientkvm.engine.backup.TlsContexts;
 import java.io.IOException;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -70,8 +68,8 @@ public final class BackupServer implements AutoCloseable {
      * are bad input; a port that cannot be bound fails the operation.
      */
     public static BackupServer start(BackupServerSettings settings) throws BadInputException, OperationFailedException {
-        byte[] token = SecretFiles.readToken(settings.tokenFile(), "backup-server.token-file")
-                .getBytes(StandardCharsets.UTF_8);
+        ClientTokens tokens = settings.peerTokens().isEmpty() ? ClientTokens.shared(settings.tokenFile())
+                : ClientTokens.perNode(settings.peerTokens());
         Path root;
         try {
             Files.createDirectories(settings.repository());
@@ -81,8 +79,13 @@ public final class BackupServer implements AutoCloseable {
                     + e.getMessage() + "); check the instance's data directory", e);
         }
         Optional<SSLContext> ssl = Optional.empty();
-        if (settings.keystore().isPresent()) {
-            ssl = Optional.of(TlsContexts.serving(settings.keystore().get(), settings.keystorePasswordFile().orElseThrow()));
+        boolean pinned = settings.keystore().isPresent() && !settings.clients().isEmpty();
+        if (pinned) {
+            ssl = Optional.of(TlsContexts.mutual(settings.keystore().get(), settings.keystorePasswordFile().orElseThrow(),
+                    settings.keystoreSetting(), settings.clients().trustManager()));
+        } else if (settings.keystore().isPresent()) {
+            ssl = Optional.of(TlsContexts.serving(settings.keystore().get(), settings.keystorePasswordFile().orElseThrow(),
+                    settings.keystoreSetting()));
         }
         InetAddress bind;
         try {
@@ -90,6 +93,12 @@ public final class BackupServer implements AutoCloseable {
         } catch (IOException e) {
             throw new BadInputException("backup-server.bind: '" + settings.bind() + "' is not an address of this host ("
                     + e.getMessage() + ")", e);
+        }
+        if (ssl.isEmpty() && !bind.isLoopbackAddress()) {
+            // Tokens and backups never cross a network in clear text; checked before any socket opens.
+            throw new BadInputException("backup-server.bind is " + settings.bind() + ", beyond loopback, but no TLS identity is set:"
+                    + " the backup server serves only HTTPS there; set tls (keystore and password file, made by bin/node secrets)"
+                    + " or backup-server.keystore, or bind to 127.0.0.1");
         }
         BackupServerLimits limits = settings.limits();
         QueuedThreadPool pool = new QueuedThreadPool(settings.threads() + JETTY_THREADS, 2);
@@ -99,21 +108,24 @@ public final class BackupServer implements AutoCloseable {
         pool.setStopTimeout(10_000);
         Server server = new Server(pool);
         server.setStopTimeout(0);
-        ServerConnector connector = new ServerConnector(server, 1, 1, connectionFactories(ssl));
+        ConnectionGuard guard = new ConnectionGuard(limits.connectionsPerAddress(), limits.requestTimeout(),
+                System::nanoTime);
+        ServerConnector connector = new ServerConnector(server, 1, 1, connectionFactories(ssl, pinned));
         connector.setHost(bind.getHostAddress());
         connector.setPort(settings.port());
         connector.setAcceptQueueSize(64);
         connector.setIdleTimeout(limits.idleTimeout().toMillis());
-        ConnectionGuard guard = new ConnectionGuard(limits.connectionsPerAddress(), limits.requestTimeout(),
-                System::nanoTime);
         connector.addEventListener(guard);
+        if (ssl.isPresent()) {
+            connector.addBean(guard.handshakeListener()); // a refused certificate is logged with the reason
+        }
         server.addConnector(connector);
         server.addBean(guard);
         server.addBean(new NetworkConnectionLimit(limits.connections(), connector));
         AuthBackoff backoff = new AuthBackoff(limits.authFailuresBeforeBackoff(), limits.authBackoffMax(),
                 System::nanoTime);
         BackupServer bs = new BackupServer(server, connector, bind, root, ssl.isPresent(), guard);
-        server.setHandler(new BackupRequestHandler(root, token, guard, backoff));
+        server.setHandler(new BackupRequestHandler(root, tokens, settings.clients(), guard, backoff));
         server.setRequestLog(new AccessLog());
         try {
             server.start();
@@ -123,15 +135,17 @@ public final class BackupServer implements AutoCloseable {
             throw new OperationFailedException("backup server cannot listen on " + settings.bind() + ":" + settings.port()
                     + " (" + e.getMessage() + "); free the port or set backup-server.port", e);
         }
-        LOG.info("Backup server serving {} on {} ({}; limits: request head within {} ms, idle {} ms, {} connections "
+        LOG.info("Backup server serving {} on {} ({}, {}; limits: request head within {} ms, idle {} ms, {} connections "
                 + "per address, {} in all, 401s held after {} failures up to {} ms)", root, bs.baseUri(),
-                ssl.isPresent() ? "HTTPS" : "HTTP", limits.requestTimeout().toMillis(), limits.idleTimeout().toMillis(),
+                ssl.isPresent() ? "HTTPS" + (pinned ? " requiring a pinned client certificate" : "") : "HTTP",
+                tokens.perNode() ? "a token per clone " + settings.peerTokens().keySet() : "one shared token",
+                limits.requestTimeout().toMillis(), limits.idleTimeout().toMillis(),
                 limits.connectionsPerAddress(), limits.connections(), limits.authFailuresBeforeBackoff(),
                 limits.authBackoffMax().toMillis());
         return bs;
     }
 
-    private static ConnectionFactory[] connectionFactories(Optional<SSLContext> ssl) {
+    private static ConnectionFactory[] connectionFactories(Optional<SSLContext> ssl, boolean needClientCertificate) {
         HttpConfiguration http = new HttpConfiguration();
         http.setSendServerVersion(false);
         http.setSendXPoweredBy(false);
@@ -141,6 +155,7 @@ public final class BackupServer implements AutoCloseable {
         }
         SslContextFactory.Server tlsFactory = new SslContextFactory.Server();
         tlsFactory.setSslContext(ssl.get());
+        tlsFactory.setNeedClientAuth(needClientCertificate);
         return new ConnectionFactory[] {new SslConnectionFactory(tlsFactory, h1.getProtocol()), h1};
     }
 

@@ -6,6 +6,7 @@ import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -16,6 +17,7 @@ import java.util.function.LongSupplier;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.io.SocketChannelEndPoint;
+import org.eclipse.jetty.io.ssl.SslHandshakeListener;
 import org.eclipse.jetty.util.component.AbstractLifeCycle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -169,6 +171,41 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
                 t.connection.getEndPoint().close();
             }
         }
+    }
+
+    /**
+     * Logs a failed TLS handshake (a client certificate that is not pinned, none at all, a client
+     * not trusting ours) with the reason, at most once per interval and address.
+     */
+    SslHandshakeListener handshakeListener() {
+        return new SslHandshakeListener() {
+            @Override
+            public void handshakeFailed(Event event, Throwable failure) {
+                if (!(event.getEndPoint().getRemoteSocketAddress() instanceof InetSocketAddress remote)) {
+                    return;
+                }
+                Optional<String> refused = certificateRefusal(failure);
+                if (refused.isPresent()) {
+                    warn(remote.getAddress(), "tls", "Backup server: refused a TLS connection from {}: {}{}", refused.get());
+                } else {
+                    // Often a clone that does not trust this server's certificate and hung up.
+                    warn(remote.getAddress(), "tls", "Backup server: a TLS handshake from {} failed ({}); if it is a clone, "
+                            + "check that it pins this node's tls certificate{}", String.valueOf(failure.getMessage()));
+                }
+            }
+        };
+    }
+
+    /** The trust manager's message when it refused the client's certificate (or its absence), else empty. */
+    private static Optional<String> certificateRefusal(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof java.security.cert.CertificateException) {
+                return Optional.of(t.getMessage());
+            }
+        }
+        String m = String.valueOf(failure.getMessage());
+        return m.contains("Empty client certificate chain") || m.contains("certificate_required")
+                ? Optional.of("it presented no client certificate; every clone presents its tls identity") : Optional.empty();
     }
 
     /** Logs a limit hit at most once per interval and address, counting the ones left out. */

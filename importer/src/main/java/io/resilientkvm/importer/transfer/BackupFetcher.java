@@ -45,7 +45,12 @@ public final class BackupFetcher implements AutoCloseable {
         this.retries = new RetryLoop(settings, sleeper);
         HttpClient.Builder b = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(settings.connectTimeout()).followRedirects(HttpClient.Redirect.NEVER);
-        if (settings.truststore().isPresent()) {
+        if (settings.pinned().isPresent()) {
+            // The main's pinned certificate is its identity: no CA and no host name is consulted (PinnedTrust).
+            TransferSettings.PinnedMain p = settings.pinned().get();
+            b.sslContext(TlsContexts.mutual(p.identity().keystore(), p.identity().keystorePasswordFile(), "tls.keystore",
+                    p.trust().trustManager()));
+        } else if (settings.truststore().isPresent()) {
             b.sslContext(TlsContexts.trusting(settings.truststore().get(), settings.truststorePasswordFile().orElseThrow()));
         }
         this.client = b.build();
@@ -68,7 +73,9 @@ public final class BackupFetcher implements AutoCloseable {
      *
      * @throws BadInputException   the manifest names something that is not a repository path
      * @throws RefusedException    an incremental whose parent is not complete here, a different backup
-     *                             already complete under the same name, or the server refused the token
+     *                             already complete under the same name, the server refused the token, the
+     *                             server's certificate is not the trusted one (or it refused ours), or the
+     *                             main's address is not safe to fetch from ({@link TransferSettings#refusal()})
      * @throws GiveUpException     this backup cannot be fetched as published: the server does not have
      *                             it (404), or its bytes never matched the manifest in every attempt
      * @throws RetryableException  every attempt failed on the network (the message names the backup, the
@@ -90,6 +97,10 @@ public final class BackupFetcher implements AutoCloseable {
     public FetchResult fetchFile(BackupManifest m, Path cloneRoot)
             throws BadInputException, RefusedException, OperationFailedException, InterruptedException {
         long t0 = System.nanoTime();
+        Optional<String> refused = settings.refusal();
+        if (refused.isPresent()) {
+            throw new RefusedException("not fetching " + m.file() + ": " + refused.get());
+        }
         LocalCopy copy = LocalCopy.of(m, cloneRoot);
         Optional<BackupManifest> here = copy.completeHere();
         if (here.isPresent()) {

@@ -62,7 +62,8 @@ final class FetchAttempt {
                 check();
             }
         } catch (IOException e) {
-            problem = Problem.transientFault("broke off after " + offset() + " of " + size + " bytes: " + e);
+            problem = TlsRefusal.of(e, settings).map(why -> Problem.fatal(NextStep.REFUSE, why))
+                    .orElseGet(() -> Problem.transientFault("broke off after " + offset() + " of " + size + " bytes: " + e));
         }
         return new AttemptResult(sink == null ? 0 : sink.received(), resumedFrom, problem);
     }

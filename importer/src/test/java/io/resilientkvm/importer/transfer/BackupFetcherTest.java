@@ -258,12 +258,13 @@ class BackupFetcherTest {
                 .withTls(ks, pass))) {
             assertTrue(tls.tls());
             assertTrue(tls.baseUri().toString().startsWith("https://127.0.0.1:"), tls.baseUri().toString());
-            // Verification is on: without the main's certificate the handshake fails.
+            // Verification is on: without the main's certificate the handshake fails, and no retry
+            // can mend that: refused at once, saying the main is not trusted and why.
             try (BackupFetcher untrusting = fetcher(tls.baseUri(), TOKEN)) {
-                OperationFailedException e = assertThrows(OperationFailedException.class,
-                        () -> untrusting.fetch(full, clone));
-                assertTrue(e.getMessage().contains("after 3 attempts"), e.getMessage());
-                assertInstanceOf(RetryableException.class, e);
+                RefusedException e = assertThrows(RefusedException.class, () -> untrusting.fetch(full, clone));
+                assertTrue(e.getMessage().contains("the main at " + tls.baseUri() + " is not trusted: PKIX path building failed"),
+                        e.getMessage());
+                assertFalse(e.getMessage().contains("after 3 attempts"), e.getMessage());
             }
             assertEquals(List.of(), cloneFiles());
             TransferSettings s = TransferSettings.of(tls.baseUri(), TOKEN).withTruststore(trust, pass);
