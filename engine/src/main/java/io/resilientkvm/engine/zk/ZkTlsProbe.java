@@ -70,8 +70,9 @@ final class ZkTlsProbe {
             return Optional.of("nothing accepts connections at " + where + " (" + e.getMessage() + ")");
         } catch (SSLHandshakeException e) {
             if (causedBy(e, CertPathBuilderException.class) || causedBy(e, CertPathValidatorException.class)) {
-                return Optional.of("the certificate of ZooKeeper at " + where + " is not trusted by " + ZkTlsStores.TRUSTSTORE
-                        + " (" + e.getMessage() + "): put the CA (or the certificate) of the ZooKeeper servers into that truststore");
+                return Optional.of("the certificate of ZooKeeper at " + where + " is not trusted by " + ZkTlsStores.TRUSTSTORE + " "
+                        + truststore(config) + " (" + e.getMessage()
+                        + "): put the CA (or the certificate) of the ZooKeeper servers into that truststore");
             }
             if (causedBy(e, CertificateException.class)) {
                 return Optional.of("the certificate of ZooKeeper at " + where + " is refused (" + e.getMessage()
@@ -88,6 +89,12 @@ final class ZkTlsProbe {
             return Optional.of("the TLS settings in zookeeper.tls do not make a TLS context: " + e.getMessage());
         } catch (IOException e) {
             return Optional.of("cannot open a TLS connection to " + where + ": " + e);
+        }
+    }
+
+    private static String truststore(ZKClientConfig config) {
+        try (ClientX509Util x509 = new ClientX509Util()) {
+            return config.getProperty(x509.getSslTruststoreLocationProperty());
         }
     }
 

@@ -82,7 +82,7 @@ class EmbeddedZooKeeperTlsTest {
                 Optional.of(certs.passwordFile()));
         OperationFailedException e = assertThrows(OperationFailedException.class,
                 () -> ZkClients.connect(ZkSettings.of(secure()).withConnectTimeout(SHORT).withTls(wrong)));
-        assertTrue(e.getMessage().contains("is not trusted by zookeeper.tls.truststore"), e.getMessage());
+        assertTrue(e.getMessage().contains("is not trusted by zookeeper.tls.truststore " + certs.otherTruststore()), e.getMessage());
     }
 
     @Test
