@@ -16,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.Properties;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.zookeeper.ClientCnxnSocketNetty;
 import org.apache.zookeeper.KeeperException;
@@ -34,11 +35,14 @@ class EmbeddedZooKeeperTlsTest {
 
     @TempDir
     static Path dir;
+    static Properties savedProperties;
     static ZkTlsCertificates certs;
     static EmbeddedZooKeeper zk;
 
     @BeforeAll
     static void startSecureServer() throws Exception {
+        // ZooKeeper's server turns its TLS settings into system properties: restored at the end.
+        savedProperties = (Properties) System.getProperties().clone();
         certs = ZkTlsCertificates.create(dir);
         zk = EmbeddedZooKeeper.start(dir.resolve("zk"), 0, Optional.of(new EmbeddedZooKeeper.SecurePort(0,
                 certs.serverKeystore(), certs.passwordFile(), certs.truststore(), certs.passwordFile())));
@@ -46,8 +50,12 @@ class EmbeddedZooKeeperTlsTest {
 
     @AfterAll
     static void stop() {
-        if (zk != null) {
-            zk.close();
+        try {
+            if (zk != null) {
+                zk.close();
+            }
+        } finally {
+            System.setProperties(savedProperties);
         }
     }
 
