@@ -3,6 +3,7 @@ package io.resilientkvm.engine.zk;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.security.GeneralSecurityException;
 import java.security.cert.CertPathBuilderException;
@@ -14,6 +15,7 @@ import java.util.Optional;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLHandshakeException;
+import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
 import org.apache.zookeeper.client.ConnectStringParser;
 import org.apache.zookeeper.client.ZKClientConfig;
@@ -49,25 +51,20 @@ final class ZkTlsProbe {
     }
 
     private static Optional<String> diagnoseTls(InetSocketAddress server, String where, ZKClientConfig config, int timeoutMs) {
-        try (ClientX509Util x509 = new ClientX509Util();
-             SSLSocket socket = x509.createSSLContextAndOptions(config).createSSLSocket()) {
-            socket.connect(server, timeoutMs);
-            socket.setSoTimeout(timeoutMs);
-            socket.startHandshake();
-            // TLS 1.3: the server judges the client certificate after the client's last flight, so
-            // a refusal arrives as an alert on the first read (a server that accepts it waits for
-            // the session request: the read times out).
-            try {
-                socket.getInputStream().read();
-            } catch (SocketTimeoutException e) {
-                return Optional.empty();
-            } catch (SSLException e) {
-                return Optional.of("ZooKeeper at " + where + " refused this node's client certificate (" + e.getMessage()
-                        + "): give zookeeper.tls.keystore (or tls.keystore) a certificate the servers' ssl.trustStore trusts");
+        try (ClientX509Util x509 = new ClientX509Util(); Socket plain = new Socket()) {
+            plain.connect(server, timeoutMs);
+            plain.setSoTimeout(timeoutMs);
+            try (SSLSocket socket = (SSLSocket) x509.createSSLContextAndOptions(config).getSSLContext().getSocketFactory()
+                    .createSocket(plain, server.getHostString(), server.getPort(), true)) {
+                // The name as given in zookeeper.connect, as ZooKeeper's Netty client checks it (not the resolved address).
+                SSLParameters parameters = socket.getSSLParameters();
+                parameters.setEndpointIdentificationAlgorithm("HTTPS");
+                socket.setSSLParameters(parameters);
+                socket.startHandshake();
+                return afterHandshake(socket, where);
             }
-            return Optional.empty();
         } catch (ConnectException e) {
-            return Optional.of("nothing accepts connections at " + where + " (" + e.getMessage() + ")");
+            return Optional.of(refused(where, e));
         } catch (SSLHandshakeException e) {
             if (causedBy(e, CertPathBuilderException.class) || causedBy(e, CertPathValidatorException.class)) {
                 return Optional.of("the certificate of ZooKeeper at " + where + " is not trusted by " + ZkTlsStores.TRUSTSTORE + " "
@@ -90,6 +87,28 @@ final class ZkTlsProbe {
         } catch (IOException e) {
             return Optional.of("cannot open a TLS connection to " + where + ": " + e);
         }
+    }
+
+    /**
+     * TLS 1.3: the server judges the client certificate after the client's last flight, so a
+     * refusal arrives as an alert on the first read; a server that accepts it waits for the
+     * session request, and the read times out.
+     */
+    private static Optional<String> afterHandshake(SSLSocket socket, String where) throws IOException {
+        try {
+            socket.getInputStream().read();
+            return Optional.empty();
+        } catch (SocketTimeoutException e) {
+            return Optional.empty();
+        } catch (SSLException e) {
+            return Optional.of("ZooKeeper at " + where + " refused this node's client certificate (" + e.getMessage()
+                    + "): give zookeeper.tls.keystore (or tls.keystore) a certificate the servers' ssl.trustStore trusts");
+        }
+    }
+
+    private static String refused(String where, ConnectException e) {
+        return "nothing accepts connections at " + where + " (" + e.getMessage() + "): check that ZooKeeper runs there and "
+                + "that zookeeper.connect in the node configuration is right";
     }
 
     private static String truststore(ZKClientConfig config) {
@@ -115,7 +134,7 @@ final class ZkTlsProbe {
                 return Optional.of(speaksTls(where));
             }
         } catch (ConnectException e) {
-            return Optional.of("nothing accepts connections at " + where + " (" + e.getMessage() + ")");
+            return Optional.of(refused(where, e));
         } catch (SSLHandshakeException e) {
             // A plain server reads the ClientHello as a bad request and closes: no certificate.
             return causedBy(e, CertificateException.class) ? Optional.of(speaksTls(where)) : Optional.empty();

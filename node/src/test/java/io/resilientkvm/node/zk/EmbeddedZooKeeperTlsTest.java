@@ -94,6 +94,16 @@ class EmbeddedZooKeeperTlsTest {
     }
 
     @Test
+    void aServerCertificateThatDoesNotNameTheAddressInTheConnectStringIsRefused() {
+        // The server's certificate names ip:127.0.0.1 only; localhost is the same socket by another name.
+        String byName = "localhost:" + secure().substring(secure().indexOf(':') + 1);
+        OperationFailedException e = assertThrows(OperationFailedException.class,
+                () -> ZkClients.connect(ZkSettings.of(byName).withConnectTimeout(SHORT).withTls(certs.stores())));
+        assertTrue(e.getMessage().contains("is refused") && e.getMessage().contains("must name the address in zookeeper.connect"),
+                e.getMessage());
+    }
+
+    @Test
     void aPlainClientOnTheSecurePortIsToldToSetZookeeperTls() {
         OperationFailedException e = assertThrows(OperationFailedException.class,
                 () -> ZkClients.connect(ZkSettings.of(secure()).withConnectTimeout(SHORT)));
