@@ -65,20 +65,17 @@ class ZkEnsembleTlsTest {
         p.put("secureClientPort", Integer.toString(securePort));
         p.put("secureClientPortAddress", "127.0.0.1");
         p.put("serverCnxnFactory", "org.apache.zookeeper.server.NettyServerCnxnFactory");
-        p.put("ssl.keyStore.location", certs.serverKeystore().toString());
-        p.put("ssl.keyStore.passwordPath", certs.passwordFile().toString());
-        p.put("ssl.keyStore.type", "PKCS12");
-        p.put("ssl.trustStore.location", certs.truststore().toString());
-        p.put("ssl.trustStore.passwordPath", certs.passwordFile().toString());
-        p.put("ssl.trustStore.type", "PKCS12");
         p.put("ssl.clientAuth", "need");
         p.put("sslQuorum", "true");
-        p.put("ssl.quorum.keyStore.location", certs.serverKeystore().toString());
-        p.put("ssl.quorum.keyStore.passwordPath", certs.passwordFile().toString());
-        p.put("ssl.quorum.keyStore.type", "PKCS12");
-        p.put("ssl.quorum.trustStore.location", certs.truststore().toString());
-        p.put("ssl.quorum.trustStore.passwordPath", certs.passwordFile().toString());
-        p.put("ssl.quorum.trustStore.type", "PKCS12");
+        // The same stores for the client port (ssl.*) and between the servers (ssl.quorum.*).
+        for (String prefix : List.of("ssl.", "ssl.quorum.")) {
+            p.put(prefix + "keyStore.location", certs.serverKeystore().toString());
+            p.put(prefix + "keyStore.passwordPath", certs.passwordFile().toString());
+            p.put(prefix + "keyStore.type", "PKCS12");
+            p.put(prefix + "trustStore.location", certs.truststore().toString());
+            p.put(prefix + "trustStore.passwordPath", certs.passwordFile().toString());
+            p.put(prefix + "trustStore.type", "PKCS12");
+        }
         return p;
     }
 
