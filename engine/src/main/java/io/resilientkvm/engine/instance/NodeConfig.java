@@ -3,6 +3,7 @@ package io.resilientkvm.engine.instance;
 import io.resilientkvm.engine.zk.ZkAccess;
 import io.resilientkvm.engine.zk.ZkLayout;
 import io.resilientkvm.engine.zk.ZkSettings;
+import io.resilientkvm.engine.zk.ZkTlsStores;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.resilientkvm.engine.error.BadInputException;
@@ -175,9 +176,21 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
     public ZkSettings zkSettings() {
         ZkSettings settings = ZkSettings.of(zookeeper.connect());
         settings = zookeeper.access().map(settings::withAccess).orElse(settings);
+        settings = zookeeper.tls().map(this::zkTlsStores).map(settings::withTls).orElse(settings);
         // The schema's minimum is 2 s; a hand-built config may leave it unset (zero).
         return zookeeper.sessionTimeout().compareTo(Duration.ofSeconds(2)) >= 0
                 ? settings.withSessionTimeout(zookeeper.sessionTimeout()) : settings;
+    }
+
+    /** {@code zookeeper.tls}, its client keystore and password file defaulting to {@code tls}'s. */
+    private ZkTlsStores zkTlsStores(ZkTls t) {
+        boolean ownKey = t.keystore().isPresent();
+        boolean ownPassword = t.keystorePasswordFile().isPresent();
+        return new ZkTlsStores(t.truststore(), t.truststorePasswordFile(),
+                ownKey ? t.keystore() : tls.map(Identity::keystore),
+                ownPassword ? t.keystorePasswordFile() : tls.map(Identity::keystorePasswordFile),
+                ownKey ? "zookeeper.tls.keystore" : "tls.keystore",
+                ownPassword ? "zookeeper.tls.keystore-password-file" : "tls.keystore-password-file");
     }
 
     /** This instance's paths in ZooKeeper. */

@@ -1,13 +1,16 @@
 package io.resilientkvm.engine.zk;
 
+import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.OperationFailedException;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.retry.ExponentialBackoffRetry;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.ZooDefs.Perms;
+import org.apache.zookeeper.client.ZKClientConfig;
 import org.apache.zookeeper.data.ACL;
 
 /**
@@ -19,10 +22,19 @@ import org.apache.zookeeper.data.ACL;
 public final class ZkClients {
     private ZkClients() {}
 
-    /** A started client, connected within {@code settings.connectTimeout()}; the caller closes it. */
-    public static CuratorFramework connect(ZkSettings settings) throws OperationFailedException {
+    /**
+     * A started client, connected within {@code settings.connectTimeout()}; the caller closes it.
+     * With {@link ZkSettings#tls()} it talks TLS through ZooKeeper's Netty socket, configured for
+     * this client alone.
+     *
+     * @throws BadInputException a TLS store or password file that cannot be used
+     */
+    public static CuratorFramework connect(ZkSettings settings) throws BadInputException, OperationFailedException {
         CuratorFrameworkFactory.Builder builder = CuratorFrameworkFactory.builder();
         settings.access().ifPresent(a -> builder.authorization(a.authInfos()).aclProvider(a.aclProvider()));
+        Optional<ZKClientConfig> tls = settings.tls().isPresent() ? Optional.of(settings.tls().get().clientConfig())
+                : Optional.empty();
+        tls.ifPresent(builder::zkClientConfig);
         CuratorFramework client = builder
                 .connectString(settings.connectString())
                 .sessionTimeoutMs((int) settings.sessionTimeout().toMillis())
@@ -34,8 +46,12 @@ public final class ZkClients {
         try {
             if (!client.blockUntilConnected((int) settings.connectTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
                 client.close();
-                throw new OperationFailedException("cannot reach ZooKeeper at " + settings.connectString() + " within "
-                        + settings.connectTimeout().toSeconds() + " s: check that it runs and that zookeeper.connect in the node configuration is right");
+                String cause = ZkTlsProbe.diagnose(settings.connectString(), tls, settings.connectTimeout())
+                        .orElse(tls.isPresent()
+                                ? "check that it runs, that zookeeper.connect lists its secure client ports and that zookeeper.tls is right"
+                                : "check that it runs and that zookeeper.connect in the node configuration is right");
+                throw new OperationFailedException("cannot reach ZooKeeper at " + settings.connectString()
+                        + (tls.isPresent() ? " over TLS" : "") + " within " + settings.connectTimeout().toSeconds() + " s: " + cause);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
