@@ -9,6 +9,7 @@ import io.resilientkvm.engine.secret.Fingerprints;
 import io.resilientkvm.engine.secret.InstanceSecrets;
 import io.resilientkvm.engine.secret.InstanceSecrets.NodeSecrets;
 import io.resilientkvm.engine.secret.NodeAddress;
+import io.resilientkvm.engine.secret.PreviousSecrets;
 import io.resilientkvm.engine.secret.SecretsRequest;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -56,6 +57,11 @@ public final class SecretsCommand extends CliCommand {
             description = "the node's folder relative to its configuration file, put before every path of the fragment (e.g. secrets/)")
     String pathPrefix;
 
+    @Option(names = "--from", paramLabel = "OLD_DIR",
+            description = {"an earlier output of this command for this instance (with its ca/ folder): keep its CA and ZooKeeper",
+                    "passwords, make every node's key, certificate and token anew, add the nodes it lacks (renew, add a node)"})
+    Path from;
+
     @Option(names = "--json", description = "machine-readable result")
     boolean json;
 
@@ -75,7 +81,8 @@ public final class SecretsCommand extends CliCommand {
         }
         SecretsRequest request = SecretsRequest.of(instance, parsed, channelPort, zookeeperPort, zookeeperDir, pathPrefix);
         InstanceSecrets.requireNewOrEmpty(out, "--out"); // before any key is made
-        InstanceSecrets secrets = InstanceSecrets.generate(request, Clock.systemUTC());
+        InstanceSecrets secrets = from == null ? InstanceSecrets.generate(request, Clock.systemUTC())
+                : InstanceSecrets.generate(request, PreviousSecrets.read(from, instance, "--from"), Clock.systemUTC());
         secrets.writeTo(out, "--out");
         Path dir = out.toAbsolutePath().normalize();
         print(json, jsonResult(secrets, dir), text(secrets, dir));

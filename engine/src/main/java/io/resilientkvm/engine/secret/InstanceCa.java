@@ -53,8 +53,7 @@ public record InstanceCa(KeyPair keys, X509Certificate certificate) {
     /** A new CA for {@code instance}, valid from {@code now} for {@link #CA_VALIDITY}. */
     public static InstanceCa create(String instance, Instant now, SecureRandom random) throws GeneralSecurityException {
         KeyPair keys = newKeyPair(random);
-        X500Name name = new X500NameBuilder(BCStyle.INSTANCE).addRDN(BCStyle.CN, "resilient-kvm CA of instance " + instance)
-                .build();
+        X500Name name = new X500Name(subject(instance));
         X509v3CertificateBuilder b = builder(name, name, keys.getPublic(), now, CA_VALIDITY, random);
         try {
             JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
@@ -67,6 +66,12 @@ public record InstanceCa(KeyPair keys, X509Certificate certificate) {
         return new InstanceCa(keys, sign(b, keys));
     }
 
+    /** The CA certificate's subject for {@code instance} (RFC 2253, as {@code X500Principal.getName()} prints it). */
+    public static String subject(String instance) {
+        return new X500NameBuilder(BCStyle.INSTANCE).addRDN(BCStyle.CN, "resilient-kvm CA of instance " + instance).build()
+                .toString();
+    }
+
     /** A new EC P-256 key pair (a node's or a ZooKeeper server's). */
     public static KeyPair newKeyPair(SecureRandom random) throws GeneralSecurityException {
         KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
@@ -76,13 +81,19 @@ public record InstanceCa(KeyPair keys, X509Certificate certificate) {
 
     /**
      * A certificate for {@code key}: subject CN {@code commonName}, subjectAltName {@code address},
-     * for TLS servers and clients, valid from {@code now} for {@link #NODE_VALIDITY}.
+     * for TLS servers and clients, valid from {@code now} for {@link #NODE_VALIDITY} or until the CA's end if sooner.
      */
     public X509Certificate issue(String commonName, NodeAddress address, PublicKey key, Instant now, SecureRandom random)
             throws GeneralSecurityException {
         X500Name subject = new X500NameBuilder(BCStyle.INSTANCE).addRDN(BCStyle.CN, commonName).build();
         X500Name issuer = X500Name.getInstance(certificate.getSubjectX500Principal().getEncoded());
-        X509v3CertificateBuilder b = builder(issuer, subject, key, now, NODE_VALIDITY, random);
+        // Never past the CA's own end: a renewal late in the CA's life gets a shorter certificate, not an unverifiable one.
+        Duration validity = NODE_VALIDITY;
+        Instant caEnd = certificate.getNotAfter().toInstant();
+        if (now.plus(validity).isAfter(caEnd)) {
+            validity = Duration.between(now, caEnd);
+        }
+        X509v3CertificateBuilder b = builder(issuer, subject, key, now, validity, random);
         try {
             JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
             b.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));

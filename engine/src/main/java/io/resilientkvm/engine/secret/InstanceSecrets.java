@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import org.apache.zookeeper.server.auth.DigestAuthenticationProvider;
 
 /**
@@ -78,37 +79,47 @@ public final class InstanceSecrets {
      * is the JDK's default (NativePRNG: the kernel's getrandom/urandom), which never blocks.
      */
     public static InstanceSecrets generate(SecretsRequest request, Clock clock) throws OperationFailedException {
-        return generate(request, clock, new SecureRandom());
+        return generate(request, Optional.empty(), clock, new SecureRandom());
     }
 
-    static InstanceSecrets generate(SecretsRequest request, Clock clock, SecureRandom random) throws OperationFailedException {
+    /**
+     * As {@link #generate(SecretsRequest, Clock)}, keeping {@code previous}'s CA and ZooKeeper
+     * passwords (renewal of every node's key, certificate and token; nodes it lacks are added).
+     */
+    public static InstanceSecrets generate(SecretsRequest request, PreviousSecrets previous, Clock clock)
+            throws OperationFailedException {
+        return generate(request, Optional.of(previous), clock, new SecureRandom());
+    }
+
+    static InstanceSecrets generate(SecretsRequest request, Optional<PreviousSecrets> previous, Clock clock, SecureRandom random)
+            throws OperationFailedException {
         try {
-            return make(request, clock.instant(), random);
+            return make(request, previous, clock.instant(), random);
         } catch (GeneralSecurityException e) {
             throw new OperationFailedException("cannot make the secrets of instance " + request.instance() + ": "
                     + e.getMessage(), e);
         }
     }
 
-    private static InstanceSecrets make(SecretsRequest request, Instant now, SecureRandom random)
-            throws GeneralSecurityException {
+    private static InstanceSecrets make(SecretsRequest request, Optional<PreviousSecrets> previous, Instant now,
+            SecureRandom random) throws GeneralSecurityException {
         RandomSecrets secrets = new RandomSecrets(random);
         SecretTree tree = new SecretTree();
-        InstanceCa ca = InstanceCa.create(request.instance(), now, random);
+        InstanceCa ca = previous.isPresent() ? previous.get().ca() : InstanceCa.create(request.instance(), now, random);
         String caPassword = secrets.next();
         tree.add(CA_FOLDER + "/" + CA_KEYSTORE, SecretEncodings.keystore("ca", ca.keys().getPrivate(), caPassword.toCharArray(),
                 ca.certificate()));
         tree.addLine(CA_FOLDER + "/" + CA_KEYSTORE + PASSWORD_SUFFIX, caPassword);
         String caPem = SecretEncodings.pem(ca.certificate());
         tree.add(CA_FOLDER + "/" + CA_CERTIFICATE, caPem);
-        String superPassword = secrets.next();
+        String superPassword = previous.map(PreviousSecrets::superPassword).orElseGet(secrets::next);
         tree.addLine(CA_FOLDER + "/" + ZK_SUPER_SECRET, superPassword);
         String superDigest = DigestAuthenticationProvider.generateDigest("super:" + superPassword);
 
         // The truststore holds only the CA's certificate: its password guards its integrity, not a secret.
         String trustPassword = secrets.next();
         byte[] truststore = SecretEncodings.truststore("ca", ca.certificate(), trustPassword.toCharArray());
-        String zkInstance = secrets.next();
+        String zkInstance = previous.map(PreviousSecrets::zkInstancePassword).orElseGet(secrets::next);
         Map<String, String> tokens = new LinkedHashMap<>();
         Map<String, X509Certificate> certificates = new LinkedHashMap<>();
         List<NodeSecrets> made = new ArrayList<>();
@@ -137,7 +148,7 @@ public final class InstanceSecrets {
                 }
             }
             tree.addLine(d + ZK_INSTANCE_SECRET, zkInstance);
-            tree.addLine(d + ZK_NODE_SECRET, secrets.next());
+            tree.addLine(d + ZK_NODE_SECRET, previous.map(p -> p.zkNodePasswords().get(n.node())).orElseGet(secrets::next));
             tree.add(d + FRAGMENT, NodeConfigFragment.text(NodeConfigFragment.of(request, n)));
 
             // The ZooKeeper server gets its own key: it runs as another user, who must not hold the node's identity.
