@@ -10,24 +10,21 @@ import io.resilientkvm.engine.secret.InstanceSecrets;
 import io.resilientkvm.engine.secret.NodeAddress;
 import io.resilientkvm.engine.secret.SecretFiles;
 import io.resilientkvm.engine.secret.SecretsRequest;
+import io.resilientkvm.engine.secret.WrittenStores;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.ZoneOffset;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManagerFactory;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.Watcher;
@@ -177,7 +174,7 @@ class ZooKeeperServerTlsTest {
                 NodeAddress.parse("node-b=198.18.0.2")), 8444, port, "/etc/zookeeper/tls", ""), Clock.system(ZoneOffset.UTC))
                 .writeTo(other, "--out");
         // Its own identity, but trusting this instance's CA: only the server's check can refuse it.
-        SSLContext ctx = context(other.resolve("node-b/node.p12"), out.resolve("node-b/ca.p12"));
+        SSLContext ctx = WrittenStores.context(other.resolve("node-b/node.p12"), out.resolve("node-b/ca.p12"));
         try (SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket("127.0.0.1", port)) {
             s.setSoTimeout((int) WAIT.toMillis());
             assertThrows(IOException.class, () -> {
@@ -191,24 +188,5 @@ class ZooKeeperServerTlsTest {
         try (ZooKeeper node = connect(out.resolve("node-b"))) {
             assertEquals(ZooKeeper.States.CONNECTED, node.getState(), "the server still serves the instance's nodes");
         }
-    }
-
-    private static SSLContext context(Path keystore, Path truststore) throws Exception {
-        char[] kp = SecretFiles.readSecret(keystore.resolveSibling("node.p12.password"), "k").toCharArray();
-        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-        kmf.init(load(keystore, kp), kp);
-        TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
-        tmf.init(load(truststore, SecretFiles.readSecret(truststore.resolveSibling("ca.p12.password"), "t").toCharArray()));
-        SSLContext ctx = SSLContext.getInstance("TLS");
-        ctx.init(kmf.getKeyManagers(), tmf.getTrustManagers(), null);
-        return ctx;
-    }
-
-    private static KeyStore load(Path file, char[] password) throws Exception {
-        KeyStore ks = KeyStore.getInstance("PKCS12");
-        try (InputStream in = Files.newInputStream(file)) {
-            ks.load(in, password);
-        }
-        return ks;
     }
 }

@@ -68,11 +68,7 @@ class InstanceSecretsTest {
     }
 
     static KeyStore p12(Path file) throws Exception {
-        KeyStore ks = KeyStore.getInstance("PKCS12");
-        try (InputStream in = Files.newInputStream(file)) {
-            ks.load(in, SecretFiles.readSecret(file.resolveSibling(file.getFileName() + ".password"), "test").toCharArray());
-        }
-        return ks;
+        return WrittenStores.load(file);
     }
 
     static void validate(X509Certificate cert, X509Certificate ca, Instant at) throws Exception {

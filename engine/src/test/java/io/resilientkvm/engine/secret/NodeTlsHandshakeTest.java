@@ -5,11 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.InputStream;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
 import java.time.Clock;
 import java.time.ZoneOffset;
 import java.util.List;
@@ -18,13 +16,11 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLServerSocket;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -66,23 +62,7 @@ class NodeTlsHandshakeTest {
 
     /** The node's identity from {@code NODE/node.p12} and its trust from {@code NODE/ca.p12}. */
     static SSLContext context(Path nodeFolder) throws Exception {
-        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-        char[] keyPassword = SecretFiles.readSecret(nodeFolder.resolve("node.p12.password"), "tls").toCharArray();
-        kmf.init(load(nodeFolder.resolve("node.p12"), keyPassword), keyPassword);
-        TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
-        tmf.init(load(nodeFolder.resolve("ca.p12"),
-                SecretFiles.readSecret(nodeFolder.resolve("ca.p12.password"), "trust").toCharArray()));
-        SSLContext ctx = SSLContext.getInstance("TLS");
-        ctx.init(kmf.getKeyManagers(), tmf.getTrustManagers(), null);
-        return ctx;
-    }
-
-    private static KeyStore load(Path file, char[] password) throws Exception {
-        KeyStore ks = KeyStore.getInstance("PKCS12");
-        try (InputStream in = Files.newInputStream(file)) {
-            ks.load(in, password);
-        }
-        return ks;
+        return WrittenStores.context(nodeFolder.resolve("node.p12"), nodeFolder.resolve("ca.p12"));
     }
 
     /** Serves one connection with {@code serverFolder}'s identity, client certificate required; answers the client's name. */

@@ -71,7 +71,7 @@ class SecretsFragmentTest {
         // NodeConfig.load read both ZooKeeper secrets through ZkAccess.read (private files, one line each).
         assertTrue(c.zookeeper().access().isPresent());
         assertEquals("node-kvm1/node-a", c.zookeeper().access().orElseThrow().nodeUser());
-        assertEquals(List.of("node-b", "node-c"), List.copyOf(c.peers().keySet()));
+        assertEquals(java.util.Set.of("node-b", "node-c"), c.peers().keySet());
         assertEquals(new NodeConfig.Peer("198.18.0.2", Optional.of(folder.resolve("peers/node-b.crt")), Optional.empty(),
                 Optional.of(folder.resolve("peers/node-b.token")), OptionalInt.of(8555)), c.peers().get("node-b"));
         assertEquals("fe80::3", c.peers().get("node-c").address());
