@@ -9,6 +9,7 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardOpenOption;
@@ -20,9 +21,12 @@ import java.security.SecureRandom;
 import java.util.Collections;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Files made in memory, then written into a new folder all at once: every folder 0700, every file
@@ -31,6 +35,7 @@ import java.util.stream.Stream;
  * must be missing or empty: a failure leaves nothing behind, and an existing file is never replaced.
  */
 final class SecretTree {
+    private static final Logger LOG = LoggerFactory.getLogger(SecretTree.class);
     static final Set<PosixFilePermission> FILE_MODE = PosixFilePermissions.fromString("rw-------");
     static final Set<PosixFilePermission> FOLDER_MODE = PosixFilePermissions.fromString("rwx------");
 
@@ -38,7 +43,8 @@ final class SecretTree {
 
     /** Adds the file {@code relative} (folders separated by '/'); each path once. */
     void add(String relative, byte[] content) {
-        if (relative.startsWith("/") || relative.contains("..") || files.putIfAbsent(relative, content.clone()) != null) {
+        if (relative.startsWith("/") || List.of(relative.split("/")).contains("..")
+                || files.putIfAbsent(relative, content.clone()) != null) {
             throw new IllegalArgumentException("bad or repeated path in the secrets: " + relative);
         }
     }
@@ -66,13 +72,13 @@ final class SecretTree {
      * anything is generated, so a refusal costs nothing and writes nothing.
      */
     static void requireNewOrEmpty(Path out, String option) throws BadInputException {
-        if (!Files.exists(out, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        if (!Files.exists(out, LinkOption.NOFOLLOW_LINKS)) {
             if (out.toAbsolutePath().getParent() != null && !Files.isDirectory(out.toAbsolutePath().getParent())) {
                 throw new BadInputException(option + " " + out + ": its parent folder does not exist; create it or give another path");
             }
             return;
         }
-        if (!Files.isDirectory(out, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        if (!Files.isDirectory(out, LinkOption.NOFOLLOW_LINKS)) {
             throw new BadInputException(option + " " + out + ": exists and is not a folder; give a new or empty folder");
         }
         try (Stream<Path> entries = Files.list(out)) {
@@ -175,7 +181,7 @@ final class SecretTree {
                 }
             });
         } catch (IOException e) {
-            org.slf4j.LoggerFactory.getLogger(SecretTree.class).warn("could not remove the partial secrets in {}: {}; delete it",
+            LOG.warn("could not remove the partial secrets in {}: {}; delete it",
                     root, e.getMessage());
         }
     }
