@@ -2,6 +2,7 @@ package io.resilientkvm.cli.node;
 
 import io.resilientkvm.cli.CliCommand;
 import io.resilientkvm.cli.CommandRunner;
+import io.resilientkvm.engine.error.BadInputException;
 import io.resilientkvm.engine.error.ExitStatus;
 import io.resilientkvm.engine.error.Outcome;
 import io.resilientkvm.engine.instance.NodeConfig;
@@ -14,13 +15,16 @@ import picocli.CommandLine.Option;
 
 /** {@code bin/node --config NODE.json}: runs this node's agent in a resilient instance. */
 @Command(name = "node", mixinStandardHelpOptions = true, versionProvider = io.resilientkvm.cli.Version.class,
+        subcommands = SecretsCommand.class,
         description = {"Runs this node of a resilient instance: the owner of the current epoch in ZooKeeper is the main",
                 "(VM, backup server, scheduled exporter publishing every backup), the others are clones (importer).",
                 "A clone named the owner by 'bin/takeover' promotes itself; a main that is replaced or cut from",
                 "ZooKeeper stops its VM at once and stays fenced until 'bin/takeover clear-fence'.",
+                "'secrets' creates an instance's certificates, tokens and ZooKeeper secrets for its nodes.",
                 "Exit codes: 0 stopped, 1 failed, 2 bad configuration, 3 fenced."})
 public final class NodeCommand extends CliCommand {
-    @Option(names = "--config", required = true, paramLabel = "NODE.json", description = "the node configuration")
+    // Not required at parse time: 'bin/node secrets ...' runs without one (picocli checks a parent's required options too).
+    @Option(names = "--config", paramLabel = "NODE.json", description = "the node configuration (required)")
     Path config;
 
     public static void main(String[] args) {
@@ -29,6 +33,9 @@ public final class NodeCommand extends CliCommand {
 
     @Override
     protected ExitStatus execute() throws Exception {
+        if (config == null) {
+            throw new BadInputException("--config: missing; give this node's configuration (NODE.json), or run 'secrets'");
+        }
         NodeConfig node = NodeConfig.load(config);
         PrintWriter out = out();
         CountDownLatch shutdown = new CountDownLatch(1);
