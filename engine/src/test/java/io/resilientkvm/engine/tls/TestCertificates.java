@@ -3,13 +3,10 @@ package io.resilientkvm.engine.tls;
 import io.resilientkvm.engine.instance.NodeConfig;
 import io.resilientkvm.engine.secret.TestSecrets;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
+
 import java.util.Optional;
 import java.util.OptionalInt;
-import java.util.concurrent.TimeUnit;
 
 /** Real self-signed node identities for tests, made by the JDK's keytool (EC P-256, SAN ip:127.0.0.1). */
 public final class TestCertificates {
@@ -36,24 +33,11 @@ public final class TestCertificates {
         Path pem = dir.resolve(node + ".crt");
         String password = "test-" + node + "-password";
         TestSecrets.write(pass, password);
-        keytool("-genkeypair", "-alias", node, "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=" + node,
+        Keytool.run("-genkeypair", "-alias", node, "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=" + node,
                 "-ext", "SAN=ip:127.0.0.1", "-validity", "2", "-storetype", "PKCS12", "-keystore", ks.toString(),
                 "-storepass", password);
-        keytool("-exportcert", "-alias", node, "-keystore", ks.toString(), "-storepass", password, "-rfc", "-file", pem.toString());
+        Keytool.run("-exportcert", "-alias", node, "-keystore", ks.toString(), "-storepass", password, "-rfc", "-file", pem.toString());
         return new NodeCert(node, ks, pass, pem);
     }
 
-    private static void keytool(String... args) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "keytool").toString()));
-        cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(60, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new IOException("keytool did not finish in 60 s: " + cmd);
-        }
-        if (p.exitValue() != 0) {
-            throw new IOException("keytool failed (" + p.exitValue() + "): " + out);
-        }
-    }
 }

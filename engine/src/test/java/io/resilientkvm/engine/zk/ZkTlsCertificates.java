@@ -1,13 +1,11 @@
 package io.resilientkvm.engine.zk;
 
+import io.resilientkvm.engine.tls.Keytool;
 import io.resilientkvm.engine.secret.TestSecrets;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
+
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Real PKCS12 stores for TLS to ZooKeeper, made by the JDK's keytool: the server's and a node's
@@ -38,30 +36,17 @@ public record ZkTlsCertificates(Path serverKeystore, Path clientKeystore, Path t
     }
 
     private static void keyPair(Path store, String alias) throws IOException, InterruptedException {
-        keytool("-genkeypair", "-alias", alias, "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=" + alias,
+        Keytool.run("-genkeypair", "-alias", alias, "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=" + alias,
                 "-ext", "SAN=ip:127.0.0.1", "-validity", "2", "-storetype", "PKCS12", "-keystore", store.toString(),
                 "-storepass", PASSWORD);
     }
 
     private static void trust(Path keystore, String alias, Path truststore, Path dir) throws IOException, InterruptedException {
         Path cert = dir.resolve(alias + ".crt");
-        keytool("-exportcert", "-alias", alias, "-keystore", keystore.toString(), "-storepass", PASSWORD, "-rfc", "-file",
+        Keytool.run("-exportcert", "-alias", alias, "-keystore", keystore.toString(), "-storepass", PASSWORD, "-rfc", "-file",
                 cert.toString());
-        keytool("-importcert", "-noprompt", "-alias", alias, "-file", cert.toString(), "-storetype", "PKCS12", "-keystore",
+        Keytool.run("-importcert", "-noprompt", "-alias", alias, "-file", cert.toString(), "-storetype", "PKCS12", "-keystore",
                 truststore.toString(), "-storepass", PASSWORD);
     }
 
-    private static void keytool(String... args) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "keytool").toString()));
-        cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(60, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new IOException("keytool did not finish within 60 s: " + cmd);
-        }
-        if (p.exitValue() != 0) {
-            throw new IOException("keytool failed (" + p.exitValue() + "): " + cmd + "\n" + out);
-        }
-    }
 }
