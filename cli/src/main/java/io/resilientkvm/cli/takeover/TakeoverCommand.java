@@ -79,7 +79,8 @@ public final class TakeoverCommand extends CliCommand {
                 throw new BadInputException("no terminal to confirm the takeover on: run it interactively, or add --yes");
             }
             Confirmation confirmation = yes ? Confirmation.YES : plan -> ask(plan, out);
-            Takeover takeover = new Takeover(client, layout, node, TakeoverOptions.defaults().withForce(force));
+            Takeover takeover = new Takeover(client, layout, node, TakeoverOptions.defaults().withForce(force)
+                    .withWatchdogLease(cluster.node().vmWatchdog().lease()));
             TakeoverResult result = takeover.run(confirmation, (plan, epoch) -> awaitAgent(client, layout, node, epoch),
                     step -> {
                         if (!json) {
