@@ -1,0 +1,191 @@
+package io.resilientkvm.it;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.resilientkvm.engine.backup.BackupManifest;
+import io.resilientkvm.engine.instance.InstanceLayout;
+import io.resilientkvm.engine.process.ProcStat;
+import io.resilientkvm.engine.zk.EpochStore;
+import io.resilientkvm.engine.zk.ImporterStatusStore;
+import io.resilientkvm.engine.zk.ManifestCatalog;
+import io.resilientkvm.engine.zk.ZkClients;
+import io.resilientkvm.engine.zk.ZkLayout;
+import io.resilientkvm.engine.zk.ZkSettings;
+import io.resilientkvm.node.zk.EmbeddedZooKeeper;
+import io.resilientkvm.takeover.membership.MemberInfo;
+import io.resilientkvm.takeover.membership.Membership;
+import io.resilientkvm.takeover.membership.Role;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.curator.framework.CuratorFramework;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Issue 14's frozen main: three node agents as separate JVMs on a real ZooKeeper; the main's agent
+ * JVM is frozen with SIGSTOP while its QEMU runs, past its session; then bin/takeover on a clone.
+ * The old VM must be paused by its keeper before the new VM's QEMU starts (the margin is logged),
+ * and the old main, thawed, must stay fenced with its VM stopped.
+ */
+class FrozenMainIT {
+    private static final Logger LOG = LoggerFactory.getLogger(FrozenMainIT.class);
+    private static final List<String> NODES = List.of("node-a", "node-b", "node-c");
+    private static final long LEASE_MS = 2000;
+    private static final Pattern PAUSED = Pattern.compile("^(\\S+) VmKeeper: PAUSED QEMU pid (\\d+)", Pattern.MULTILINE);
+
+    @TempDir
+    Path dir;
+
+    private final Map<String, Process> agents = new LinkedHashMap<>();
+    private final Map<String, Path> configs = new LinkedHashMap<>();
+    private final List<Path> dataDirs = new ArrayList<>();
+    private long frozenAgent = -1;
+
+    @AfterEach
+    void stopEverything() throws Exception {
+        if (frozenAgent > 0) {
+            signal("CONT", frozenAgent); // a stopped JVM ignores nothing but SIGKILL; thaw it so it can go
+        }
+        agents.values().forEach(Process::destroyForcibly);
+        ChildJvm.killAllUsing(dataDirs);
+    }
+
+    @Test
+    void aFrozenMainsVmIsPausedBeforeTheNewVmStartsAndStaysFencedWhenThawed() throws Exception {
+        ZkLayout layout = new ZkLayout("/rkvm-it", "frozen");
+        try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(dir.resolve("zk"), 0);
+                CuratorFramework zkc = ZkClients.connect(ZkSettings.of(zk.connectString()))) {
+            setUp(zk.connectString());
+            awaitRole(zkc, layout, "node-a", Role.MAIN);
+            awaitRole(zkc, layout, "node-b", Role.CLONE);
+            awaitRole(zkc, layout, "node-c", Role.CLONE);
+            ManifestCatalog catalog = new ManifestCatalog(zkc, layout);
+            ImporterStatusStore statuses = new ImporterStatusStore(zkc, layout);
+            BackupManifest first = await("a first backup").atMost(2, TimeUnit.MINUTES)
+                    .until(() -> catalog.newestPerDevice().stream().findFirst().orElse(null), m -> m != null);
+            awaitHeld(statuses, "node-b", first);
+            awaitHeld(statuses, "node-c", first);
+
+            InstanceLayout a = new InstanceLayout(dir.resolve("node-a"));
+            long oldQemu = Long.parseLong(Files.readString(a.pidFile()).strip());
+            assertEquals('S' == state(oldQemu) || 'R' == state(oldQemu), true, "the old VM runs before the freeze");
+            frozenAgent = agents.get("node-a").pid();
+            signal("STOP", frozenAgent);
+            await("node-a's session expires while its agent is frozen").atMost(1, TimeUnit.MINUTES)
+                    .pollInterval(Duration.ofMillis(100)).until(() -> !Membership.list(zkc, layout).containsKey("node-a"));
+            assertTrue(ProcStat.read(oldQemu).orElseThrow().stopped(), "paused by its keeper, whose lease (" + LEASE_MS
+                    + " ms) is shorter than the session: " + Files.readString(a.vmKeeperLog()));
+
+            Process takeover = ChildJvm.start(List.of(), List.of("io.resilientkvm.cli.takeover.TakeoverCommand", "--config",
+                    configs.get("node-b").toString(), "--yes"), dir.resolve("takeover.log"));
+            assertTrue(takeover.waitFor(3, TimeUnit.MINUTES), "the takeover ends");
+            String out = Files.readString(dir.resolve("takeover.log"));
+            assertEquals(0, takeover.exitValue(), out);
+            assertTrue(out.contains("AWAIT_OLD_VM") && out.contains("waiting " + (LEASE_MS + LEASE_MS / 10) + " ms"), out);
+            awaitRole(zkc, layout, "node-b", Role.MAIN);
+
+            long newQemu = Long.parseLong(Files.readString(new InstanceLayout(dir.resolve("node-b")).pidFile()).strip());
+            Instant newStart = ProcessHandle.of(newQemu).orElseThrow().info().startInstant().orElseThrow();
+            Instant paused = pausedAt(a.vmKeeperLog(), oldQemu);
+            Duration margin = Duration.between(paused, newStart);
+            LOG.info("Frozen main: old VM (pid {}) paused at {}, new VM's QEMU (pid {}) started at {}: margin {} ms", oldQemu,
+                    paused, newQemu, newStart, margin.toMillis());
+            assertTrue(!margin.isNegative() && !margin.isZero(), "the old VM is paused before the new one starts: margin "
+                    + margin.toMillis() + " ms");
+            assertTrue(ProcStat.read(oldQemu).orElseThrow().stopped(), "still paused while its agent stays frozen");
+
+            signal("CONT", frozenAgent);
+            frozenAgent = -1;
+            Process oldAgent = agents.get("node-a");
+            assertTrue(oldAgent.waitFor(2, TimeUnit.MINUTES), "the thawed main fences itself and exits");
+            assertEquals(3, oldAgent.exitValue(), Files.readString(dir.resolve("node-a.log")));
+            assertTrue(ProcessHandle.of(oldQemu).map(p -> !p.isAlive()).orElse(true), "the old VM is stopped");
+            assertTrue(Files.exists(a.etc().resolve("fenced.json")), "the fence marker stays");
+            assertTrue(Files.readString(dir.resolve("node-a.log")).contains("paused by its watchdog: killing it"),
+                    "killed as paused, never resumed");
+            assertTrue(Files.readString(a.vmKeeperLog()).lines().noneMatch(l -> l.contains("RESUMED")),
+                    "the old VM never ran again: " + Files.readString(a.vmKeeperLog()));
+            assertEquals("node-b", new EpochStore(zkc, layout).current().orElseThrow().owner());
+            MemberInfo b = Membership.list(zkc, layout).get("node-b");
+            assertEquals(Role.MAIN, b.role());
+            assertTrue(ProcessHandle.of(newQemu).map(ProcessHandle::isAlive).orElse(false), "the new VM runs on");
+        }
+    }
+
+    private static Instant pausedAt(Path keeperLog, long qemuPid) throws Exception {
+        Matcher m = PAUSED.matcher(Files.readString(keeperLog));
+        while (m.find()) {
+            if (Long.parseLong(m.group(2)) == qemuPid) {
+                return Instant.parse(m.group(1));
+            }
+        }
+        throw new AssertionError("no pause of QEMU pid " + qemuPid + " in " + keeperLog + ":\n" + Files.readString(keeperLog));
+    }
+
+    private static char state(long pid) throws Exception {
+        return ProcStat.read(pid).orElseThrow().state();
+    }
+
+    private static void signal(String signal, long pid) throws Exception {
+        Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).inheritIO().start();
+        assertTrue(kill.waitFor(30, TimeUnit.SECONDS) && kill.exitValue() == 0, "kill -" + signal + " " + pid);
+    }
+
+    private void setUp(String connect) throws Exception {
+        Path token = io.resilientkvm.engine.secret.TestSecrets.write(dir.resolve("token"), "0123456789abcdef0123456789abcdef");
+        for (String node : NODES) {
+            Path dataDir = dir.resolve(node);
+            dataDirs.add(dataDir);
+            // node-a makes its first full at start and no other backup (next run on a 29 February), so both clones hold it.
+            Path params = Files.writeString(dir.resolve(node + "-params.json"), """
+                    {"-sla-0-computer_guid": "node-a", "-sla-1-computer_guid": "node-b", "-sla-2-computer_guid": "node-c",
+                     "ram-size": 256, "cpu-count": 1, "disk-size": 1, "use-nat": false, "use-tap": false,
+                     "resiliency-backup-periodicity": "0 0 29 2 *"}
+                    """);
+            configs.put(node, Files.writeString(dir.resolve(node + ".json"), """
+                    {"node": "%s", "instance": "frozen", "data-dir": "%s", "parameters": "%s",
+                     "software-type": "kvm-resilient", "vnc": {"listen": "none"},
+                     "zookeeper": {"connect": "%s", "base-path": "/rkvm-it", "session-timeout-ms": 4000,
+                                   "suspend-bound-ms": 2000},
+                     "vm-watchdog": {"lease-ms": %d},
+                     "backup-server": {"token-file": "%s"}}
+                    """.formatted(node, dataDir, params, connect, LEASE_MS, token)));
+        }
+        InstanceLayout main = new InstanceLayout(dataDirs.get(0));
+        Files.createDirectories(main.mainDisk().getParent());
+        Process create = new ProcessBuilder("qemu-img", "create", "-q", "-f", "qcow2", main.mainDisk().toString(), "64M")
+                .inheritIO().start();
+        assertTrue(create.waitFor(60, TimeUnit.SECONDS) && create.exitValue() == 0);
+        for (String node : NODES) {
+            agents.put(node, ChildJvm.start(List.of(), List.of("io.resilientkvm.cli.node.NodeCommand", "--config",
+                    configs.get(node).toString()), dir.resolve(node + ".log")));
+        }
+    }
+
+    private static void awaitRole(CuratorFramework zkc, ZkLayout layout, String node, Role role) {
+        await(node + " is " + role).atMost(2, TimeUnit.MINUTES).pollInterval(Duration.ofMillis(100)).until(() -> {
+            MemberInfo m = Membership.list(zkc, layout).get(node);
+            return m != null && m.role() == role;
+        });
+    }
+
+    private static void awaitHeld(ImporterStatusStore statuses, String node, BackupManifest m) {
+        await(node + " holds " + m.file()).atMost(2, TimeUnit.MINUTES).pollInterval(Duration.ofMillis(100))
+                .until(() -> statuses.read(node).flatMap(s -> s.point(m.device()))
+                        .map(p -> p.atLeast(m.chainId(), m.sequence())).orElse(false));
+    }
+}
