@@ -269,10 +269,14 @@ public final class KvmInstance implements AutoCloseable {
                 argvSource.argv());
         VmSupervisor supervisor = new VmSupervisor(name, () -> {
             List<String> now = first.getAndSet(null);
-            QemuProcess qemu = QemuProcess.start(launch(now != null ? now : currentArgv()));
-            if (lease.isPresent()) {
-                lease.get().guard(qemu); // kills QEMU and throws when no keeper can guard it
+            List<String> argv = now != null ? now : currentArgv();
+            if (lease.isEmpty()) {
+                return QemuProcess.start(launch(argv));
             }
+            // Guarded: the guest's CPUs start only once the keeper watches QEMU, so a VM never runs unguarded.
+            QemuProcess qemu = QemuProcess.start(launch(startPaused(argv)));
+            lease.get().guard(qemu); // kills QEMU and throws when no keeper can guard it
+            resume(qemu);
             return qemu;
         }, restartPolicy, StopPolicy.QUIT);
         this.supervisor = supervisor;
@@ -301,6 +305,25 @@ public final class KvmInstance implements AutoCloseable {
             throw e;
         }
         return supervisor;
+    }
+
+    /** The argv with {@code -S}: QEMU starts with the guest's CPUs stopped until a QMP {@code cont}. */
+    private static List<String> startPaused(List<String> argv) {
+        List<String> paused = new ArrayList<>(argv.size() + 1);
+        paused.add(argv.get(0));
+        paused.add("-S");
+        paused.addAll(argv.subList(1, argv.size()));
+        return paused;
+    }
+
+    private static void resume(QemuProcess qemu) throws QemuStartException {
+        try {
+            qemu.qmp().execute("cont");
+        } catch (io.resilientkvm.engine.qmp.QmpException e) {
+            qemu.kill(java.time.Duration.ofSeconds(10));
+            throw new QemuStartException("QEMU pid " + qemu.pid() + " did not resume its guest once guarded (" + e.getMessage()
+                    + "); killed it", e);
+        }
     }
 
     private QemuLaunch launch(List<String> argv) {

@@ -10,8 +10,8 @@ import java.util.OptionalLong;
 @FunctionalInterface
 public interface OwnershipProof {
     /**
-     * Proves ownership once. Returns the CLOCK_MONOTONIC time ({@link System#nanoTime()}) taken
-     * before the proof was asked, when it proved this node the owner; empty when it could not
+     * Proves ownership once. Returns the time ({@link LeaseClock#nanos()}) taken before the proof
+     * was asked, when it proved this node the owner; empty when it could not
      * (another owner, source unreachable, a timeout). Blocks for at most about one lease.
      */
     OptionalLong prove() throws InterruptedException;

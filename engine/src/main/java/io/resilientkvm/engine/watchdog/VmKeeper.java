@@ -12,8 +12,8 @@ import java.util.concurrent.locks.LockSupport;
  * hung in a GC pause, killed). Started by {@link VmWatchdog}; see docs/takeover.md, "The VM
  * watchdog".
  *
- * <p>Its deadline is the newest proof time (CLOCK_MONOTONIC, {@link System#nanoTime()}, shared by
- * every process of a host) plus the lease. It reads from stdin, one ASCII line each:
+ * <p>Its deadline is the newest proof time ({@link LeaseClock}: CLOCK_BOOTTIME, one clock for every
+ * process of a host) plus the lease. It reads from stdin, one ASCII line each:
  * <ul>
  *   <li>{@code R NANOS}: a renewal, with the time at which the agent's proof of ownership was
  *       taken; the deadline becomes {@code NANOS + lease} if that is later. A paused QEMU is
@@ -91,6 +91,7 @@ public final class VmKeeper {
     /** Until told to end: pauses QEMU when the deadline passes, resumes it on a fresh renewal. */
     private int watch() {
         boolean paused = false;
+        long[] timespec = new long[2];
         while (true) {
             int end = ending;
             if (end == KILL) {
@@ -104,7 +105,7 @@ public final class VmKeeper {
                         + (paused ? " (paused)" : ""));
                 return 0;
             }
-            long now = System.nanoTime();
+            long now = LeaseClock.nanos(timespec);
             long d = deadline;
             if (!paused && now - d >= 0) {
                 int errno = qemu.send(Signals.SIGSTOP);

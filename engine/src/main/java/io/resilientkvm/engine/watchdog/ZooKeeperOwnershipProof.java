@@ -38,7 +38,7 @@ public final class ZooKeeperOwnershipProof implements OwnershipProof {
 
     @Override
     public OptionalLong prove() throws InterruptedException {
-        long proofTime = System.nanoTime(); // before the sync is sent: see the class comment
+        long proofTime = LeaseClock.nanos(); // before the sync is sent: see the class comment
         CountDownLatch synced = new CountDownLatch(1);
         AtomicInteger rc = new AtomicInteger(Integer.MIN_VALUE);
         try {

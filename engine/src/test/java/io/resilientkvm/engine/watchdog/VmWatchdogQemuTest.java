@@ -32,16 +32,19 @@ class VmWatchdogQemuTest {
     void aLeaseNotRenewedPausesQemuAndAFreshProofResumesIt() throws Exception {
         try (TestVm vm = TestVm.builder(dir).running(true).start()) {
             long pid = vm.process().pid();
-            VmWatchdog w = VmWatchdog.start(pid, LEASE, System.nanoTime(), dir.resolve("keeper.log"));
+            VmWatchdog w = VmWatchdog.start(pid, LEASE, LeaseClock.nanos(), dir.resolve("keeper.log"));
             try {
                 await("QEMU paused by its keeper").atMost(BOUND).pollInterval(Duration.ofMillis(20))
                         .until(() -> state(pid).stopped());
-                assertTrue(Files.readString(dir.resolve("keeper.log")).contains("PAUSED QEMU pid " + pid));
+                // The keeper logs right after the signal: the log may trail the state by a moment.
+                await("the pause logged").atMost(BOUND).until(() -> Files.readString(dir.resolve("keeper.log"))
+                        .contains("PAUSED QEMU pid " + pid));
                 assertTrue(vm.process().isAlive(), "paused, not killed");
 
-                w.renew(System.nanoTime());
+                w.renew(LeaseClock.nanos());
                 await("QEMU resumed by a fresh proof").atMost(BOUND).until(() -> !state(pid).stopped());
-                assertTrue(Files.readString(dir.resolve("keeper.log")).contains("RESUMED QEMU pid " + pid));
+                await("the resume logged").atMost(BOUND).until(() -> Files.readString(dir.resolve("keeper.log"))
+                        .contains("RESUMED QEMU pid " + pid));
             } finally {
                 w.release();
             }
@@ -54,11 +57,13 @@ class VmWatchdogQemuTest {
     void aRenewedLeaseKeepsQemuRunning() throws Exception {
         try (TestVm vm = TestVm.builder(dir).running(true).start()) {
             long pid = vm.process().pid();
-            VmWatchdog w = VmWatchdog.start(pid, LEASE, System.nanoTime(), dir.resolve("keeper.log"));
+            // A lease longer than the keeper's JVM start on a loaded machine, so that the first proof is still fresh.
+            Duration lease = TestTiming.scaled(Duration.ofSeconds(4));
+            VmWatchdog w = VmWatchdog.start(pid, lease, LeaseClock.nanos(), dir.resolve("keeper.log"));
             try {
                 // Renewed at every poll, well within the lease, for three leases: never paused.
-                await().pollInterval(Duration.ofMillis(100)).during(LEASE.multipliedBy(3)).atMost(BOUND.plus(LEASE.multipliedBy(3)))
-                        .until(() -> w.renew(System.nanoTime()) && !state(pid).stopped());
+                await().pollInterval(Duration.ofMillis(100)).during(lease.multipliedBy(3)).atMost(BOUND.plus(lease.multipliedBy(3)))
+                        .until(() -> w.renew(LeaseClock.nanos()) && !state(pid).stopped());
                 assertFalse(Files.readString(dir.resolve("keeper.log")).contains("PAUSED"));
             } finally {
                 w.release();
@@ -70,12 +75,12 @@ class VmWatchdogQemuTest {
     void aStaleRenewalDoesNotResumeAPausedQemu() throws Exception {
         try (TestVm vm = TestVm.builder(dir).running(true).start()) {
             long pid = vm.process().pid();
-            VmWatchdog w = VmWatchdog.start(pid, LEASE, System.nanoTime(), dir.resolve("keeper.log"));
+            VmWatchdog w = VmWatchdog.start(pid, LEASE, LeaseClock.nanos(), dir.resolve("keeper.log"));
             try {
                 await("paused").atMost(BOUND).pollInterval(Duration.ofMillis(20)).until(() -> state(pid).stopped());
                 // A renewal written late by a thread frozen between its proof and its write: already expired.
                 await("a stale renewal leaves it paused").pollInterval(Duration.ofMillis(50)).during(LEASE).atMost(BOUND)
-                        .until(() -> w.renew(System.nanoTime() - LEASE.toNanos() - 1_000_000) && state(pid).stopped());
+                        .until(() -> w.renew(LeaseClock.nanos() - LEASE.toNanos() - 1_000_000) && state(pid).stopped());
                 assertFalse(Files.readString(dir.resolve("keeper.log")).contains("RESUMED"));
             } finally {
                 w.release();
@@ -87,13 +92,14 @@ class VmWatchdogQemuTest {
     void theAgentsPipeClosedKillsQemu() throws Exception {
         try (TestVm vm = TestVm.builder(dir).running(true).start()) {
             long pid = vm.process().pid();
-            VmWatchdog w = VmWatchdog.start(pid, LEASE, System.nanoTime(), dir.resolve("keeper.log"));
-            w.renew(System.nanoTime());
+            VmWatchdog w = VmWatchdog.start(pid, LEASE, LeaseClock.nanos(), dir.resolve("keeper.log"));
+            w.renew(LeaseClock.nanos());
             w.closePipe();
             await("QEMU killed by its keeper").atMost(BOUND).until(() -> !vm.process().isAlive());
             assertEquals(137, vm.process().onExit().get(10, TimeUnit.SECONDS), "SIGKILL");
             assertTrue(w.onExit().get(10, TimeUnit.SECONDS).exitValue() == 0);
-            assertTrue(Files.readString(dir.resolve("keeper.log")).contains("pipe closed"));
+            await("the pipe's end logged").atMost(BOUND).until(() -> Files.readString(dir.resolve("keeper.log"))
+                    .contains("pipe closed"));
         }
     }
 
@@ -101,7 +107,7 @@ class VmWatchdogQemuTest {
     void aQemuPausedByItsKeeperIsKilledNotResumedWhenStopped() throws Exception {
         try (TestVm vm = TestVm.builder(dir).running(true).start()) {
             long pid = vm.process().pid();
-            VmWatchdog w = VmWatchdog.start(pid, LEASE, System.nanoTime(), dir.resolve("keeper.log"));
+            VmWatchdog w = VmWatchdog.start(pid, LEASE, LeaseClock.nanos(), dir.resolve("keeper.log"));
             vm.process().guardWith(w);
             await("paused").atMost(BOUND).pollInterval(Duration.ofMillis(20)).until(() -> state(pid).stopped());
             assertEquals(137, vm.process().stop(StopPolicy.QUIT), "killed (SIGKILL), not resumed to quit");
@@ -113,7 +119,7 @@ class VmWatchdogQemuTest {
     void aKeeperThatDiesTakesItsQemuWithIt() throws Exception {
         try (TestVm vm = TestVm.builder(dir).running(true).start()) {
             WatchdogLease lease = new WatchdogLease(Duration.ofSeconds(30), dir.resolve("keeper.log"));
-            lease.renew(System.nanoTime());
+            lease.renew(LeaseClock.nanos());
             lease.guard(vm.process());
             VmWatchdog keeper = lease.current().orElseThrow();
             assertEquals(vm.process().pid(), keeper.qemuPid());
