@@ -66,6 +66,20 @@ class FrozenMainIT {
 
     @Test
     void aFrozenMainsVmIsPausedBeforeTheNewVmStartsAndStaysFencedWhenThawed() throws Exception {
+        frozenMainThenTakeover(false);
+    }
+
+    /**
+     * The tight case: bin/takeover --force at once, while the frozen main's session still lives
+     * (MAIN_ALIVE forced). Only the promotion's wait (lease and a tenth after the epoch moved)
+     * keeps the new VM from starting before the old keeper's deadline.
+     */
+    @Test
+    void aForcedTakeoverRightAfterTheFreezeStillStartsTheNewVmAfterTheOldOneIsPaused() throws Exception {
+        frozenMainThenTakeover(true);
+    }
+
+    private void frozenMainThenTakeover(boolean atOnce) throws Exception {
         ZkLayout layout = new ZkLayout("/rkvm-it", "frozen");
         try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(dir.resolve("zk"), 0);
                 CuratorFramework zkc = ZkClients.connect(ZkSettings.of(zk.connectString()))) {
@@ -82,19 +96,25 @@ class FrozenMainIT {
 
             InstanceLayout a = new InstanceLayout(dir.resolve("node-a"));
             long oldQemu = Long.parseLong(Files.readString(a.pidFile()).strip());
-            assertEquals('S' == state(oldQemu) || 'R' == state(oldQemu), true, "the old VM runs before the freeze");
+            assertTrue(!ProcStat.read(oldQemu).orElseThrow().stopped(), "the old VM runs before the freeze");
             frozenAgent = agents.get("node-a").pid();
             signal("STOP", frozenAgent);
-            await("node-a's session expires while its agent is frozen").atMost(1, TimeUnit.MINUTES)
-                    .pollInterval(Duration.ofMillis(100)).until(() -> !Membership.list(zkc, layout).containsKey("node-a"));
-            assertTrue(ProcStat.read(oldQemu).orElseThrow().stopped(), "paused by its keeper, whose lease (" + LEASE_MS
-                    + " ms) is shorter than the session: " + Files.readString(a.vmKeeperLog()));
+            List<String> takeoverArgs = new ArrayList<>(List.of("io.resilientkvm.cli.takeover.TakeoverCommand", "--config",
+                    configs.get("node-b").toString(), "--yes"));
+            if (atOnce) {
+                takeoverArgs.add("--force"); // node-a still announces MAIN: its session lives for a few more seconds
+            } else {
+                await("node-a's session expires while its agent is frozen").atMost(1, TimeUnit.MINUTES)
+                        .pollInterval(Duration.ofMillis(100)).until(() -> !Membership.list(zkc, layout).containsKey("node-a"));
+                assertTrue(ProcStat.read(oldQemu).orElseThrow().stopped(), "paused by its keeper, whose lease (" + LEASE_MS
+                        + " ms) is shorter than the session: " + Files.readString(a.vmKeeperLog()));
+            }
 
-            Process takeover = ChildJvm.start(List.of(), List.of("io.resilientkvm.cli.takeover.TakeoverCommand", "--config",
-                    configs.get("node-b").toString(), "--yes"), dir.resolve("takeover.log"));
+            Process takeover = ChildJvm.start(List.of(), takeoverArgs, dir.resolve("takeover.log"));
             assertTrue(takeover.waitFor(3, TimeUnit.MINUTES), "the takeover ends");
             String out = Files.readString(dir.resolve("takeover.log"));
             assertEquals(0, takeover.exitValue(), out);
+            LOG.info("bin/takeover on node-b:\n{}", out);
             assertTrue(out.contains("AWAIT_OLD_VM") && out.contains("waiting " + (LEASE_MS + LEASE_MS / 10) + " ms"), out);
             awaitRole(zkc, layout, "node-b", Role.MAIN);
 
@@ -102,8 +122,9 @@ class FrozenMainIT {
             Instant newStart = ProcessHandle.of(newQemu).orElseThrow().info().startInstant().orElseThrow();
             Instant paused = pausedAt(a.vmKeeperLog(), oldQemu);
             Duration margin = Duration.between(paused, newStart);
-            LOG.info("Frozen main: old VM (pid {}) paused at {}, new VM's QEMU (pid {}) started at {}: margin {} ms", oldQemu,
-                    paused, newQemu, newStart, margin.toMillis());
+            LOG.info("Frozen main ({}): old VM (pid {}) paused at {}, new VM's QEMU (pid {}) started at {}: margin {} ms",
+                    atOnce ? "forced takeover at once" : "takeover after the session expired", oldQemu, paused, newQemu,
+                    newStart, margin.toMillis());
             assertTrue(!margin.isNegative() && !margin.isZero(), "the old VM is paused before the new one starts: margin "
                     + margin.toMillis() + " ms");
             assertTrue(ProcStat.read(oldQemu).orElseThrow().stopped(), "still paused while its agent stays frozen");
@@ -134,10 +155,6 @@ class FrozenMainIT {
             }
         }
         throw new AssertionError("no pause of QEMU pid " + qemuPid + " in " + keeperLog + ":\n" + Files.readString(keeperLog));
-    }
-
-    private static char state(long pid) throws Exception {
-        return ProcStat.read(pid).orElseThrow().state();
     }
 
     private static void signal(String signal, long pid) throws Exception {
