@@ -52,9 +52,11 @@ import org.slf4j.LoggerFactory;
  * stops all of it the moment this node is no longer the main.
  *
  * <p>Its components form one {@link ComponentStack}, started in this order: fencing watcher,
- * cluster exporter lock, (a promoted clone's disk restore), backup server, VM, backup schedule;
- * {@link #close()} stops them in reverse: the schedule (no new backup; a running one may finish),
- * the VM (QMP quit writes the bitmaps), the server, the exporter lock, and the fencing watcher
+ * cluster exporter lock, (a promoted clone's disk restore), backup server, the VM's lease renewer
+ * (a promoted clone then waits out the old main's VM watchdog), VM (each QEMU guarded by a keeper
+ * process, engine.watchdog), backup schedule; {@link #close()} stops them in reverse: the schedule
+ * (no new backup; a running one may finish), the VM (QMP quit writes the bitmaps), the lease
+ * renewer, the server, the exporter lock, and the fencing watcher
  * last, so this main is watched until nothing of it runs. A start that fails part-way closes, in
  * reverse, what it started. {@link #fence()} stops the VM at once, from any thread, without
  * waiting for a start in progress: the start sees the role stopped before its next step (or when
