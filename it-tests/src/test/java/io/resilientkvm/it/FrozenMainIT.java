@@ -43,7 +43,7 @@ import org.slf4j.LoggerFactory;
  */
 class FrozenMainIT {
     private static final Logger LOG = LoggerFactory.getLogger(FrozenMainIT.class);
-    private static final List<String> NODES = List.of("node-a", "node-b", "node-c");
+    private static final List<String> NODES = ThreeAgents.NODES;
     private static final long LEASE_MS = 2000;
     private static final Pattern PAUSED = Pattern.compile("^(\\S+) VmKeeper: PAUSED QEMU pid (\\d+)", Pattern.MULTILINE);
 
@@ -70,9 +70,9 @@ class FrozenMainIT {
     }
 
     /**
-     * The tight case: bin/takeover --force at once, while the frozen main's session still lives
-     * (MAIN_ALIVE forced). Only the promotion's wait (lease and a tenth after the epoch moved)
-     * keeps the new VM from starting before the old keeper's deadline.
+     * bin/takeover --force at once, while the frozen main's session still lives (MAIN_ALIVE
+     * forced): the promoted main waits for the exporter lock until that session expires, and the
+     * old VM is paused long before.
      */
     @Test
     void aForcedTakeoverRightAfterTheFreezeStillStartsTheNewVmAfterTheOldOneIsPaused() throws Exception {
@@ -83,7 +83,8 @@ class FrozenMainIT {
         ZkLayout layout = new ZkLayout("/rkvm-it", "frozen");
         try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(dir.resolve("zk"), 0);
                 CuratorFramework zkc = ZkClients.connect(ZkSettings.of(zk.connectString()))) {
-            setUp(zk.connectString());
+            // At once: a session long enough that it still lives when bin/takeover reads, however slow its JVM starts.
+            setUp(zk.connectString(), atOnce ? 20_000 : 4000);
             awaitRole(zkc, layout, "node-a", Role.MAIN);
             awaitRole(zkc, layout, "node-b", Role.CLONE);
             awaitRole(zkc, layout, "node-c", Role.CLONE);
@@ -107,14 +108,21 @@ class FrozenMainIT {
                 await("node-a's session expires while its agent is frozen").atMost(1, TimeUnit.MINUTES)
                         .pollInterval(Duration.ofMillis(100)).until(() -> !Membership.list(zkc, layout).containsKey("node-a"));
                 assertTrue(ProcStat.read(oldQemu).orElseThrow().stopped(), "paused by its keeper, whose lease (" + LEASE_MS
-                        + " ms) is shorter than the session: " + Files.readString(a.vmKeeperLog()));
+                        + " ms) is shorter than the session (4000 ms): " + Files.readString(a.vmKeeperLog()));
             }
 
             Process takeover = ChildJvm.start(List.of(), takeoverArgs, dir.resolve("takeover.log"));
-            assertTrue(takeover.waitFor(3, TimeUnit.MINUTES), "the takeover ends");
+            if (!takeover.waitFor(3, TimeUnit.MINUTES)) {
+                takeover.destroyForcibly();
+                throw new AssertionError("the takeover did not end within 3 min:\n" + Files.readString(dir.resolve("takeover.log"))
+                        + "\nnode-b:\n" + Files.readString(dir.resolve("node-b.log")));
+            }
             String out = Files.readString(dir.resolve("takeover.log"));
             assertEquals(0, takeover.exitValue(), out);
             LOG.info("bin/takeover on node-b:\n{}", out);
+            if (atOnce) {
+                assertTrue(out.contains("MAIN_ALIVE"), "node-a still announced MAIN: the takeover was forced past it\n" + out);
+            }
             assertTrue(out.contains("AWAIT_OLD_VM") && out.contains("waiting " + (LEASE_MS + LEASE_MS / 10) + " ms"), out);
             awaitRole(zkc, layout, "node-b", Role.MAIN);
 
@@ -162,47 +170,21 @@ class FrozenMainIT {
         assertTrue(kill.waitFor(30, TimeUnit.SECONDS) && kill.exitValue() == 0, "kill -" + signal + " " + pid);
     }
 
-    private void setUp(String connect) throws Exception {
-        Path token = io.resilientkvm.engine.secret.TestSecrets.write(dir.resolve("token"), "0123456789abcdef0123456789abcdef");
+    private void setUp(String connect, int sessionTimeoutMs) throws Exception {
+        // node-a makes its first full at start and no other backup (next run on a 29 February), so both clones hold it.
+        configs.putAll(ThreeAgents.write(dir, "frozen", connect, sessionTimeoutMs, node -> "0 0 29 2 *",
+                "\"vm-watchdog\": {\"lease-ms\": " + LEASE_MS + "},"));
         for (String node : NODES) {
-            Path dataDir = dir.resolve(node);
-            dataDirs.add(dataDir);
-            // node-a makes its first full at start and no other backup (next run on a 29 February), so both clones hold it.
-            Path params = Files.writeString(dir.resolve(node + "-params.json"), """
-                    {"-sla-0-computer_guid": "node-a", "-sla-1-computer_guid": "node-b", "-sla-2-computer_guid": "node-c",
-                     "ram-size": 256, "cpu-count": 1, "disk-size": 1, "use-nat": false, "use-tap": false,
-                     "resiliency-backup-periodicity": "0 0 29 2 *"}
-                    """);
-            configs.put(node, Files.writeString(dir.resolve(node + ".json"), """
-                    {"node": "%s", "instance": "frozen", "data-dir": "%s", "parameters": "%s",
-                     "software-type": "kvm-resilient", "vnc": {"listen": "none"},
-                     "zookeeper": {"connect": "%s", "base-path": "/rkvm-it", "session-timeout-ms": 4000,
-                                   "suspend-bound-ms": 2000},
-                     "vm-watchdog": {"lease-ms": %d},
-                     "backup-server": {"token-file": "%s"}}
-                    """.formatted(node, dataDir, params, connect, LEASE_MS, token)));
-        }
-        InstanceLayout main = new InstanceLayout(dataDirs.get(0));
-        Files.createDirectories(main.mainDisk().getParent());
-        Process create = new ProcessBuilder("qemu-img", "create", "-q", "-f", "qcow2", main.mainDisk().toString(), "64M")
-                .inheritIO().start();
-        assertTrue(create.waitFor(60, TimeUnit.SECONDS) && create.exitValue() == 0);
-        for (String node : NODES) {
-            agents.put(node, ChildJvm.start(List.of(), List.of("io.resilientkvm.cli.node.NodeCommand", "--config",
-                    configs.get(node).toString()), dir.resolve(node + ".log")));
+            dataDirs.add(dir.resolve(node));
+            agents.put(node, ThreeAgents.startAgent(dir, node, configs.get(node)));
         }
     }
 
     private static void awaitRole(CuratorFramework zkc, ZkLayout layout, String node, Role role) {
-        await(node + " is " + role).atMost(2, TimeUnit.MINUTES).pollInterval(Duration.ofMillis(100)).until(() -> {
-            MemberInfo m = Membership.list(zkc, layout).get(node);
-            return m != null && m.role() == role;
-        });
+        ThreeAgents.awaitRole(zkc, layout, node, role);
     }
 
     private static void awaitHeld(ImporterStatusStore statuses, String node, BackupManifest m) {
-        await(node + " holds " + m.file()).atMost(2, TimeUnit.MINUTES).pollInterval(Duration.ofMillis(100))
-                .until(() -> statuses.read(node).flatMap(s -> s.point(m.device()))
-                        .map(p -> p.atLeast(m.chainId(), m.sequence())).orElse(false));
+        ThreeAgents.awaitHeld(statuses, node, m);
     }
 }

@@ -140,8 +140,12 @@ final class MainRole implements AutoCloseable {
         step("fencing watcher", () -> FencingWatcher.start(ctx.client(), ctx.layout(), ctx.node(), epoch,
                 cfg.zookeeper().suspendBound(), cfg.zookeeper().sessionTimeout(), onFence, marker));
         // One exporter per instance, even if an operator starts bin/exporter on another host.
+        // A promoted main may find the lock still held by a replaced main that is frozen (or cut off): its
+        // lock node goes with its session, so wait out a session timeout beside the usual wait.
+        Duration lockWait = promoted ? ClusterExporterLock.DEFAULT_ACQUIRE_TIMEOUT.plus(cfg.zookeeper().sessionTimeout())
+                : ClusterExporterLock.DEFAULT_ACQUIRE_TIMEOUT;
         ClusterExporterLock exporterLock = step("exporter lock", () -> ClusterExporterLock.acquire(ctx.client(), ctx.layout().exporterLockPath(), ctx.node(),
-                ClusterExporterLock.DEFAULT_ACQUIRE_TIMEOUT));
+                lockWait));
         List<Hold> toRelease = new ArrayList<>();
         if (promoted) {
             requireRunning("the disk restore");

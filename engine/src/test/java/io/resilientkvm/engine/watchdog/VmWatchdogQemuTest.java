@@ -104,6 +104,17 @@ class VmWatchdogQemuTest {
     }
 
     @Test
+    void toldToKillTheKeeperKillsQemuAndExits() throws Exception {
+        try (TestVm vm = TestVm.builder(dir).running(true).start()) {
+            VmWatchdog w = VmWatchdog.start(vm.process().pid(), Duration.ofMinutes(1), LeaseClock.nanos(), dir.resolve("keeper.log"));
+            w.kill();
+            assertEquals(137, vm.process().onExit().get(30, TimeUnit.SECONDS), "SIGKILL");
+            assertFalse(w.isAlive());
+            assertTrue(Files.readString(dir.resolve("keeper.log")).contains("QEMU pid " + vm.process().pid() + " killed"));
+        }
+    }
+
+    @Test
     void aQemuPausedByItsKeeperIsKilledNotResumedWhenStopped() throws Exception {
         try (TestVm vm = TestVm.builder(dir).running(true).start()) {
             long pid = vm.process().pid();

@@ -186,7 +186,7 @@ public final class Takeover {
             throw new OperationFailedException("interrupted while waiting for the old main's VM watchdog; " + node
                     + " owns the new epoch and its agent waits the same bound before its VM starts", e);
         }
-        steps.done("waited " + wait.toMillis() + " ms after the epoch moved: " + oldMain + "'s VM keeper has paused its VM"
+        steps.done("until " + wait.toMillis() + " ms after the epoch moved: " + oldMain + "'s VM keeper has paused its VM"
                 + " (its agent cannot prove it owns the old epoch)");
     }
 
