@@ -15,7 +15,6 @@ import io.resilientkvm.engine.zk.ManifestCatalog;
 import io.resilientkvm.engine.zk.ZkClients;
 import io.resilientkvm.engine.zk.ZkLayout;
 import io.resilientkvm.engine.zk.ZkSettings;
-import io.resilientkvm.takeover.membership.MemberInfo;
 import io.resilientkvm.takeover.membership.Membership;
 import io.resilientkvm.takeover.membership.Role;
 import java.nio.file.Files;
@@ -39,7 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
  * over with --force.
  */
 class TakeoverRaceIT {
-    private static final List<String> NODES = List.of("node-a", "node-b", "node-c");
+    private static final List<String> NODES = ThreeAgents.NODES;
     /**
      * The first main's schedule: it makes its first full at start (the catalog is empty) and no
      * other backup during the test (the next run is on a 29 February at midnight), so both clones
@@ -132,36 +131,16 @@ class TakeoverRaceIT {
     }
 
     private void setUp(String connect) throws Exception {
-        Path token = io.resilientkvm.engine.secret.TestSecrets.write(dir.resolve("token"), "0123456789abcdef0123456789abcdef");
+        configs.putAll(ThreeAgents.write(dir, "race", connect, 4000,
+                node -> node.equals("node-a") ? FIRST_MAIN_SCHEDULE : CLONE_SCHEDULE, ""));
         for (String node : NODES) {
-            Path dataDir = dir.resolve(node);
-            dataDirs.add(dataDir);
-            Path params = Files.writeString(dir.resolve(node + "-params.json"), """
-                    {"-sla-0-computer_guid": "node-a", "-sla-1-computer_guid": "node-b", "-sla-2-computer_guid": "node-c",
-                     "ram-size": 256, "cpu-count": 1, "disk-size": 1, "use-nat": false, "use-tap": false,
-                     "resiliency-backup-periodicity": "%s"}
-                    """.formatted(node.equals("node-a") ? FIRST_MAIN_SCHEDULE : CLONE_SCHEDULE));
-            configs.put(node, Files.writeString(dir.resolve(node + ".json"), """
-                    {"node": "%s", "instance": "race", "data-dir": "%s", "parameters": "%s",
-                     "software-type": "kvm-resilient", "vnc": {"listen": "none"},
-                     "zookeeper": {"connect": "%s", "base-path": "/rkvm-it", "session-timeout-ms": 4000,
-                                   "suspend-bound-ms": 2000},
-                     "backup-server": {"token-file": "%s"}}
-                    """.formatted(node, dataDir, params, connect, token)));
-        }
-        InstanceLayout main = new InstanceLayout(dataDirs.get(0));
-        Files.createDirectories(main.mainDisk().getParent());
-        Process create = new ProcessBuilder("qemu-img", "create", "-q", "-f", "qcow2", main.mainDisk().toString(), "64M")
-                .inheritIO().start();
-        assertTrue(create.waitFor(60, TimeUnit.SECONDS) && create.exitValue() == 0);
-        for (String node : NODES) {
+            dataDirs.add(dir.resolve(node));
             agents.put(node, start(node));
         }
     }
 
     private Process start(String node) throws Exception {
-        return java(List.of("io.resilientkvm.cli.node.NodeCommand", "--config", configs.get(node).toString()),
-                dir.resolve(node + ".log"));
+        return ThreeAgents.startAgent(dir, node, configs.get(node));
     }
 
     private Process takeover(String node, String log, String... extra) throws Exception {
@@ -186,10 +165,7 @@ class TakeoverRaceIT {
     }
 
     private static void awaitRole(CuratorFramework zkc, ZkLayout layout, String node, Role role) {
-        await(node + " is " + role).atMost(2, TimeUnit.MINUTES).pollInterval(Duration.ofMillis(100)).until(() -> {
-            MemberInfo m = Membership.list(zkc, layout).get(node);
-            return m != null && m.role() == role;
-        });
+        ThreeAgents.awaitRole(zkc, layout, node, role);
     }
 
     /** The newest backup of {@code device} in the repository of {@code node}, read from its disk. */
@@ -200,8 +176,6 @@ class TakeoverRaceIT {
     }
 
     private static void awaitHeld(ImporterStatusStore statuses, String node, BackupManifest m) {
-        await(node + " holds " + m.file()).atMost(2, TimeUnit.MINUTES).pollInterval(Duration.ofMillis(100))
-                .until(() -> statuses.read(node).flatMap(s -> s.point(m.device()))
-                        .map(p -> p.atLeast(m.chainId(), m.sequence())).orElse(false));
+        ThreeAgents.awaitHeld(statuses, node, m);
     }
 }

@@ -32,6 +32,9 @@ import io.resilientkvm.importer.restore.RestoreResult;
 import io.resilientkvm.exporter.server.BackupServerSettings;
 import io.resilientkvm.takeover.fencing.FenceMarker;
 import io.resilientkvm.takeover.fencing.FencingWatcher;
+import io.resilientkvm.engine.watchdog.LeaseRenewer;
+import io.resilientkvm.engine.watchdog.WatchdogLease;
+import io.resilientkvm.engine.watchdog.ZooKeeperOwnershipProof;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -49,9 +52,11 @@ import org.slf4j.LoggerFactory;
  * stops all of it the moment this node is no longer the main.
  *
  * <p>Its components form one {@link ComponentStack}, started in this order: fencing watcher,
- * cluster exporter lock, (a promoted clone's disk restore), backup server, VM, backup schedule;
- * {@link #close()} stops them in reverse: the schedule (no new backup; a running one may finish),
- * the VM (QMP quit writes the bitmaps), the server, the exporter lock, and the fencing watcher
+ * cluster exporter lock, (a promoted clone's disk restore), backup server, the VM's lease renewer
+ * (a promoted clone then waits out the old main's VM watchdog), VM (each QEMU guarded by a keeper
+ * process, engine.watchdog), backup schedule; {@link #close()} stops them in reverse: the schedule
+ * (no new backup; a running one may finish), the VM (QMP quit writes the bitmaps), the lease
+ * renewer, the server, the exporter lock, and the fencing watcher
  * last, so this main is watched until nothing of it runs. A start that fails part-way closes, in
  * reverse, what it started. {@link #fence()} stops the VM at once, from any thread, without
  * waiting for a start in progress: the start sees the role stopped before its next step (or when
@@ -81,6 +86,8 @@ final class MainRole implements AutoCloseable {
     private volatile KvmInstance vm;
     private volatile String address;
     private volatile String backupSchedule;
+    /** When this role was made (CLOCK_MONOTONIC): for a promotion, after the epoch naming it was seen. */
+    private final long createdNanos = System.nanoTime();
 
     /** A main role for {@code epoch}, not started: {@link #start()} starts it. */
     MainRole(NodeContext ctx, Epoch epoch, boolean promoted, FencingWatcher.FenceAction onFence, FenceMarker marker,
@@ -133,8 +140,12 @@ final class MainRole implements AutoCloseable {
         step("fencing watcher", () -> FencingWatcher.start(ctx.client(), ctx.layout(), ctx.node(), epoch,
                 cfg.zookeeper().suspendBound(), cfg.zookeeper().sessionTimeout(), onFence, marker));
         // One exporter per instance, even if an operator starts bin/exporter on another host.
+        // A promoted main may find the lock still held by a replaced main that is frozen (or cut off): its
+        // lock node goes with its session, so wait out a session timeout beside the usual wait.
+        Duration lockWait = promoted ? ClusterExporterLock.DEFAULT_ACQUIRE_TIMEOUT.plus(cfg.zookeeper().sessionTimeout())
+                : ClusterExporterLock.DEFAULT_ACQUIRE_TIMEOUT;
         ClusterExporterLock exporterLock = step("exporter lock", () -> ClusterExporterLock.acquire(ctx.client(), ctx.layout().exporterLockPath(), ctx.node(),
-                ClusterExporterLock.DEFAULT_ACQUIRE_TIMEOUT));
+                lockWait));
         List<Hold> toRelease = new ArrayList<>();
         if (promoted) {
             requireRunning("the disk restore");
@@ -151,8 +162,15 @@ final class MainRole implements AutoCloseable {
         BackupServer server = step("backup server",
                 () -> BackupServer.start(BackupServerSettings.from(cfg, layout.backupRepository())));
         address = Advertised.announce(cfg.backupServer(), server.baseUri()).toString();
+        // The VM runs only while this agent proves it owns the epoch: a keeper process pauses it otherwise.
+        WatchdogLease lease = new WatchdogLease(cfg.vmWatchdog().lease(), layout.vmKeeperLog());
+        step("VM lease", () -> LeaseRenewer.start(lease, new ZooKeeperOwnershipProof(ctx.client(), ctx.layout(), epoch,
+                cfg.vmWatchdog().lease()), ctx.node()));
+        if (promoted) {
+            awaitOldMainsWatchdog(cfg.vmWatchdog().lease());
+        }
         // Returns once QEMU answers QMP (the supervisor holds run/qmp.sock from then on).
-        vm = step("VM", () -> startVm(cfg, layout));
+        vm = step("VM", () -> startVm(cfg, layout, lease));
         ManifestCatalog catalog = new ManifestCatalog(ctx.client(), ctx.layout());
         CatalogRetention catalogRetention = new CatalogRetention(catalog, new CatalogView(ctx.client(), ctx.layout()),
                 new ImporterStatusStore(ctx.client(), ctx.layout()), RetentionPolicy.of(ctx.resilient()), Clock.systemUTC());
@@ -178,10 +196,31 @@ final class MainRole implements AutoCloseable {
         LOG.info("Backups of {}: {}", cfg.instance(), backupSchedule);
     }
 
-    private KvmInstance startVm(NodeConfig cfg, InstanceLayout layout) throws OperatorException {
+    /**
+     * A promoted main starts its VM only after the old main's keeper paused the old VM: that
+     * keeper's deadline is at most its last proof plus the lease, and every proof it could take
+     * came before the epoch moved, which came before this role was made (docs/takeover.md).
+     */
+    private void awaitOldMainsWatchdog(Duration lease) throws OperationFailedException {
+        Duration wait = WatchdogLease.promotionWait(lease);
+        long left = createdNanos + wait.toNanos() - System.nanoTime();
+        if (left <= 0) {
+            return;
+        }
+        LOG.info("Promotion to epoch {}: waiting {} ms more (lease {} ms and a tenth, from the epoch change) so that the old"
+                + " main's VM keeper has paused its VM before this VM starts", epoch.number(), left / 1_000_000, lease.toMillis());
+        try {
+            java.util.concurrent.TimeUnit.NANOSECONDS.sleep(left); // bounded by the lease; a fence interrupts it
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new OperationFailedException("stopped while waiting out the old main's watchdog", e);
+        }
+    }
+
+    private KvmInstance startVm(NodeConfig cfg, InstanceLayout layout, WatchdogLease lease) throws OperatorException {
         KvmInstance instance = KvmInstance.prepare(cfg.instance(), ctx.params().kvm(), cfg.host(), layout);
         try {
-            instance.start(RestartPolicy.DEFAULT);
+            instance.start(RestartPolicy.DEFAULT, java.util.Optional.of(lease));
         } catch (OperatorException | RuntimeException e) {
             instance.close(); // prepared is not running: its guest file server stops too
             throw e;

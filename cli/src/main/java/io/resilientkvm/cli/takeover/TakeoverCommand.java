@@ -79,7 +79,8 @@ public final class TakeoverCommand extends CliCommand {
                 throw new BadInputException("no terminal to confirm the takeover on: run it interactively, or add --yes");
             }
             Confirmation confirmation = yes ? Confirmation.YES : plan -> ask(plan, out);
-            Takeover takeover = new Takeover(client, layout, node, TakeoverOptions.defaults().withForce(force));
+            Takeover takeover = new Takeover(client, layout, node, TakeoverOptions.defaults().withForce(force)
+                    .withWatchdogLease(cluster.node().vmWatchdog().lease()));
             TakeoverResult result = takeover.run(confirmation, (plan, epoch) -> awaitAgent(client, layout, node, epoch),
                     step -> {
                         if (!json) {
@@ -103,10 +104,22 @@ public final class TakeoverCommand extends CliCommand {
     /** The promotion step: this node's agent restores and starts the VM, then announces MAIN of {@code epoch}. */
     private void awaitAgent(CuratorFramework client, ZkLayout layout, String node, Epoch epoch) throws OperatorException {
         long deadline = System.nanoTime() + Duration.ofSeconds(timeoutSeconds).toNanos();
+        long goneSince = 0;
         while (System.nanoTime() < deadline) {
             MemberInfo m = Membership.list(client, layout).get(node);
             if (m != null && m.role() == Role.MAIN && m.epoch() == epoch.number()) {
                 return;
+            }
+            if (m == null) {
+                // Gone for longer than a session (a reconnect re-creates it at once): the agent stopped.
+                goneSince = goneSince == 0 ? System.nanoTime() : goneSince;
+                if (System.nanoTime() - goneSince > cluster.node().zookeeper().sessionTimeout().toNanos()) {
+                    throw new OperationFailedException("the agent of " + node + " stopped while it promoted itself (its"
+                            + " member znode is gone); see its log, then restart it: it resumes as the main of epoch "
+                            + epoch.number() + " unless it fenced itself");
+                }
+            } else {
+                goneSince = 0;
             }
             if (m != null && m.role() == Role.FENCED) {
                 throw new OperationFailedException("the agent of " + node + " failed to promote itself and fenced itself;"

@@ -61,6 +61,11 @@ public record InstanceLayout(Path root) {
         return log().resolve("qemu.log");
     }
 
+    /** What the VM keeper (engine.watchdog.VmKeeper) of each QEMU writes: pauses, resumes, kills. */
+    public Path vmKeeperLog() {
+        return log().resolve("vm-keeper.log");
+    }
+
     public Path mainDisk() {
         return root.resolve("disks").resolve("virtual.qcow2");
     }

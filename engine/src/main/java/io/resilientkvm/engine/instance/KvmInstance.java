@@ -30,6 +30,7 @@ import io.resilientkvm.engine.qemu.CpuModelProbe;
 import io.resilientkvm.engine.qemu.DiskAttachment;
 import io.resilientkvm.engine.qemu.DiskPlan;
 import io.resilientkvm.engine.qemu.QemuCommandLine;
+import io.resilientkvm.engine.watchdog.WatchdogLease;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -254,13 +255,29 @@ public final class KvmInstance implements AutoCloseable {
 
     /** Starts QEMU under supervision: restarted with backoff when it crashes, stopped with {@code quit} so bitmaps are saved. */
     public VmSupervisor start(RestartPolicy restartPolicy) throws OperatorException {
+        return start(restartPolicy, Optional.empty());
+    }
+
+    /**
+     * As {@link #start(RestartPolicy)}, each QEMU (restarts included) guarded by a VM keeper that
+     * follows {@code lease}: a main's VM runs only while its agent proves it owns the epoch.
+     */
+    public VmSupervisor start(RestartPolicy restartPolicy, Optional<WatchdogLease> lease) throws OperatorException {
         lifecycle.markStarted();
         // A disk refused now is the caller's error (exit 3), before any QEMU runs; restarts rebuild the argv.
         AtomicReference<List<String>> first = new AtomicReference<>(
                 argvSource.argv());
         VmSupervisor supervisor = new VmSupervisor(name, () -> {
             List<String> now = first.getAndSet(null);
-            return QemuProcess.start(launch(now != null ? now : currentArgv()));
+            List<String> argv = now != null ? now : currentArgv();
+            if (lease.isEmpty()) {
+                return QemuProcess.start(launch(argv));
+            }
+            // Guarded: the guest's CPUs start only once the keeper watches QEMU, so a VM never runs unguarded.
+            QemuProcess qemu = QemuProcess.start(launch(startPaused(argv)));
+            lease.get().guard(qemu); // kills QEMU and throws when no keeper can guard it
+            resume(qemu);
+            return qemu;
         }, restartPolicy, StopPolicy.QUIT);
         this.supervisor = supervisor;
         for (Tunnel t : ipv6Forwards) {
@@ -288,6 +305,25 @@ public final class KvmInstance implements AutoCloseable {
             throw e;
         }
         return supervisor;
+    }
+
+    /** The argv with {@code -S}: QEMU starts with the guest's CPUs stopped until a QMP {@code cont}. */
+    private static List<String> startPaused(List<String> argv) {
+        List<String> paused = new ArrayList<>(argv.size() + 1);
+        paused.add(argv.get(0));
+        paused.add("-S");
+        paused.addAll(argv.subList(1, argv.size()));
+        return paused;
+    }
+
+    private static void resume(QemuProcess qemu) throws QemuStartException {
+        try {
+            qemu.qmp().execute("cont");
+        } catch (io.resilientkvm.engine.qmp.QmpException e) {
+            qemu.kill(java.time.Duration.ofSeconds(10));
+            throw new QemuStartException("QEMU pid " + qemu.pid() + " did not resume its guest once guarded (" + e.getMessage()
+                    + "); killed it", e);
+        }
     }
 
     private QemuLaunch launch(List<String> argv) {

@@ -28,7 +28,23 @@ import java.util.OptionalInt;
  */
 public record NodeConfig(String node, String instance, Path dataDir, Path parameters, boolean resilient, VmHost host,
         Zookeeper zookeeper, BackupServer backupServer, Map<String, Peer> peers, Importer importer, Optional<Identity> tls,
-        Optional<PeerChannel> peerChannel, boolean automaticRejoin) {
+        Optional<PeerChannel> peerChannel, boolean automaticRejoin, Watchdog vmWatchdog) {
+
+    /**
+     * The main's VM watchdog ({@code vm-watchdog}): its VM is paused when its agent has not proven
+     * for {@code lease} that it owns the epoch, and every promotion waits the lease (and a tenth)
+     * before its VM starts (docs/takeover.md, "The VM watchdog"). The same on every node.
+     */
+    public record Watchdog(Duration lease) {
+        public static final Watchdog DEFAULT = new Watchdog(Duration.ofMillis(5000));
+
+        public Watchdog {
+            Objects.requireNonNull(lease, "lease");
+            if (lease.isNegative() || lease.isZero()) {
+                throw new IllegalArgumentException("vm-watchdog.lease-ms must be positive, got " + lease.toMillis());
+            }
+        }
+    }
 
     /** This node's TLS identity ({@code tls}): its key and certificate in a PKCS12 keystore. */
     public record Identity(Path keystore, Path keystorePasswordFile) {
@@ -141,13 +157,15 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
         Objects.requireNonNull(importer, "importer");
         Objects.requireNonNull(tls, "tls");
         Objects.requireNonNull(peerChannel, "peerChannel");
+        Objects.requireNonNull(vmWatchdog, "vmWatchdog");
     }
 
-    /** Rejoining automatically ({@code rejoin: automatic}, the default). */
+    /** Rejoining automatically ({@code rejoin: automatic}, the default), with the default VM watchdog. */
     public NodeConfig(String node, String instance, Path dataDir, Path parameters, boolean resilient, VmHost host,
             Zookeeper zookeeper, BackupServer backupServer, Map<String, Peer> peers, Importer importer, Optional<Identity> tls,
             Optional<PeerChannel> peerChannel) {
-        this(node, instance, dataDir, parameters, resilient, host, zookeeper, backupServer, peers, importer, tls, peerChannel, true);
+        this(node, instance, dataDir, parameters, resilient, host, zookeeper, backupServer, peers, importer, tls, peerChannel, true,
+                Watchdog.DEFAULT);
     }
 
     /** Without a TLS identity or peer channel. */
@@ -239,7 +257,8 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
                 peers(c.path("peers"), base),
                 new Importer(c.path("importer").path("free-space-reserve-bytes").asLong(Importer.DEFAULT.freeSpaceReserveBytes())),
                 identity(c.path("tls"), base), peerChannel(c.path("peer-channel")),
-                !"manual".equals(c.path("rejoin").asText("automatic")));
+                !"manual".equals(c.path("rejoin").asText("automatic")),
+                new Watchdog(Duration.ofMillis(c.path("vm-watchdog").path("lease-ms").asLong(Watchdog.DEFAULT.lease().toMillis()))));
     }
 
     private static Optional<Identity> identity(JsonNode t, Path base) {

@@ -29,6 +29,17 @@ public final class QemuProcess implements AutoCloseable {
     private final Process process;
     private final QmpClient qmp;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** What outside this JVM may pause or kill this QEMU (the VM keeper); released before any stop. */
+    private volatile Guard guard;
+
+    /**
+     * Something outside this JVM that pauses or kills this QEMU when the JVM stops vouching for it
+     * ({@code engine.watchdog.VmWatchdog}). Released before this process stops QEMU itself.
+     */
+    public interface Guard {
+        /** Stops guarding and leaves QEMU as it is; idempotent. */
+        void release();
+    }
 
     private QemuProcess(QemuLaunch launch, Process process, QmpClient qmp) {
         this.launch = launch;
@@ -99,6 +110,31 @@ public final class QemuProcess implements AutoCloseable {
         return qmp;
     }
 
+    /** Hands this QEMU to {@code g}, which is released when this process stops or kills QEMU. */
+    public void guardWith(Guard g) {
+        guard = g;
+    }
+
+    private void releaseGuard() {
+        Guard g = guard;
+        if (g != null) {
+            g.release();
+        }
+    }
+
+    /**
+     * True when QEMU is stopped by a signal: its watchdog paused it. Such a QEMU is killed, never
+     * resumed for a graceful stop, which would let its guest run again beside a new main.
+     */
+    private boolean pausedBySignal() {
+        try {
+            return ProcStat.read(pid()).map(ProcStat::stopped)
+                    .orElse(false);
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     public long pid() {
         return process.pid();
     }
@@ -131,6 +167,13 @@ public final class QemuProcess implements AutoCloseable {
      * {@code quit}, then SIGKILL, each bounded by the policy. Returns the exit code.
      */
     public int stop(StopPolicy policy) {
+        releaseGuard();
+        if (process.isAlive() && pausedBySignal()) {
+            LOG.warn("QEMU pid {} was paused by its watchdog: killing it rather than resuming it to quit", pid());
+            kill(policy.killTimeout());
+            launch.pidFile().ifPresent(QemuProcess::deleteQuietly);
+            return process.isAlive() ? -1 : process.exitValue();
+        }
         try {
             if (process.isAlive() && !policy.powerdownTimeout().isZero() && guestRunning()) {
                 LOG.info("Powering down the guest of QEMU pid {} (up to {} s)", pid(), policy.powerdownTimeout().toSeconds());
@@ -161,6 +204,7 @@ public final class QemuProcess implements AutoCloseable {
 
     /** SIGKILL, as a crash or a fence would: QEMU writes nothing more. */
     public void kill(Duration timeout) {
+        releaseGuard();
         process.destroyForcibly();
         if (!waitQuietly(process, timeout)) {
             LOG.error("QEMU pid {} survived SIGKILL for {} s", pid(), timeout.toSeconds());
@@ -177,6 +221,7 @@ public final class QemuProcess implements AutoCloseable {
         if (closed.compareAndSet(false, true) && process.isAlive()) {
             stop(StopPolicy.QUIT);
         }
+        releaseGuard();
         qmp.close();
     }
 

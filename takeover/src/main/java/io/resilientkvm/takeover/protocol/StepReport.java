@@ -19,6 +19,7 @@ public record StepReport(Step step, Status status, long millis, String detail) {
         CONFIRM("confirm"),
         ADVANCE_EPOCH("advance the epoch (compare-and-set)"),
         FENCE_OLD_MAIN("mark the old main fenced"),
+        AWAIT_OLD_VM("wait until the old main's VM watchdog has paused its VM"),
         PROMOTE("restore, start the VM, exporter and backup server"),
         UNLOCK("release the takeover lock");
 

@@ -109,6 +109,7 @@ public final class Takeover {
 
             steps.start(Step.ADVANCE_EPOCH);
             newEpoch = new EpochStore(client, layout).advance(plan.epoch(), node);
+            long advancedNanos = System.nanoTime(); // the write is acknowledged: the old main's proofs all came before it
             steps.done("epoch " + plan.epoch().number() + " -> " + newEpoch.number() + ", owner " + node);
 
             steps.start(Step.FENCE_OLD_MAIN);
@@ -124,6 +125,8 @@ public final class Takeover {
                 LOG.error("Could not mark the old main {} fenced: {}", plan.oldMain(), e.getMessage());
                 steps.failed(e.getMessage());
             }
+
+            awaitOldVm(steps, advancedNanos, plan.oldMain());
 
             steps.start(Step.PROMOTE);
             try {
@@ -156,6 +159,35 @@ public final class Takeover {
         TakeoverResult result = new TakeoverResult(plan.epoch(), newEpoch, plan.oldMain(), fenced, plan, rpo, Duration.ofMillis(rtoMillis), steps.done);
         LOG.info("{}", result);
         return result;
+    }
+
+    /**
+     * Waits {@code options.oldVmWait()} from the epoch's move: the old main's VM keeper pauses its
+     * VM at the latest one lease after that main's last proof of ownership, and every such proof
+     * was taken before the move (docs/takeover.md, "The VM watchdog").
+     */
+    private void awaitOldVm(Steps steps, long advancedNanos, String oldMain) throws OperationFailedException {
+        Duration wait = options.oldVmWait();
+        if (wait.isZero()) {
+            steps.start(Step.AWAIT_OLD_VM);
+            steps.skipped("no wait configured");
+            return;
+        }
+        steps.start(Step.AWAIT_OLD_VM, "waiting " + wait.toMillis() + " ms (the VM watchdog's lease and a tenth) for "
+                + oldMain + "'s keeper to pause its VM");
+        long left = advancedNanos + wait.toNanos() - System.nanoTime();
+        try {
+            if (left > 0) {
+                TimeUnit.NANOSECONDS.sleep(left); // a fixed bound, not a poll
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            steps.failed("interrupted");
+            throw new OperationFailedException("interrupted while waiting for the old main's VM watchdog; " + node
+                    + " owns the new epoch and its agent waits the same bound before its VM starts", e);
+        }
+        steps.done("until " + wait.toMillis() + " ms after the epoch moved: " + oldMain + "'s VM keeper has paused its VM"
+                + " (its agent cannot prove it owns the old epoch)");
     }
 
     private TakeoverInput read() throws BadInputException, OperationFailedException {
@@ -241,9 +273,13 @@ public final class Takeover {
         }
 
         void start(Step step) {
+            start(step, step.title());
+        }
+
+        void start(Step step, String detail) {
             current = step;
             startedNanos = System.nanoTime();
-            tell(new StepReport(step, Status.STARTED, 0, step.title()));
+            tell(new StepReport(step, Status.STARTED, 0, detail));
         }
 
         void done(String detail) {
@@ -252,6 +288,10 @@ public final class Takeover {
 
         void failed(String detail) {
             end(Status.FAILED, detail == null ? "failed" : detail);
+        }
+
+        void skipped(String detail) {
+            end(Status.SKIPPED, detail);
         }
 
         void failIfOpen(String detail) {

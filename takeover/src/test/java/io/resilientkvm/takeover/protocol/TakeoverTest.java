@@ -65,9 +65,11 @@ class TakeoverTest {
     /** Records what the node agent would do. */
     private static final class Promoted implements Promotion {
         final List<String> calls = new CopyOnWriteArrayList<>();
+        volatile long promotedNanos;
 
         @Override
         public void promote(TakeoverPlan plan, Epoch newEpoch) {
+            promotedNanos = System.nanoTime();
             calls.add(plan.node() + "@" + newEpoch.number());
         }
     }
@@ -82,8 +84,20 @@ class TakeoverTest {
         Epoch zero = cluster.setUp(layout, 5, 5, 4);
         List<StepReport> seen = new CopyOnWriteArrayList<>();
         Promoted promoted = new Promoted();
+        Duration oldVmWait = Duration.ofMillis(300);
+        long[] advancedNanos = new long[1];
 
-        TakeoverResult r = takeover(layout, "clone1", OPTIONS).run(Confirmation.YES, promoted, seen::add);
+        TakeoverResult r = takeover(layout, "clone1", new TakeoverOptions(false, OPTIONS.lockTimeout(), CLOCK, oldVmWait))
+                .run(Confirmation.YES, promoted, s -> {
+                    if (s.step() == Step.ADVANCE_EPOCH && s.status() == Status.DONE) {
+                        advancedNanos[0] = System.nanoTime();
+                    }
+                    seen.add(s);
+                });
+        assertTrue(promoted.promotedNanos - advancedNanos[0] >= oldVmWait.toNanos(),
+                "the promotion starts only after the old main's watchdog bound, counted from the epoch's move");
+        assertTrue(seen.stream().anyMatch(s -> s.step() == Step.AWAIT_OLD_VM && s.status() == Status.STARTED
+                && s.detail().contains("waiting 300 ms")), seen::toString);
 
         assertEquals(0, r.oldEpoch().number());
         assertEquals(1, r.newEpoch().number());
