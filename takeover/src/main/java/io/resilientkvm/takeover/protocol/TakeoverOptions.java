@@ -2,7 +2,9 @@ package io.resilientkvm.takeover.protocol;
 
 import java.time.Clock;
 import java.time.Duration;
+import java.nio.file.Path;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * How a takeover runs.
@@ -10,11 +12,18 @@ import java.util.Objects;
  * @param force       accept the overridable refusals (lag, a newer clone, a live main, a stale status)
  * @param lockTimeout how long to wait for the takeover lock before refusing
  * @param clock       for data age and timings
+ * @param failsafeAckFile this node's fail-safe acknowledgement file ({@code FailsafeAck.file}), read at each plan
  */
-public record TakeoverOptions(boolean force, Duration lockTimeout, Clock clock) {
+public record TakeoverOptions(boolean force, Duration lockTimeout, Clock clock, Optional<Path> failsafeAckFile) {
     public static final Duration DEFAULT_LOCK_TIMEOUT = Duration.ofSeconds(10);
 
+    /** Without a fail-safe acknowledgement file to honour. */
+    public TakeoverOptions(boolean force, Duration lockTimeout, Clock clock) {
+        this(force, lockTimeout, clock, Optional.empty());
+    }
+
     public TakeoverOptions {
+        Objects.requireNonNull(failsafeAckFile, "failsafeAckFile");
         Objects.requireNonNull(lockTimeout, "lockTimeout");
         if (lockTimeout.isNegative()) {
             throw new IllegalArgumentException("lockTimeout must be >= 0, got " + lockTimeout);
@@ -27,10 +36,15 @@ public record TakeoverOptions(boolean force, Duration lockTimeout, Clock clock) 
     }
 
     public TakeoverOptions withForce(boolean newForce) {
-        return new TakeoverOptions(newForce, lockTimeout, clock);
+        return new TakeoverOptions(newForce, lockTimeout, clock, failsafeAckFile);
     }
 
     public TakeoverOptions withLockTimeout(Duration timeout) {
-        return new TakeoverOptions(force, timeout, clock);
+        return new TakeoverOptions(force, timeout, clock, failsafeAckFile);
+    }
+
+    /** Honours the fail-safe acknowledgement this node records in {@code file}. */
+    public TakeoverOptions withFailsafeAckFile(Path file) {
+        return new TakeoverOptions(force, lockTimeout, clock, Optional.of(file));
     }
 }

@@ -246,6 +246,28 @@ class TakeoverTest {
     }
 
     @Test
+    void aCloneThatAcknowledgedAMainCutFromZooKeeperRefusesEvenForcedUntilItsPromiseEnds() throws Exception {
+        ZkLayout layout = fresh();
+        cluster.setUp(layout, 5, 5, 5);
+        Path file = dir.resolve(layout.instance() + "-failsafe-ack.json");
+        // The clone's agent acknowledged node-a over the channel: no promotion before T0+10 min + 4 s.
+        new io.resilientkvm.takeover.fencing.FailsafeAck("node-a", 0, CLOCK.instant(), CLOCK.instant().plusSeconds(4)).write(file);
+        Promoted promoted = new Promoted();
+        RefusedException e = assertThrows(RefusedException.class, () -> takeover(layout, "clone1",
+                OPTIONS.withForce(true).withFailsafeAckFile(file)).run(Confirmation.YES, promoted, StepListener.NONE));
+        assertEquals(3, e.exitStatus().code());
+        assertTrue(e.getMessage().contains("acknowledged the main node-a of epoch 0")
+                && e.getMessage().contains("no promotion until " + CLOCK.instant().plusSeconds(4) + " (4 s from now)"), e.getMessage());
+        assertEquals(List.of(), promoted.calls);
+        assertEquals(0, new EpochStore(cluster.clone2, layout).current().orElseThrow().number(), "nothing changed");
+        // Once it expired, the same takeover goes.
+        TakeoverOptions later = new TakeoverOptions(false, Duration.ofSeconds(20), Clock.offset(CLOCK, Duration.ofSeconds(4)))
+                .withFailsafeAckFile(file);
+        takeover(layout, "clone1", later).run(Confirmation.YES, promoted, StepListener.NONE);
+        assertEquals(List.of("clone1@1"), promoted.calls);
+    }
+
+    @Test
     void aLiveMainIsRefusedThenForcedAndItsWatcherFencesIt() throws Exception {
         ZkLayout layout = fresh();
         Epoch zero = cluster.setUp(layout, 5, 5, 5);
