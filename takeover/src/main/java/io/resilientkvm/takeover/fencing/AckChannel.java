@@ -15,6 +15,14 @@ public interface AckChannel {
     AckAnswer ask(String clone, AckRequest request, Duration timeout);
 
     /**
+     * Makes a harmless call to {@code clone} (no promise), so that the first round of a cut
+     * finds the TLS code of both JVMs warm: a cold JVM's first handshake took seconds on a loaded
+     * host (FailsafeChannelTest), longer than a round may take. Must not throw.
+     */
+    default void warmUp(String clone) {
+    }
+
+    /**
      * What the main asks: "I, {@code main}, still own epoch {@code epoch} of {@code instance};
      * refuse any promotion for {@code windowMillis} from now".
      */

@@ -81,7 +81,7 @@ final class FailsafeLoop implements AutoCloseable {
         }
         // A channel that overstays its timeout counts as no acknowledgement; so does one that throws.
         return call.completeOnTimeout(AckAnswer.failed(clone, "no answer within " + failsafe.askTimeout().toMillis() + " ms"),
-                        failsafe.askTimeout().toMillis() * 2, TimeUnit.MILLISECONDS)
+                        failsafe.askTimeout().toMillis() + failsafe.interval().toMillis(), TimeUnit.MILLISECONDS)
                 .exceptionally(e -> AckAnswer.failed(clone, "the call failed: " + e.getMessage()));
     }
 

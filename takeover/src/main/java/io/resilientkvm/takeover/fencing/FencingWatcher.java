@@ -202,6 +202,13 @@ public final class FencingWatcher implements AutoCloseable {
                 .forDeletes(old -> fence("the epoch node " + layout.epochPath() + " was deleted"))
                 .build());
         epochCache.start();
+        failsafe.ifPresent(f -> f.clones().forEach(clone -> {
+            try {
+                askers.execute(() -> f.channel().warmUp(clone));
+            } catch (RejectedExecutionException closing) {
+                LOG.debug("Main {}: closing before the warm-up", node);
+            }
+        }));
         checker.execute(() -> verifyEpoch()); // the epoch may have moved before we started watching
     }
 
