@@ -94,6 +94,13 @@ class FailsafeWatcherTest {
         return Failsafe.of("demo", Set.of("clone1", "clone2"), channel, BOUND, resumed::incrementAndGet);
     }
 
+    /** clone1 and clone2 on {@link #time}, and the main's epoch 0 over a session that outlasts the test. */
+    private Epoch twoClonesOnManualTime() throws Exception {
+        clone("clone1", time);
+        clone("clone2", time);
+        return new EpochStore(connect(LONG_SESSION), layout).initialize("main");
+    }
+
     private FencingWatcher watchOnManualTime(Epoch mine) {
         return FencingWatcher.start(client, layout, "main", mine, BOUND, LONG_SESSION, fences::add,
                 new FenceMarker(dir.resolve("etc/fenced.json")), time, time, Optional.of(failsafe()), Runnable::run);
@@ -108,9 +115,7 @@ class FailsafeWatcherTest {
 
     @Test
     void everyCloneAcknowledgingKeepsTheMainRunningFarPastTheBound() throws Exception {
-        clone("clone1", time);
-        clone("clone2", time);
-        Epoch mine = new EpochStore(connect(LONG_SESSION), layout).initialize("main");
+        Epoch mine = twoClonesOnManualTime();
         try (FencingWatcher w = watchOnManualTime(mine)) {
             cutAndAwaitTheRounds();
             for (int i = 0; i < 40; i++) { // ten bounds, a round every quarter
@@ -127,9 +132,7 @@ class FailsafeWatcherTest {
 
     @Test
     void aCloneThatStopsAcknowledgingFencesTheMainExactlyABoundAfterTheLastCompleteRound() throws Exception {
-        clone("clone1", time);
-        clone("clone2", time);
-        Epoch mine = new EpochStore(connect(LONG_SESSION), layout).initialize("main");
+        Epoch mine = twoClonesOnManualTime();
         try (FencingWatcher w = watchOnManualTime(mine)) {
             cutAndAwaitTheRounds();
             time.advance(QUARTER.multipliedBy(3)); // rounds at 0, Q, 2Q, 3Q: all acknowledged
@@ -150,9 +153,7 @@ class FailsafeWatcherTest {
 
     @Test
     void aCloneThatKnowsANewerEpochRefusesAndTheMainFencesAtTheBound() throws Exception {
-        clone("clone1", time);
-        clone("clone2", time);
-        Epoch mine = new EpochStore(connect(LONG_SESSION), layout).initialize("main");
+        Epoch mine = twoClonesOnManualTime();
         views.put("clone1", new FailsafeAcknowledger.View(true, 1, "clone1")); // it was promoted meanwhile
         try (FencingWatcher w = watchOnManualTime(mine)) {
             cutAndAwaitTheRounds();
