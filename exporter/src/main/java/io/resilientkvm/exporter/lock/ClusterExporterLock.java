@@ -40,7 +40,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>In fail-safe mode ({@link #vouchedBy}: the main's fencing watcher says every clone
  * acknowledged it) a cut from ZooKeeper does not stop backups: while vouched, SUSPENDED counts as
- * owned, and LOST becomes EXPIRED (the lock node went with the session) instead of LOST; on the
+ * owned, and LOST becomes EXPIRED (the lock node went with the session; owned while vouched) instead of LOST; on the
  * reconnect an expired holder takes the mutex again, and only if that fails is the lock lost.
  */
 public final class ClusterExporterLock implements AutoCloseable {
@@ -183,9 +183,11 @@ public final class ClusterExporterLock implements AutoCloseable {
                 }
             }
             case LOST -> {
-                if (vouched != null && vouchedNow() && change(Ownership.SUSPENDED, Ownership.EXPIRED)) {
-                    LOG.warn("cluster exporter lock {}: the ZooKeeper session expired; fail-safe: every clone vouches for this"
-                            + " main, so backups go on and the lock is taken again when ZooKeeper is back", path);
+                // In fail-safe mode the clones may vouch later in the cut (a first round on cold connections):
+                // backups wait for that (isOwned), and the lock is taken again on the reconnect.
+                if (vouched != null && change(Ownership.SUSPENDED, Ownership.EXPIRED)) {
+                    LOG.warn("cluster exporter lock {}: the ZooKeeper session expired; fail-safe: backups go on while every"
+                            + " clone vouches for this main, and the lock is taken again when ZooKeeper is back", path);
                 } else {
                     lose("the ZooKeeper session was lost");
                 }

@@ -200,13 +200,16 @@ class ClusterExporterLockTest {
     }
 
     @Test
-    void inFailsafeModeALostSessionWithoutTheClonesIsLost() throws Exception {
+    void inFailsafeModeAnExpiredSessionWithoutTheClonesRunsNoBackup() throws Exception {
         String path = new ZkLayout(ZkLayout.DEFAULT_BASE, "vm1").exporterLockPath();
         try (CuratorFramework client = pinned(Duration.ofSeconds(6));
                 ClusterExporterLock lock = ClusterExporterLock.acquire(client, path, "node-a", SHORT)) {
             lock.vouchedBy(() -> false);
             zk.stop();
-            await().atMost(DEADLINE).until(() -> lock.ownership() == ClusterExporterLock.Ownership.LOST);
+            await().atMost(DEADLINE).until(() -> lock.ownership() == ClusterExporterLock.Ownership.EXPIRED);
+            assertFalse(lock.isOwned());
+            RefusedException refused = assertThrows(RefusedException.class, () -> lock.requireOwned(SHORT));
+            assertTrue(refused.getMessage().contains("expired"), refused.getMessage());
             zk.restart();
         }
     }
