@@ -274,7 +274,10 @@ public final class FencingWatcher implements AutoCloseable {
             }
             arm(suspendBound);
             failsafe.ifPresent(f -> {
-                loop = new FailsafeLoop(f, new AckChannel.AckRequest(f.instance(), node, mine.number(), suspendBound.toMillis()),
+                // The promise asked for outlasts this main's deadline by one interval: the fence timer's lag and the
+                // fence itself fit in it (found by FailsafeChannelTest: a promise of exactly B ended 1 ms before the fence).
+                long window = suspendBound.plus(f.interval()).toMillis();
+                loop = new FailsafeLoop(f, new AckChannel.AckRequest(f.instance(), node, mine.number(), window),
                         ticks, timer, askers, this::roundEnded);
                 loop.start();
             });
