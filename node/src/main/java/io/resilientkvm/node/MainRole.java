@@ -31,10 +31,16 @@ import io.resilientkvm.importer.restore.Hold;
 import io.resilientkvm.importer.restore.RestoreResult;
 import io.resilientkvm.exporter.server.BackupServerSettings;
 import io.resilientkvm.takeover.fencing.FenceMarker;
+import io.resilientkvm.takeover.fencing.AckChannel;
+import io.resilientkvm.takeover.fencing.Failsafe;
 import io.resilientkvm.takeover.fencing.FencingWatcher;
+import io.resilientkvm.engine.watchdog.LeaseClock;
 import io.resilientkvm.engine.watchdog.LeaseRenewer;
+import io.resilientkvm.engine.watchdog.OwnershipProof;
 import io.resilientkvm.engine.watchdog.WatchdogLease;
 import io.resilientkvm.engine.watchdog.ZooKeeperOwnershipProof;
+import java.util.Optional;
+import java.util.OptionalLong;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -88,10 +94,23 @@ final class MainRole implements AutoCloseable {
     private volatile String backupSchedule;
     /** When this role was made (CLOCK_MONOTONIC): for a promotion, after the epoch naming it was seen. */
     private final long createdNanos = System.nanoTime();
+    /** Fail-safe mode's channel to the clones; empty when off. */
+    private final Optional<AckChannel> acks;
+    /** Held while publishing, so that a backup's publication and the catch-up after an outage never interleave. */
+    private final Object publishing = new Object();
+    /** Publishes what a ZooKeeper outage left unpublished; set once the catalog exists. */
+    private volatile Runnable catchUp = () -> { };
 
     /** A main role for {@code epoch}, not started: {@link #start()} starts it. */
     MainRole(NodeContext ctx, Epoch epoch, boolean promoted, FencingWatcher.FenceAction onFence, FenceMarker marker,
             DiskRestore restore) {
+        this(ctx, epoch, promoted, onFence, marker, restore, Optional.empty());
+    }
+
+    /** With fail-safe mode on when {@code acks} is given (docs/takeover.md). */
+    MainRole(NodeContext ctx, Epoch epoch, boolean promoted, FencingWatcher.FenceAction onFence, FenceMarker marker,
+            DiskRestore restore, Optional<AckChannel> acks) {
+        this.acks = acks;
         this.ctx = ctx;
         this.epoch = epoch;
         this.promoted = promoted;
@@ -137,8 +156,10 @@ final class MainRole implements AutoCloseable {
         InstanceLayout layout = cfg.layout();
         // First: a damaged etc/.backup-time stops the start before anything runs.
         BackupTime backupTime = BackupTime.resolve(ctx.resilient().backupCron(), layout.etc());
-        step("fencing watcher", () -> FencingWatcher.start(ctx.client(), ctx.layout(), ctx.node(), epoch,
-                cfg.zookeeper().suspendBound(), cfg.zookeeper().sessionTimeout(), onFence, marker));
+        Optional<Failsafe> failsafe = acks.map(channel -> Failsafe.of(cfg.instance(), cfg.peers().keySet(), channel,
+                cfg.zookeeper().suspendBound(), () -> catchUp.run()));
+        FencingWatcher watcher = step("fencing watcher", () -> FencingWatcher.start(ctx.client(), ctx.layout(), ctx.node(), epoch,
+                cfg.zookeeper().suspendBound(), cfg.zookeeper().sessionTimeout(), onFence, marker, failsafe));
         // One exporter per instance, even if an operator starts bin/exporter on another host.
         // A promoted main may find the lock still held by a replaced main that is frozen (or cut off): its
         // lock node goes with its session, so wait out a session timeout beside the usual wait.
@@ -146,6 +167,9 @@ final class MainRole implements AutoCloseable {
                 : ClusterExporterLock.DEFAULT_ACQUIRE_TIMEOUT;
         ClusterExporterLock exporterLock = step("exporter lock", () -> ClusterExporterLock.acquire(ctx.client(), ctx.layout().exporterLockPath(), ctx.node(),
                 lockWait));
+        if (failsafe.isPresent()) {
+            exporterLock.vouchedBy(watcher::failsafeHolds); // cut from ZooKeeper, backups go on while the clones vouch
+        }
         List<Hold> toRelease = new ArrayList<>();
         if (promoted) {
             requireRunning("the disk restore");
@@ -164,14 +188,17 @@ final class MainRole implements AutoCloseable {
         address = Advertised.announce(cfg.backupServer(), server.baseUri()).toString();
         // The VM runs only while this agent proves it owns the epoch: a keeper process pauses it otherwise.
         WatchdogLease lease = new WatchdogLease(cfg.vmWatchdog().lease(), layout.vmKeeperLog());
-        step("VM lease", () -> LeaseRenewer.start(lease, new ZooKeeperOwnershipProof(ctx.client(), ctx.layout(), epoch,
-                cfg.vmWatchdog().lease()), ctx.node()));
+        OwnershipProof proof = ownershipProof(cfg, watcher, failsafe.isPresent());
+        step("VM lease", () -> LeaseRenewer.start(lease, proof, ctx.node()));
         if (promoted) {
             awaitOldMainsWatchdog(cfg.vmWatchdog().lease());
+            requireRunning("the promotion window");
+            PromotionWindow.await(ctx, epoch); // an old main cut from ZooKeeper has fenced itself by then
         }
         // Returns once QEMU answers QMP (the supervisor holds run/qmp.sock from then on).
         vm = step("VM", () -> startVm(cfg, layout, lease));
         ManifestCatalog catalog = new ManifestCatalog(ctx.client(), ctx.layout());
+        catchUp = () -> catchUp(catalog, layout.backupRepository());
         CatalogRetention catalogRetention = new CatalogRetention(catalog, new CatalogView(ctx.client(), ctx.layout()),
                 new ImporterStatusStore(ctx.client(), ctx.layout()), RetentionPolicy.of(ctx.resilient()), Clock.systemUTC());
         NewChainPolicy policy = newChainPolicy(ctx);
@@ -184,8 +211,10 @@ final class MainRole implements AutoCloseable {
         // No backup starts while the exporter lock is suspended (within the bound it may come back).
         BackupSchedule schedule = step("backup schedule", () -> new BackupSchedule(backupTime.cron(), requests,
                 exporterLock.guard(request -> {
-                    BackupResult result = publish(catalog, epoch, layout.backupRepository(), Exporter.backup(request));
-                    pruneCatalog(catalogRetention);
+                    BackupResult result = Exporter.backup(request);
+                    if (publishOrKeep(catalog, layout.backupRepository(), result, watcher)) {
+                        pruneCatalog(catalogRetention);
+                    }
                     flattening.runOnce(); // after this main's own backup exists
                     return result;
                 }, cfg.zookeeper().suspendBound()), MainRole::report, Duration.ofMinutes(5)));
@@ -194,6 +223,26 @@ final class MainRole implements AutoCloseable {
         }
         backupSchedule = backupTime.describe();
         LOG.info("Backups of {}: {}", cfg.instance(), backupSchedule);
+    }
+
+    /**
+     * The VM watchdog's proof of ownership: a ZooKeeper sync and read of the epoch; in fail-safe
+     * mode, while cut from ZooKeeper, the clones' acknowledgements instead. The proof time is taken
+     * before {@link FencingWatcher#failsafeHolds()} is asked, and it holds only before the watcher's
+     * deadline (the last complete round's start plus the bound), so the VM runs at most until that
+     * round's start plus the bound plus the lease; every clone promised to take no part in a
+     * promotion until that round's start plus 5/4 of the bound, and a promotion then waits 1.1
+     * leases more, so the old VM is paused first (docs/takeover.md).
+     */
+    private OwnershipProof ownershipProof(NodeConfig cfg, FencingWatcher watcher, boolean failsafe) {
+        OwnershipProof zooKeeper = new ZooKeeperOwnershipProof(ctx.client(), ctx.layout(), epoch, cfg.vmWatchdog().lease());
+        if (!failsafe) {
+            return zooKeeper;
+        }
+        return () -> {
+            long before = LeaseClock.nanos();
+            return watcher.failsafeHolds() ? OptionalLong.of(before) : zooKeeper.prove();
+        };
     }
 
     /**
@@ -252,6 +301,40 @@ final class MainRole implements AutoCloseable {
     }
 
     /**
+     * Publishes a new backup; cut from ZooKeeper in fail-safe mode, keeps it for the catch-up when
+     * ZooKeeper is back instead (false). A refusal (the epoch moved) is thrown as always.
+     */
+    private boolean publishOrKeep(ManifestCatalog catalog, Path repository, BackupResult result, FencingWatcher watcher)
+            throws OperatorException {
+        synchronized (publishing) {
+            try {
+                publish(catalog, epoch, repository, result);
+                return true;
+            } catch (OperationFailedException e) {
+                if (!watcher.failsafeHolds()) {
+                    throw e;
+                }
+                LOG.warn("Backup {} kept unpublished: ZooKeeper is out of reach and every clone vouches for this main;"
+                        + " it is published as soon as ZooKeeper is back ({})", result.backups().stream()
+                        .map(b -> b.device() + " #" + b.manifest().sequence()).toList(), e.getMessage());
+                return false;
+            }
+        }
+    }
+
+    /** Run by the fencing watcher once ZooKeeper is back and the epoch verified. */
+    private void catchUp(ManifestCatalog catalog, Path repository) {
+        synchronized (publishing) {
+            try {
+                FailsafePublication.publishPending(catalog, epoch, repository);
+            } catch (OperatorException | RuntimeException e) {
+                LOG.warn("Publishing the backups taken while cut from ZooKeeper failed (the next backup publishes them): {}",
+                        e.getMessage());
+            }
+        }
+    }
+
+    /**
      * Publishes each new backup, after the older backups of its chain this epoch left unpublished
      * (an agent killed between a manifest and its publication): a clone needs every link of a
      * chain. Walks back only until a published one, so it costs one ZooKeeper read normally.
@@ -270,7 +353,7 @@ final class MainRole implements AutoCloseable {
         return result;
     }
 
-    private static List<BackupManifest> unpublishedBefore(ManifestCatalog catalog, Epoch epoch, Path repository,
+    static List<BackupManifest> unpublishedBefore(ManifestCatalog catalog, Epoch epoch, Path repository,
             BackupManifest m) throws OperatorException {
         List<BackupManifest> older;
         try {

@@ -11,6 +11,7 @@ import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.engine.zk.EpochStore;
 import io.resilientkvm.node.peer.PeerChannelServer;
 import io.resilientkvm.node.peer.PeerChannelSettings;
+import io.resilientkvm.takeover.fencing.FailsafeAcknowledger;
 import io.resilientkvm.takeover.fencing.FenceMarker;
 import io.resilientkvm.takeover.fencing.FenceReason;
 import io.resilientkvm.takeover.membership.MemberInfo;
@@ -64,6 +65,10 @@ public final class NodeAgent implements AutoCloseable {
     private volatile Role role;
     private MainRole main;
     private CloneRole clone;
+    /** The newest epoch this agent read: a fail-safe acknowledgement answers from it (ZooKeeper may be out of reach). */
+    private volatile Epoch known;
+    /** Set once this clone saw itself named the owner: it acknowledges no other main from then on. */
+    private volatile boolean promoting;
 
     private NodeAgent(NodeContext ctx, Membership membership, ComponentStack parts, MainRole.DiskRestore restore) {
         this.ctx = ctx;
@@ -129,6 +134,7 @@ public final class NodeAgent implements AutoCloseable {
             return;
         }
         Optional<Epoch> epoch = epochs.current();
+        known = epoch.orElse(null);
         if (epoch.isEmpty() && ctx.resilient().mainNode().map(ctx.node()::equals).orElse(false)) {
             epoch = Optional.of(epochs.initialize(ctx.node()));
             LOG.info("Instance {} initialized: {} is the main of epoch 0 (-sla-0-computer_guid)", ctx.config().instance(), ctx.node());
@@ -162,6 +168,13 @@ public final class NodeAgent implements AutoCloseable {
         }
     }
 
+    /** What this agent knows now, for its fail-safe acknowledgements (docs/takeover.md). */
+    FailsafeAcknowledger.View failsafeView() {
+        Epoch k = known;
+        return new FailsafeAcknowledger.View(role == Role.CLONE && !promoting, k == null ? -1 : k.number(),
+                k == null ? "" : k.owner());
+    }
+
     /** The role this node plays now. */
     public Role role() {
         return role;
@@ -178,7 +191,9 @@ public final class NodeAgent implements AutoCloseable {
         }
         try {
             Optional<Epoch> epoch = epochs.current();
+            epoch.ifPresent(e -> known = e);
             if (epoch.isPresent() && epoch.get().owner().equals(ctx.node())) {
+                promoting = true;
                 LOG.warn("Epoch {} names this node {} the main: promoting", epoch.get().number(), ctx.node());
                 closeClone();
                 startMain(epoch.get(), true);

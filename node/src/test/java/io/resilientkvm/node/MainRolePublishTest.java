@@ -23,7 +23,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A main agent killed between a backup's manifest and its publication leaves a backup the
  * catalog lacks; the next scheduled backup of that chain publishes it first, so the clones
- * get every link. (The state the kill leaves is made here by not publishing that backup.)
+ * get every link. (The state the kill leaves is made here by not publishing that backup.) And
+ * what a fail-safe outage left unpublished is published once ZooKeeper is back.
  */
 class MainRolePublishTest {
     private static final long MIB = 1 << 20;
@@ -31,17 +32,27 @@ class MainRolePublishTest {
     @TempDir
     Path dir;
 
-    @Test
-    void theNextBackupPublishesWhatAnInterruptedRunLeftUnpublished() throws Exception {
-        ZkLayout layout = new ZkLayout("/rkvm-test", "pub");
+    /** What a test does with a running VM, a main's epoch 0 and its catalog on a real ZooKeeper. */
+    @FunctionalInterface
+    private interface WithMain {
+        void run(TestVm vm, ManifestCatalog catalog, Epoch epoch, BackupRequest req, Path repo) throws Exception;
+    }
+
+    private void withMain(String instance, WithMain test) throws Exception {
+        ZkLayout layout = new ZkLayout("/rkvm-test", instance);
         Path repo = dir.resolve("backup");
         try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(dir.resolve("zk"), 0);
                 CuratorFramework client = ZkClients.connect(ZkSettings.of(zk.connectString()));
                 TestVm vm = TestVm.builder(dir).disk("virtio0", TestVm.blankQcow2(dir.resolve("d.qcow2"), 16 * MIB))
                         .running(true).start()) {
             Epoch epoch = new EpochStore(client, layout).initialize("main");
-            ManifestCatalog catalog = new ManifestCatalog(client, layout);
-            BackupRequest req = BackupRequest.of(null, repo).withEpoch(epoch.number());
+            test.run(vm, new ManifestCatalog(client, layout), epoch, BackupRequest.of(null, repo).withEpoch(epoch.number()), repo);
+        }
+    }
+
+    @Test
+    void theNextBackupPublishesWhatAnInterruptedRunLeftUnpublished() throws Exception {
+        withMain("pub", (vm, catalog, epoch, req, repo) -> {
             BackupResult full = MainRole.publish(catalog, epoch, repo, Exporter.backup(req, vm.qmp()));
             vm.write("virtio0", 0x41, 0, MIB);
             BackupResult lost = Exporter.backup(req, vm.qmp()); // its agent died before publishing it
@@ -53,6 +64,30 @@ class MainRolePublishTest {
             assertEquals(List.of(0, 1, 2), expected.stream().map(BackupManifest::sequence).toList());
             assertEquals(expected.stream().map(BackupManifest::file).toList(),
                     catalog.list().stream().map(BackupManifest::file).toList());
-        }
+        });
+    }
+
+    /**
+     * Backups a main took while cut from ZooKeeper in fail-safe mode (kept unpublished: their
+     * publication failed) are published in backup order once ZooKeeper is back, and only once.
+     * The outage is the absence of publication here; FailsafeOutageIT has the real one.
+     */
+    @Test
+    void theBackupsOfAFailsafeOutageArePublishedInOrderOnceAndNothingElse() throws Exception {
+        withMain("failsafe-pub", (vm, catalog, epoch, req, repo) -> {
+            BackupResult full = MainRole.publish(catalog, epoch, repo, Exporter.backup(req, vm.qmp()));
+            assertEquals(0, FailsafePublication.publishPending(catalog, epoch, repo), "nothing pending while connected");
+            vm.write("virtio0", 0x41, 0, MIB);
+            BackupResult during1 = Exporter.backup(req, vm.qmp()); // ZooKeeper out of reach: kept
+            vm.write("virtio0", 0x42, MIB, MIB);
+            BackupResult during2 = Exporter.backup(req, vm.qmp());
+
+            assertEquals(2, FailsafePublication.publishPending(catalog, epoch, repo));
+            List<BackupManifest> expected = List.of(full.backups().get(0).manifest(), during1.backups().get(0).manifest(),
+                    during2.backups().get(0).manifest());
+            assertEquals(expected.stream().map(BackupManifest::file).toList(),
+                    catalog.list().stream().map(BackupManifest::file).toList());
+            assertEquals(0, FailsafePublication.publishPending(catalog, epoch, repo), "published once");
+        });
     }
 }

@@ -17,6 +17,7 @@ import io.resilientkvm.takeover.protocol.DevicePlan;
 import io.resilientkvm.takeover.protocol.StepReport;
 import io.resilientkvm.takeover.protocol.Takeover;
 import io.resilientkvm.takeover.protocol.TakeoverOptions;
+import io.resilientkvm.takeover.fencing.FailsafeAck;
 import io.resilientkvm.takeover.protocol.TakeoverPlan;
 import io.resilientkvm.takeover.protocol.TakeoverResult;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -80,7 +81,8 @@ public final class TakeoverCommand extends CliCommand {
             }
             Confirmation confirmation = yes ? Confirmation.YES : plan -> ask(plan, out);
             Takeover takeover = new Takeover(client, layout, node, TakeoverOptions.defaults().withForce(force)
-                    .withWatchdogLease(cluster.node().vmWatchdog().lease()));
+                    .withWatchdogLease(cluster.node().vmWatchdog().lease())
+                    .withFailsafeAckFile(FailsafeAck.file(cluster.node().layout())));
             TakeoverResult result = takeover.run(confirmation, (plan, epoch) -> awaitAgent(client, layout, node, epoch),
                     step -> {
                         if (!json) {

@@ -112,10 +112,17 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
      * means no authentication and open znodes (a lab on one machine).
      */
     public record Zookeeper(String connect, String basePath, Duration sessionTimeout, Duration suspendBound,
-            Optional<ZkAccess> access, Optional<ZkTls> tls) {
+            Optional<ZkAccess> access, Optional<ZkTls> tls, Optional<Boolean> failsafe) {
         public Zookeeper {
             Objects.requireNonNull(access, "access");
             Objects.requireNonNull(tls, "tls");
+            Objects.requireNonNull(failsafe, "failsafe");
+        }
+
+        /** With {@code failsafe} unset: on when the peers allow it ({@link NodeConfig#failsafe()}). */
+        public Zookeeper(String connect, String basePath, Duration sessionTimeout, Duration suspendBound,
+                Optional<ZkAccess> access, Optional<ZkTls> tls) {
+            this(connect, basePath, sessionTimeout, suspendBound, access, tls, Optional.empty());
         }
 
         public Zookeeper(String connect, String basePath, Duration sessionTimeout, Duration suspendBound,
@@ -211,6 +218,41 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
                 ownPassword ? "zookeeper.tls.keystore-password-file" : "tls.keystore-password-file");
     }
 
+    /**
+     * Fail-safe mode ({@code zookeeper.failsafe}, docs/takeover.md): as configured, else on exactly
+     * when {@link #failsafeMissing()} finds nothing missing.
+     */
+    public boolean failsafe() {
+        return clustered() && zookeeper.failsafe().orElseGet(() -> failsafeMissing().isEmpty());
+    }
+
+    /**
+     * What fail-safe mode lacks here: this node's TLS identity, its peer channel, at least one
+     * peer, and each peer's channel port and pinned identity (its acknowledgements must come from
+     * that node and no other).
+     */
+    public List<String> failsafeMissing() {
+        List<String> missing = new ArrayList<>();
+        if (tls.isEmpty()) {
+            missing.add("tls (this node's identity)");
+        }
+        if (peerChannel.isEmpty()) {
+            missing.add("peer-channel");
+        }
+        if (peers.isEmpty()) {
+            missing.add("peers (the instance's other nodes)");
+        }
+        new java.util.TreeMap<>(peers).forEach((name, p) -> {
+            if (p.channelPort().isEmpty()) {
+                missing.add("peers." + name + ".channel-port");
+            }
+            if (!p.pinned()) {
+                missing.add("peers." + name + ".certificate or fingerprint");
+            }
+        });
+        return missing;
+    }
+
     /** This instance's paths in ZooKeeper. */
     public ZkLayout zkLayout() {
         String base = zookeeper == null || zookeeper.basePath().isBlank() ? ZkLayout.DEFAULT_BASE : zookeeper.basePath();
@@ -246,11 +288,12 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
             access = Optional.of(ZkAccess.read(new ZkLayout(basePath.isBlank() ? ZkLayout.DEFAULT_BASE : basePath, instance), node,
                     base.resolve(zk.path("instance-secret-file").asText()), base.resolve(zk.path("node-secret-file").asText())));
         }
-        return new NodeConfig(node, instance, base.resolve(c.path("data-dir").asText()),
+        NodeConfig config = new NodeConfig(node, instance, base.resolve(c.path("data-dir").asText()),
                 base.resolve(c.path("parameters").asText()), "kvm-resilient".equals(c.path("software-type").asText()), host,
                 new Zookeeper(zk.path("connect").asText(), basePath,
                         Duration.ofMillis(zk.path("session-timeout-ms").asLong()), Duration.ofMillis(zk.path("suspend-bound-ms").asLong()),
-                        access, zkTls(zk.path("tls"), base)),
+                        access, zkTls(zk.path("tls"), base),
+                        zk.has("failsafe") ? Optional.of(zk.path("failsafe").asBoolean()) : Optional.empty()),
                 new BackupServer(bs.path("bind").asText(), bs.path("port").asInt(), optional(bs, "token-file").map(base::resolve),
                         optional(bs, "keystore").map(base::resolve), optional(bs, "keystore-password-file").map(base::resolve),
                         limits(bs.path("limits")), optional(bs, "advertise")),
@@ -259,6 +302,12 @@ public record NodeConfig(String node, String instance, Path dataDir, Path parame
                 identity(c.path("tls"), base), peerChannel(c.path("peer-channel")),
                 !"manual".equals(c.path("rejoin").asText("automatic")),
                 new Watchdog(Duration.ofMillis(c.path("vm-watchdog").path("lease-ms").asLong(Watchdog.DEFAULT.lease().toMillis()))));
+        if (config.zookeeper().failsafe().orElse(false) && !config.failsafeMissing().isEmpty()) {
+            throw new BadInputException(file + ": zookeeper.failsafe is true but fail-safe mode needs "
+                    + String.join(", ", config.failsafeMissing()) + ": the clones acknowledge the main over the peer channel,"
+                    + " authenticated both ways; set them (docs/deployment.md) or remove zookeeper.failsafe");
+        }
+        return config;
     }
 
     private static Optional<Identity> identity(JsonNode t, Path base) {

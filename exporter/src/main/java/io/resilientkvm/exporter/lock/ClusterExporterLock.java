@@ -37,6 +37,11 @@ import org.slf4j.LoggerFactory;
  * backup may start ({@link #guard} makes a runner wait, then refuse); LOST gives it up for good;
  * RECONNECTED re-verifies (our lock node still exists and belongs to the current session) before
  * the lock counts as owned again.
+ *
+ * <p>In fail-safe mode ({@link #vouchedBy}: the main's fencing watcher says every clone
+ * acknowledged it) a cut from ZooKeeper does not stop backups: while vouched, SUSPENDED counts as
+ * owned, and LOST becomes EXPIRED (the lock node went with the session; owned while vouched) instead of LOST; on the
+ * reconnect an expired holder takes the mutex again, and only if that fails is the lock lost.
  */
 public final class ClusterExporterLock implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ClusterExporterLock.class);
@@ -53,24 +58,30 @@ public final class ClusterExporterLock implements AutoCloseable {
         VERIFYING,
         /** Gone with the session (or our lock node is gone): never owned again by this holder. */
         LOST,
+        /** Fail-safe mode: the session expired while the clones vouched; taken again on the reconnect. */
+        EXPIRED,
         /** Closed by its owner. */
         RELEASED
     }
 
     private final String path;
-    private final InterProcessMutex mutex;
+    private final String node;
+    private volatile InterProcessMutex mutex;
     private final CuratorFramework client;
     /** The lock node this holder created (its sequence node under {@link #path}). */
-    private final String lockNode;
+    private volatile String lockNode;
+    /** Fail-safe mode: true while the clones vouch for this main; null outside it. */
+    private volatile java.util.function.BooleanSupplier vouched;
     private final LifecycleState lifecycle;
     private final AtomicReference<Ownership> ownership = new AtomicReference<>(Ownership.OWNED);
     private final ConnectionStateListener connectionListener = (c, state) -> connectionChanged(state);
     private volatile String lostBecause = "";
     private CuratorFramework ownedClient;
 
-    private ClusterExporterLock(CuratorFramework client, String path, InterProcessMutex mutex, String lockNode) {
+    private ClusterExporterLock(CuratorFramework client, String path, String node, InterProcessMutex mutex, String lockNode) {
         this.client = client;
         this.path = path;
+        this.node = node;
         this.mutex = mutex;
         this.lockNode = lockNode;
         this.lifecycle = new LifecycleState("cluster exporter lock " + path);
@@ -106,6 +117,20 @@ public final class ClusterExporterLock implements AutoCloseable {
      */
     public static ClusterExporterLock acquire(CuratorFramework client, String path, String node, Duration timeout)
             throws OperatorException {
+        Taken taken = take(client, path, node, timeout);
+        ClusterExporterLock lock = new ClusterExporterLock(client, path, node, taken.mutex(), taken.lockNode());
+        lock.lifecycle.markStarted();
+        client.getConnectionStateListenable().addListener(lock.connectionListener);
+        if (!client.getZookeeperClient().isConnected()) {
+            lock.connectionChanged(ConnectionState.SUSPENDED); // cut between the acquire and the listener
+        }
+        return lock;
+    }
+
+    private record Taken(InterProcessMutex mutex, String lockNode) {
+    }
+
+    private static Taken take(CuratorFramework client, String path, String node, Duration timeout) throws OperatorException {
         byte[] me = ("node=" + node + " pid=" + ProcessHandle.current().pid() + " host=" + host() + " since="
                 + Instant.now()).getBytes(StandardCharsets.UTF_8);
         // The standard driver creates the lock node with the client's default data; ours names us
@@ -134,13 +159,20 @@ public final class ClusterExporterLock implements AutoCloseable {
                     + holder(client, mutex) + "); one exporter per VM: stop it first");
         }
         LOG.info("cluster exporter lock {} taken", path);
-        ClusterExporterLock lock = new ClusterExporterLock(client, path, mutex, created.get());
-        lock.lifecycle.markStarted();
-        client.getConnectionStateListenable().addListener(lock.connectionListener);
-        if (!client.getZookeeperClient().isConnected()) {
-            lock.connectionChanged(ConnectionState.SUSPENDED); // cut between the acquire and the listener
-        }
-        return lock;
+        return new Taken(mutex, created.get());
+    }
+
+    /**
+     * Fail-safe mode: while {@code vouch} says true, a cut from ZooKeeper does not stop backups
+     * (see the class comment). Set once, right after the acquire.
+     */
+    public void vouchedBy(java.util.function.BooleanSupplier vouch) {
+        this.vouched = java.util.Objects.requireNonNull(vouch, "vouch");
+    }
+
+    private boolean vouchedNow() {
+        java.util.function.BooleanSupplier v = vouched;
+        return v != null && v.getAsBoolean();
     }
 
     private void connectionChanged(ConnectionState state) {
@@ -150,14 +182,45 @@ public final class ClusterExporterLock implements AutoCloseable {
                     LOG.warn("cluster exporter lock {}: ZooKeeper connection suspended; no backup starts until it is back", path);
                 }
             }
-            case LOST -> lose("the ZooKeeper session was lost");
+            case LOST -> {
+                // In fail-safe mode the clones may vouch later in the cut (a first round on cold connections):
+                // backups wait for that (isOwned), and the lock is taken again on the reconnect.
+                if (vouched != null && change(Ownership.SUSPENDED, Ownership.EXPIRED)) {
+                    LOG.warn("cluster exporter lock {}: the ZooKeeper session expired; fail-safe: backups go on while every"
+                            + " clone vouches for this main, and the lock is taken again when ZooKeeper is back", path);
+                } else {
+                    lose("the ZooKeeper session was lost");
+                }
+            }
             case RECONNECTED, CONNECTED -> {
                 if (change(Ownership.SUSPENDED, Ownership.VERIFYING)) {
                     verify();
+                } else if (ownership.get() == Ownership.EXPIRED) {
+                    retake();
                 }
             }
             default -> LOG.debug("cluster exporter lock {}: connection state {}", path, state);
         }
+    }
+
+    /** On a thread of its own (the listener must not block): the mutex again, on the new session. */
+    private void retake() {
+        Thread t = new Thread(() -> {
+            try {
+                Taken taken = take(client, path, node, DEFAULT_ACQUIRE_TIMEOUT);
+                mutex = taken.mutex();
+                lockNode = taken.lockNode();
+                if (change(Ownership.EXPIRED, Ownership.OWNED)) {
+                    LOG.info("cluster exporter lock {}: taken again on the new session; backups go on", path);
+                } else {
+                    release(); // closed or lost meanwhile
+                }
+            } catch (OperatorException | RuntimeException e) {
+                lose("it could not be taken again after the session expired: " + e.getMessage());
+            }
+        }, "exporter-lock-retake");
+        t.setDaemon(true);
+        t.start();
     }
 
     /** Asynchronous (the connection listener must not block): our node, on our current session. */
@@ -216,9 +279,13 @@ public final class ClusterExporterLock implements AutoCloseable {
         return ownership.get();
     }
 
-    /** True while this holder owns the lock with a live, verified session. */
+    /**
+     * True while this holder owns the lock with a live, verified session, or, in fail-safe mode,
+     * while cut from ZooKeeper (SUSPENDED or EXPIRED) with every clone vouching for this main.
+     */
     public boolean isOwned() {
-        return ownership.get() == Ownership.OWNED;
+        Ownership now = ownership.get();
+        return now == Ownership.OWNED || ((now == Ownership.SUSPENDED || now == Ownership.EXPIRED) && vouchedNow());
     }
 
     /**
@@ -230,14 +297,15 @@ public final class ClusterExporterLock implements AutoCloseable {
         synchronized (this) {
             while (true) {
                 Ownership now = ownership.get();
-                if (now == Ownership.OWNED) {
+                if (isOwned()) {
                     return true;
                 }
                 long left = deadline - System.nanoTime();
                 if (now == Ownership.LOST || now == Ownership.RELEASED || left <= 0) {
                     return false;
                 }
-                TimeUnit.NANOSECONDS.timedWait(this, left);
+                // The vouching is not signalled: look again at least every 100 ms while it may count.
+                TimeUnit.NANOSECONDS.timedWait(this, vouched == null ? left : Math.min(left, TimeUnit.MILLISECONDS.toNanos(100)));
             }
         }
     }

@@ -163,6 +163,58 @@ class ClusterExporterLockTest {
     }
 
     @Test
+    void inFailsafeModeBackupsGoOnThroughAnExpiredSessionAndTheLockIsTakenAgainOnTheReconnect() throws Exception {
+        String path = new ZkLayout(ZkLayout.DEFAULT_BASE, "vm1").exporterLockPath();
+        AtomicInteger runs = new AtomicInteger();
+        java.util.concurrent.atomic.AtomicBoolean vouched = new java.util.concurrent.atomic.AtomicBoolean(true);
+        BackupRunner counting = r -> {
+            runs.incrementAndGet();
+            return new BackupResult(List.of());
+        };
+        try (CuratorFramework client = pinned(Duration.ofSeconds(6));
+                ClusterExporterLock lock = ClusterExporterLock.acquire(client, path, "node-a", SHORT)) {
+            lock.vouchedBy(vouched::get); // the fencing watcher's failsafeHolds in the node
+            BackupRunner guarded = lock.guard(counting, SHORT);
+            zk.stop();
+            await().atMost(DEADLINE).until(() -> lock.ownership() == ClusterExporterLock.Ownership.SUSPENDED);
+            guarded.run(request);
+            await().atMost(DEADLINE).until(() -> lock.ownership() == ClusterExporterLock.Ownership.EXPIRED);
+            guarded.run(request);
+            assertEquals(2, runs.get(), "both backups ran while the clones vouched");
+            vouched.set(false); // a clone stopped acknowledging: the main is about to fence
+            RefusedException refused = assertThrows(RefusedException.class, () -> guarded.run(request));
+            assertTrue(refused.getMessage().contains("expired"), refused.getMessage());
+            vouched.set(true);
+            zk.restart();
+            await().atMost(DEADLINE).until(() -> lock.ownership() == ClusterExporterLock.Ownership.OWNED);
+            List<String> nodes = client.getChildren().forPath(path);
+            assertEquals(1, nodes.size());
+            assertEquals(client.getZookeeperClient().getZooKeeper().getSessionId(),
+                    client.checkExists().forPath(path + "/" + nodes.get(0)).getEphemeralOwner(), "our node, on the new session");
+            guarded.run(request);
+            assertEquals(3, runs.get());
+        }
+        try (CuratorFramework other = pinned(Duration.ofSeconds(30))) {
+            assertTrue(other.getChildren().forPath(path).isEmpty(), "the retaken lock was released on close");
+        }
+    }
+
+    @Test
+    void inFailsafeModeAnExpiredSessionWithoutTheClonesRunsNoBackup() throws Exception {
+        String path = new ZkLayout(ZkLayout.DEFAULT_BASE, "vm1").exporterLockPath();
+        try (CuratorFramework client = pinned(Duration.ofSeconds(6));
+                ClusterExporterLock lock = ClusterExporterLock.acquire(client, path, "node-a", SHORT)) {
+            lock.vouchedBy(() -> false);
+            zk.stop();
+            await().atMost(DEADLINE).until(() -> lock.ownership() == ClusterExporterLock.Ownership.EXPIRED);
+            assertFalse(lock.isOwned());
+            RefusedException refused = assertThrows(RefusedException.class, () -> lock.requireOwned(SHORT));
+            assertTrue(refused.getMessage().contains("expired"), refused.getMessage());
+            zk.restart();
+        }
+    }
+
+    @Test
     void closeIsIdempotentAndReleases() throws Exception {
         String path = new ZkLayout(ZkLayout.DEFAULT_BASE, "vm1").exporterLockPath();
         try (CuratorFramework client = ZkClients.connect(ZkSettings.of(zk.getConnectString()))) {

@@ -7,7 +7,10 @@ import io.resilientkvm.engine.zk.ZkLayout;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.InstantSource;
+import java.util.List;
+import java.util.stream.Collectors;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -36,6 +39,13 @@ import org.slf4j.LoggerFactory;
  *   <li>after RECONNECTED, the epoch is no longer the one this main owns.</li>
  * </ul>
  * A fenced node never resumes on its own.
+ *
+ * <p>In fail-safe mode ({@link Failsafe}) a cut from ZooKeeper fences only without the clones:
+ * while SUSPENDED, and LOST too, this main asks every clone to acknowledge it, and each round all
+ * of them acknowledged moves the deadline to that round's start plus {@code suspendBound}; the
+ * deadline passed, it fences as above. Back on ZooKeeper it verifies the epoch (fences if it
+ * moved) and then runs {@link Failsafe#resumed()}. Curator's PersistentNode recreates the member
+ * znode on the new session by itself.
  *
  * <p>Time comes from the caller ({@link #start(CuratorFramework, ZkLayout, String, Epoch, Duration,
  * Duration, FenceAction, FenceMarker, InstantSource, TaskTimer)}): the timer fires the suspension
@@ -70,9 +80,23 @@ public final class FencingWatcher implements AutoCloseable {
     private final AtomicReference<TaskTimer.Scheduled> suspendedTimer = new AtomicReference<>();
     private final ConnectionStateListener connectionListener = this::connectionChanged;
     private final CuratorCache epochCache;
+    private final Optional<Failsafe> failsafe;
+    /** Measures the fail-safe deadline: monotonic outside tests. */
+    private final InstantSource ticks;
+    private final java.util.concurrent.Executor askers;
+    /** Guards the fail-safe state below and the re-arming of {@link #suspendedTimer}. */
+    private final Object cutLock = new Object();
+    private boolean cut;
+    private boolean sessionLost;
+    private Instant deadline;
+    /** A round of this cut was acknowledged by every clone. */
+    private boolean vouched;
+    private FailsafeLoop loop;
+    private volatile String missing = "";
 
     private FencingWatcher(CuratorFramework client, ZkLayout layout, String node, Epoch mine, Duration suspendBound,
-                           FenceAction action, FenceMarker marker, InstantSource clock, TaskTimer timer, boolean ownsTimer) {
+                           FenceAction action, FenceMarker marker, InstantSource clock, TaskTimer timer, boolean ownsTimer,
+                           Optional<Failsafe> failsafe, InstantSource ticks, java.util.concurrent.Executor askers) {
         this.client = client;
         this.layout = layout;
         this.node = node;
@@ -90,6 +114,9 @@ public final class FencingWatcher implements AutoCloseable {
             return t;
         });
         this.epochCache = CuratorCache.build(client, layout.epochPath(), CuratorCache.Options.SINGLE_NODE_CACHE);
+        this.failsafe = failsafe;
+        this.ticks = ticks;
+        this.askers = askers;
     }
 
     /**
@@ -98,10 +125,31 @@ public final class FencingWatcher implements AutoCloseable {
      */
     public static FencingWatcher start(CuratorFramework client, ZkLayout layout, String node, Epoch mine,
                                        Duration suspendBound, Duration sessionTimeout, FenceAction action, FenceMarker marker) {
-        requireBound(suspendBound, sessionTimeout);
-        return begin(new FencingWatcher(client, layout, node, mine, suspendBound, action, marker, Clock.systemUTC(),
-                TaskTimer.system("fencing-" + node), true));
+        return start(client, layout, node, mine, suspendBound, sessionTimeout, action, marker, Optional.empty());
     }
+
+    /** As above, in fail-safe mode when {@code failsafe} is given: its calls run on threads of the watcher's own. */
+    public static FencingWatcher start(CuratorFramework client, ZkLayout layout, String node, Epoch mine,
+                                       Duration suspendBound, Duration sessionTimeout, FenceAction action, FenceMarker marker,
+                                       Optional<Failsafe> failsafe) {
+        requireBound(suspendBound, sessionTimeout);
+        ExecutorService askers = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "failsafe-ask-" + node);
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            return begin(new FencingWatcher(client, layout, node, mine, suspendBound, action, marker, Clock.systemUTC(),
+                    TaskTimer.system("fencing-" + node), true, failsafe, MONOTONIC, askers));
+        } finally {
+            if (failsafe.isEmpty()) {
+                askers.shutdown();
+            }
+        }
+    }
+
+    /** Nanosecond ticks that never jump with the wall clock. */
+    private static final InstantSource MONOTONIC = () -> Instant.EPOCH.plusNanos(System.nanoTime());
 
     /**
      * As {@link #start(CuratorFramework, ZkLayout, String, Epoch, Duration, Duration, FenceAction, FenceMarker)},
@@ -111,8 +159,21 @@ public final class FencingWatcher implements AutoCloseable {
     public static FencingWatcher start(CuratorFramework client, ZkLayout layout, String node, Epoch mine,
                                        Duration suspendBound, Duration sessionTimeout, FenceAction action, FenceMarker marker,
                                        InstantSource clock, TaskTimer timer) {
+        return start(client, layout, node, mine, suspendBound, sessionTimeout, action, marker, clock, timer, Optional.empty(),
+                Runnable::run);
+    }
+
+    /**
+     * As above in fail-safe mode: {@code clock} also measures the fail-safe deadline and
+     * {@code askers} runs the calls to the clones (a test passes {@code Runnable::run}).
+     */
+    public static FencingWatcher start(CuratorFramework client, ZkLayout layout, String node, Epoch mine,
+                                       Duration suspendBound, Duration sessionTimeout, FenceAction action, FenceMarker marker,
+                                       InstantSource clock, TaskTimer timer, Optional<Failsafe> failsafe,
+                                       java.util.concurrent.Executor askers) {
         requireBound(suspendBound, sessionTimeout);
-        return begin(new FencingWatcher(client, layout, node, mine, suspendBound, action, marker, clock, timer, false));
+        return begin(new FencingWatcher(client, layout, node, mine, suspendBound, action, marker, clock, timer, false, failsafe,
+                clock, askers));
     }
 
     private static void requireBound(Duration suspendBound, Duration sessionTimeout) {
@@ -141,7 +202,14 @@ public final class FencingWatcher implements AutoCloseable {
                 .forDeletes(old -> fence("the epoch node " + layout.epochPath() + " was deleted"))
                 .build());
         epochCache.start();
-        checker.execute(this::verifyEpoch); // the epoch may have moved before we started watching
+        failsafe.ifPresent(f -> f.clones().forEach(clone -> {
+            try {
+                askers.execute(() -> f.channel().warmUp(clone));
+            } catch (RejectedExecutionException closing) {
+                LOG.debug("Main {}: closing before the warm-up", node);
+            }
+        }));
+        checker.execute(() -> verifyEpoch()); // the epoch may have moved before we started watching
     }
 
     public boolean isFenced() {
@@ -153,26 +221,138 @@ public final class FencingWatcher implements AutoCloseable {
             return; // closed: this main's services are being stopped by their owner
         }
         switch (state) {
-            case SUSPENDED -> {
-                LOG.warn("Main {}: ZooKeeper connection suspended; fencing in {} ms unless it comes back", node, suspendBound.toMillis());
-                try {
-                    cancel(suspendedTimer.getAndSet(timer.schedule(suspendBound,
-                            () -> fence("cut from ZooKeeper for more than " + suspendBound.toMillis() + " ms"))));
-                } catch (RejectedExecutionException closed) {
-                    LOG.debug("Main {}: suspended while closing", node);
+            case SUSPENDED -> cutOff();
+            case LOST -> {
+                if (failsafe.isEmpty()) {
+                    fence("ZooKeeper session lost");
+                } else {
+                    // The session's ephemeral nodes are gone; the clones still vouch for the epoch.
+                    LOG.warn("Main {}: ZooKeeper session lost; fail-safe: running on while every clone acknowledges", node);
+                    synchronized (cutLock) {
+                        sessionLost = true;
+                    }
+                    cutOff();
                 }
             }
-            case LOST -> fence("ZooKeeper session lost");
             case RECONNECTED, CONNECTED -> {
-                cancel(suspendedTimer.getAndSet(null));
+                synchronized (cutLock) {
+                    cut = false;
+                    deadline = null;
+                    if (loop != null) {
+                        loop.close();
+                        loop = null;
+                    }
+                    cancel(suspendedTimer.getAndSet(null));
+                }
                 // A reconnect may be on a new session after the epoch moved: check before going on.
                 try {
-                    checker.execute(this::verifyEpoch);
+                    checker.execute(this::verifyAndResume);
                 } catch (RejectedExecutionException closed) {
                     LOG.debug("Main {}: reconnected while closing", node);
                 }
             }
             default -> LOG.debug("Main {}: connection state {}", node, state);
+        }
+    }
+
+    /** SUSPENDED (or LOST in fail-safe mode): the deadline is armed once per cut, the rounds start. */
+    private void cutOff() {
+        synchronized (cutLock) {
+            if (cut || fenced.get()) {
+                return;
+            }
+            cut = true;
+            vouched = false;
+            missing = "";
+            deadline = ticks.instant().plus(suspendBound);
+            if (failsafe.isPresent()) {
+                LOG.warn("Main {}: ZooKeeper connection suspended; fail-safe: fencing in {} ms unless every clone ({})"
+                        + " acknowledges this main meanwhile", node, suspendBound.toMillis(), String.join(", ",
+                        new java.util.TreeSet<>(failsafe.get().clones())));
+            } else {
+                LOG.warn("Main {}: ZooKeeper connection suspended; fencing in {} ms unless it comes back", node, suspendBound.toMillis());
+            }
+            arm(suspendBound);
+            failsafe.ifPresent(f -> {
+                // The promise asked for outlasts this main's deadline by one interval: the fence timer's lag and the
+                // fence itself fit in it (found by FailsafeChannelTest: a promise of exactly B ended 1 ms before the fence).
+                long window = suspendBound.plus(f.interval()).toMillis();
+                loop = new FailsafeLoop(f, new AckChannel.AckRequest(f.instance(), node, mine.number(), window),
+                        ticks, timer, askers, this::roundEnded);
+                loop.start();
+            });
+        }
+    }
+
+    /** Under {@link #cutLock}: the fence fires {@code delay} from now, unless re-armed or cancelled. */
+    private void arm(Duration delay) {
+        try {
+            cancel(suspendedTimer.getAndSet(timer.schedule(delay, this::deadlinePassed)));
+        } catch (RejectedExecutionException closed) {
+            LOG.debug("Main {}: suspended while closing", node);
+        }
+    }
+
+    private void deadlinePassed() {
+        synchronized (cutLock) {
+            if (!cut || deadline == null || ticks.instant().isBefore(deadline)) {
+                return; // re-armed meanwhile, or back on ZooKeeper
+            }
+        }
+        fence(failsafe.isEmpty() ? "cut from ZooKeeper for more than " + suspendBound.toMillis() + " ms"
+                : "cut from ZooKeeper for more than " + suspendBound.toMillis() + " ms without every clone's acknowledgement"
+                + (missing.isEmpty() ? "" : " (" + missing + ")"));
+    }
+
+    /** A round ended: all acknowledged moves the deadline to its start plus the bound. */
+    private void roundEnded(Instant started, List<AckChannel.AckAnswer> answers) {
+        List<AckChannel.AckAnswer> refused = answers.stream().filter(a -> !a.acknowledged()).toList();
+        if (!refused.isEmpty()) {
+            missing = refused.stream().map(a -> a.peer() + ": " + a.detail()).collect(Collectors.joining("; "));
+            LOG.warn("Main {}: fail-safe round without every acknowledgement: {}", node, missing);
+            return;
+        }
+        synchronized (cutLock) {
+            Instant next = started.plus(suspendBound);
+            if (!cut || fenced.get() || deadline == null || !next.isAfter(deadline)) {
+                return;
+            }
+            deadline = next;
+            vouched = true;
+            missing = "";
+            Duration left = Duration.between(ticks.instant(), next);
+            arm(left.isNegative() ? Duration.ZERO : left);
+        }
+    }
+
+    /**
+     * True while this main is cut from ZooKeeper and every clone acknowledged it within the bound
+     * (fail-safe mode): its backups may go on. False when connected, fenced, or not in fail-safe mode.
+     */
+    public boolean failsafeHolds() {
+        synchronized (cutLock) {
+            return failsafe.isPresent() && cut && vouched && !fenced.get() && deadline != null
+                    && deadline.isAfter(ticks.instant());
+        }
+    }
+
+    private void verifyAndResume() {
+        if (verifyEpoch()) {
+            boolean lost;
+            synchronized (cutLock) {
+                lost = sessionLost;
+                sessionLost = false;
+            }
+            if (lost) {
+                LOG.warn("Main {}: back on ZooKeeper on a new session; epoch {} is still this main's: going on", node, mine.number());
+            }
+            failsafe.ifPresent(f -> {
+                try {
+                    f.resumed().run();
+                } catch (RuntimeException e) {
+                    LOG.warn("Main {}: resuming after the reconnect failed: {}", node, e.getMessage(), e);
+                }
+            });
         }
     }
 
@@ -182,21 +362,25 @@ public final class FencingWatcher implements AutoCloseable {
         }
     }
 
-    private void verifyEpoch() {
+    /** True when the epoch was read and is still this main's. */
+    private boolean verifyEpoch() {
         if (fenced.get() || !lifecycle.isStarted()) {
-            return;
+            return false;
         }
         try {
             org.apache.zookeeper.data.Stat stat = new org.apache.zookeeper.data.Stat();
             client.getData().storingStatIn(stat).forPath(layout.epochPath());
             if (stat.getVersion() != mine.version()) {
                 fence("the epoch moved on (version " + stat.getVersion() + ", this main owns version " + mine.version() + ")");
+                return false;
             }
+            return true;
         } catch (org.apache.zookeeper.KeeperException.NoNodeException e) {
             fence("the epoch node " + layout.epochPath() + " is gone");
         } catch (Exception e) { // Curator declares Exception; the connection listener covers outages
             LOG.debug("Main {}: epoch check failed: {}", node, e.getMessage());
         }
+        return false;
     }
 
     private void epochSeen(ChildData data) {
@@ -247,10 +431,19 @@ public final class FencingWatcher implements AutoCloseable {
         }
         client.getConnectionStateListenable().removeListener(connectionListener);
         epochCache.close();
+        synchronized (cutLock) {
+            if (loop != null) {
+                loop.close();
+                loop = null;
+            }
+        }
         cancel(suspendedTimer.getAndSet(null));
         if (ownsTimer) {
             timer.close();
         }
         checker.shutdownNow();
+        if (ownsTimer && askers instanceof ExecutorService owned) {
+            owned.shutdownNow();
+        }
     }
 }

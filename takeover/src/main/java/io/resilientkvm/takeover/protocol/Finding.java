@@ -27,7 +27,12 @@ public record Finding(Check check, String message, boolean overridable) {
         /** Another clone holds a strictly newer point of some disk. */
         OTHER_CLONE_NEWER,
         /** The current main is still a live member in the main role. */
-        MAIN_ALIVE
+        MAIN_ALIVE,
+        /**
+         * This node acknowledged a main cut from ZooKeeper (fail-safe mode) and that promise has
+         * not expired: the main may still run. Never overridable.
+         */
+        ACKNOWLEDGED_MAIN
     }
 
     public Finding {

@@ -9,6 +9,7 @@ import io.resilientkvm.engine.zk.EpochStore;
 import io.resilientkvm.engine.zk.ImporterStatusStore;
 import io.resilientkvm.engine.zk.ManifestCatalog;
 import io.resilientkvm.engine.zk.ZkLayout;
+import io.resilientkvm.takeover.fencing.FailsafeAck;
 import io.resilientkvm.takeover.fencing.FenceReason;
 import io.resilientkvm.takeover.membership.Membership;
 import io.resilientkvm.takeover.protocol.StepReport.Status;
@@ -195,7 +196,8 @@ public final class Takeover {
                 + " has no epoch at " + layout.epochPath() + ": no main ever started there; check the instance name and zookeeper.connect"));
         return new TakeoverInput(node, epoch, Membership.list(client, layout), new ManifestCatalog(client, layout).list(),
                 new ImporterStatusStore(client, layout).all(),
-                new FencedNodes(client, layout).list().stream().map(FencedNode::node).collect(Collectors.toSet()), options.force());
+                new FencedNodes(client, layout).list().stream().map(FencedNode::node).collect(Collectors.toSet()), options.force(),
+                options.failsafeAckFile().flatMap(FailsafeAck::read));
     }
 
     private void acquire(NamedMutex mutex, Steps steps) throws RefusedException, OperationFailedException {

@@ -8,6 +8,8 @@ import io.resilientkvm.takeover.membership.MemberInfo;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import io.resilientkvm.takeover.fencing.FailsafeAck;
 import java.util.Set;
 
 /**
@@ -20,10 +22,19 @@ import java.util.Set;
  * @param statuses  every clone's importer status ({@code ImporterStatusStore.all}), by name
  * @param fenced    the nodes marked fenced in ZooKeeper
  * @param force     accept the overridable risks
+ * @param promise   this node's fail-safe acknowledgement of a main, as recorded on its host (docs/takeover.md)
  */
 public record TakeoverInput(String node, Epoch epoch, Map<String, MemberInfo> members, List<BackupManifest> published,
-                            Map<String, ImporterStatus> statuses, Set<String> fenced, boolean force) {
+                            Map<String, ImporterStatus> statuses, Set<String> fenced, boolean force,
+                            Optional<FailsafeAck> promise) {
+    /** Without a fail-safe acknowledgement on this node. */
+    public TakeoverInput(String node, Epoch epoch, Map<String, MemberInfo> members, List<BackupManifest> published,
+                         Map<String, ImporterStatus> statuses, Set<String> fenced, boolean force) {
+        this(node, epoch, members, published, statuses, fenced, force, Optional.empty());
+    }
+
     public TakeoverInput {
+        Objects.requireNonNull(promise, "promise");
         ZkLayout.requireName("node", node);
         Objects.requireNonNull(epoch, "epoch");
         members = Map.copyOf(members);

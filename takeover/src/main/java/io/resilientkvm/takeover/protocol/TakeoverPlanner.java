@@ -47,6 +47,11 @@ public final class TakeoverPlanner {
             findings.add(new Finding(Check.FENCED, "this node " + node + " is fenced: it must not run the VM until an operator has checked it"
                     + " and cleared it ('bin/takeover status' shows why; 'bin/takeover clear-fence " + node + "')", false));
         }
+        in.promise().filter(p -> p.liveAt(now)).ifPresent(p -> findings.add(new Finding(Check.ACKNOWLEDGED_MAIN,
+                "this node " + node + " acknowledged the main " + p.main() + " of epoch " + p.epoch() + " at " + p.at()
+                + " (fail-safe: that main was cut from ZooKeeper and may still run its VM): it takes part in no promotion until "
+                + p.until() + " (" + Math.max(1, Duration.between(now, p.until()).toSeconds()) + " s from now); run the takeover"
+                + " again after that, when " + p.main() + " has fenced itself unless every clone still acknowledges it", false)));
         ImporterStatus mine = in.statuses().get(node);
         if (mine == null) {
             findings.add(new Finding(Check.NO_STATUS, "this node " + node + " has published no importer status: it is not a clone that"

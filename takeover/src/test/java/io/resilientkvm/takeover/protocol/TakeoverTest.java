@@ -87,7 +87,7 @@ class TakeoverTest {
         Duration oldVmWait = Duration.ofMillis(300);
         long[] advancedNanos = new long[1];
 
-        TakeoverResult r = takeover(layout, "clone1", new TakeoverOptions(false, OPTIONS.lockTimeout(), CLOCK, oldVmWait))
+        TakeoverResult r = takeover(layout, "clone1", new TakeoverOptions(false, OPTIONS.lockTimeout(), CLOCK, oldVmWait, java.util.Optional.empty()))
                 .run(Confirmation.YES, promoted, s -> {
                     if (s.step() == Step.ADVANCE_EPOCH && s.status() == Status.DONE) {
                         advancedNanos[0] = System.nanoTime();
@@ -257,6 +257,28 @@ class TakeoverTest {
 
         TakeoverResult r = takeover(layout, "clone2", OPTIONS).run(Confirmation.YES, promoted, StepListener.NONE);
         assertEquals("clone2", r.newEpoch().owner());
+    }
+
+    @Test
+    void aCloneThatAcknowledgedAMainCutFromZooKeeperRefusesEvenForcedUntilItsPromiseEnds() throws Exception {
+        ZkLayout layout = fresh();
+        cluster.setUp(layout, 5, 5, 5);
+        Path file = dir.resolve(layout.instance() + "-failsafe-ack.json");
+        // The clone's agent acknowledged node-a over the channel: no promotion before T0+10 min + 4 s.
+        new io.resilientkvm.takeover.fencing.FailsafeAck("node-a", 0, CLOCK.instant(), CLOCK.instant().plusSeconds(4)).write(file);
+        Promoted promoted = new Promoted();
+        RefusedException e = assertThrows(RefusedException.class, () -> takeover(layout, "clone1",
+                OPTIONS.withForce(true).withFailsafeAckFile(file)).run(Confirmation.YES, promoted, StepListener.NONE));
+        assertEquals(3, e.exitStatus().code());
+        assertTrue(e.getMessage().contains("acknowledged the main node-a of epoch 0")
+                && e.getMessage().contains("no promotion until " + CLOCK.instant().plusSeconds(4) + " (4 s from now)"), e.getMessage());
+        assertEquals(List.of(), promoted.calls);
+        assertEquals(0, new EpochStore(cluster.clone2, layout).current().orElseThrow().number(), "nothing changed");
+        // Once it expired, the same takeover goes.
+        TakeoverOptions later = new TakeoverOptions(false, Duration.ofSeconds(20), Clock.offset(CLOCK, Duration.ofSeconds(4)))
+                .withFailsafeAckFile(file);
+        takeover(layout, "clone1", later).run(Confirmation.YES, promoted, StepListener.NONE);
+        assertEquals(List.of("clone1@1"), promoted.calls);
     }
 
     @Test
