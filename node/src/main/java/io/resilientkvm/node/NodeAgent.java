@@ -11,6 +11,7 @@ import io.resilientkvm.engine.zk.Epoch;
 import io.resilientkvm.engine.zk.EpochStore;
 import io.resilientkvm.node.peer.PeerChannelServer;
 import io.resilientkvm.node.peer.PeerChannelSettings;
+import io.resilientkvm.takeover.fencing.AckChannel;
 import io.resilientkvm.takeover.fencing.FailsafeAcknowledger;
 import io.resilientkvm.takeover.fencing.FenceMarker;
 import io.resilientkvm.takeover.fencing.FenceReason;
@@ -69,6 +70,8 @@ public final class NodeAgent implements AutoCloseable {
     private volatile Epoch known;
     /** Set once this clone saw itself named the owner: it acknowledges no other main from then on. */
     private volatile boolean promoting;
+    /** Fail-safe mode's channel to the clones, when on; set before the first role starts. */
+    private Optional<AckChannel> acks = Optional.empty();
 
     private NodeAgent(NodeContext ctx, Membership membership, ComponentStack parts, MainRole.DiskRestore restore) {
         this.ctx = ctx;
@@ -112,10 +115,15 @@ public final class NodeAgent implements AutoCloseable {
             Membership membership = parts.start("member znode", () -> Membership.register(ctx.client(), ctx.layout(),
                     new MemberInfo(config.node(), fenced ? Role.FENCED : Role.CLONE, "", -1, Instant.now()),
                     REGISTER_TIMEOUT_MS));
+            Optional<PeerChannelServer> server = Optional.empty();
             if (channel.isPresent()) { // for as long as the agent runs, whatever its role
-                parts.start("peer channel", () -> PeerChannelServer.start(channel.get(), new AgentPeerView(config, membership)));
+                server = Optional.of(parts.start("peer channel",
+                        () -> PeerChannelServer.start(channel.get(), new AgentPeerView(config, membership))));
             }
             NodeAgent agent = new NodeAgent(ctx, membership, parts, restore);
+            if (server.isPresent()) { // fail-safe mode: docs/takeover.md
+                agent.acks = FailsafeChannel.start(parts, config, channel.get(), server.get(), agent::failsafeView);
+            }
             parts.add("agent threads", agent::stopThreads);
             parts.add("role", agent::closeRole);
             agent.begin();
@@ -210,7 +218,7 @@ public final class NodeAgent implements AutoCloseable {
      * not a failure: the fence path records it.
      */
     private void startMain(Epoch epoch, boolean promoted) throws OperatorException {
-        MainRole m = new MainRole(ctx, epoch, promoted, this::fencedByWatcher, marker, restore);
+        MainRole m = new MainRole(ctx, epoch, promoted, this::fencedByWatcher, marker, restore, acks);
         synchronized (roles) {
             if (lifecycle.isClosed() || role == Role.FENCED) {
                 return;
