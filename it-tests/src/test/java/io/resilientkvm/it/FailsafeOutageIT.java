@@ -181,6 +181,10 @@ class FailsafeOutageIT {
                 assertTrue(qemu.isAlive(), "the VM still runs; agent log:\n" + Files.readString(log));
                 assertTrue(agent.isAlive());
                 assertFalse(Files.exists(instance.etc().resolve("fenced.json")), "nothing fenced");
+                // Alive is not enough: the VM watchdog took the clones' acknowledgements as proof and never paused it.
+                String keeper = Files.readString(instance.vmKeeperLog());
+                assertTrue(keeper.contains("watching QEMU pid " + qemu.pid()), keeper);
+                assertFalse(keeper.contains("PAUSED"), "the VM keeper never paused the VM:\n" + keeper);
             } finally {
                 agent.destroy();
                 if (!agent.waitFor(60, TimeUnit.SECONDS)) {
