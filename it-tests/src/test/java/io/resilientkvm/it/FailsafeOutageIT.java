@@ -117,10 +117,7 @@ class FailsafeOutageIT {
             Path token = io.resilientkvm.engine.secret.TestSecrets.write(dir.resolve("token"), "0123456789abcdef0123456789abcdef");
             Path dataDir = dir.resolve("node-a");
             InstanceLayout instance = new InstanceLayout(dataDir);
-            Files.createDirectories(instance.mainDisk().getParent());
-            Process create = new ProcessBuilder("qemu-img", "create", "-q", "-f", "qcow2", instance.mainDisk().toString(), "64M")
-                    .inheritIO().start();
-            assertTrue(create.waitFor(60, TimeUnit.SECONDS) && create.exitValue() == 0);
+            ThreeAgents.blankMainDisk(instance);
             Path config = Files.writeString(dir.resolve("node-a.json"), """
                     {"node": "node-a", "instance": "%s", "data-dir": "%s", "parameters": "%s",
                      "software-type": "kvm-resilient", "vnc": {"listen": "none"},
@@ -134,9 +131,7 @@ class FailsafeOutageIT {
                     """.formatted(INSTANCE, dataDir, params, a.keystore(), a.passwordFile(), mainChannel, b.certificate(),
                     cb.port(), c.certificate(), cc.port(), zk.getConnectString(), token));
             Path log = dir.resolve("node-a.log");
-            Process agent = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "-cp", System.getProperty("java.class.path"), "io.resilientkvm.cli.node.NodeCommand", "--config",
-                    config.toString())).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            Process agent = ThreeAgents.startAgent(dir, "node-a", config);
             try {
                 ProcessHandle qemu;
                 int before;

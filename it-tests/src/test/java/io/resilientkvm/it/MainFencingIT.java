@@ -15,7 +15,6 @@ import io.resilientkvm.takeover.membership.Role;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.apache.curator.framework.CuratorFramework;
@@ -44,10 +43,7 @@ class MainFencingIT {
             Path token = io.resilientkvm.engine.secret.TestSecrets.write(dir.resolve("token"), "0123456789abcdef0123456789abcdef");
             Path dataDir = dir.resolve("node-a");
             InstanceLayout instance = new InstanceLayout(dataDir);
-            Files.createDirectories(instance.mainDisk().getParent());
-            Process create = new ProcessBuilder("qemu-img", "create", "-q", "-f", "qcow2", instance.mainDisk().toString(), "64M")
-                    .inheritIO().start();
-            assertTrue(create.waitFor(60, TimeUnit.SECONDS) && create.exitValue() == 0);
+            ThreeAgents.blankMainDisk(instance);
             Path config = Files.writeString(dir.resolve("node-a.json"), """
                     {"node": "node-a", "instance": "fence", "data-dir": "%s", "parameters": "%s",
                      "software-type": "kvm-resilient", "vnc": {"listen": "none"},
@@ -56,9 +52,7 @@ class MainFencingIT {
                      "backup-server": {"token-file": "%s"}}
                     """.formatted(dataDir, params, proxy.port(), token));
             Path log = dir.resolve("node-a.log");
-            Process agent = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "-cp", System.getProperty("java.class.path"), "io.resilientkvm.cli.node.NodeCommand", "--config",
-                    config.toString())).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            Process agent = ThreeAgents.startAgent(dir, "node-a", config);
             try {
                 await("node-a runs as main").atMost(2, TimeUnit.MINUTES).pollInterval(Duration.ofMillis(100))
                         .until(() -> role(observer, layout, "node-a").filter(r -> r == Role.MAIN).isPresent());

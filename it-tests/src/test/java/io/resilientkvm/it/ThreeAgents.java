@@ -56,11 +56,16 @@ final class ThreeAgents {
                     """.formatted(node, instance, dir.resolve(node), params, connect, sessionTimeoutMs, extraConfig, token)));
         }
         InstanceLayout main = new InstanceLayout(dir.resolve(NODES.get(0)));
+        blankMainDisk(main);
+        return configs;
+    }
+
+    /** The main's disk: a blank 64 MiB qcow2 (qemu-img). */
+    static void blankMainDisk(InstanceLayout main) throws Exception {
         Files.createDirectories(main.mainDisk().getParent());
         Process create = new ProcessBuilder("qemu-img", "create", "-q", "-f", "qcow2", main.mainDisk().toString(), "64M")
                 .inheritIO().start();
         assertTrue(create.waitFor(60, TimeUnit.SECONDS) && create.exitValue() == 0);
-        return configs;
     }
 
     /** Starts the agent of {@code node} (bin/node) in a JVM of its own; output to {@code dir/NODE.log}. */
