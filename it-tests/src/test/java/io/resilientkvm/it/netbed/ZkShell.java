@@ -36,8 +36,10 @@ import org.apache.zookeeper.KeeperException;
  * Arguments: {@code CONNECT [user:password ...]} (a plain client, authenticated as these digest
  * identities), or {@code --node CONNECT INSTANCE NODE INSTANCE-PASSWORD NODE-PASSWORD}: a node's
  * own client ({@link ZkClients} with {@link ZkAccess}, so its creates carry the instance's ACLs),
- * which also knows {@code epoch-init OWNER}, {@code epoch} and {@code status SEQUENCE} (this node's
- * importer status, through the real stores). Either may be preceded by
+ * which also knows {@code epoch-init OWNER}, {@code epoch}, {@code status SEQUENCE} (this node's
+ * importer status, through the real stores), {@code newest DEVICE} (the newest published manifest:
+ * {@code OK PATH CHAIN SEQUENCE}) and {@code holds NODE DEVICE CHAIN SEQUENCE} ({@code OK true} when
+ * NODE's importer status holds that backup or a newer one). Either may be preceded by
  * {@code --tls TRUSTSTORE TRUSTSTORE-PASSWORD-FILE KEYSTORE|- KEYSTORE-PASSWORD-FILE|-}: TLS to the
  * secure client ports ({@link ZkTlsStores}), with that client certificate or none. A client that
  * cannot connect prints {@code ERR CONNECT message} and ends.
@@ -126,6 +128,16 @@ public final class ZkShell {
                         new ImporterStatusStore(client, access.layout()).write(
                                 new ImporterStatus(access.node(), 0, Instant.now(), List.of(p), 0, null));
                         yield "OK";
+                    }
+                    case "newest" -> new io.resilientkvm.engine.zk.ManifestCatalog(client, access.layout()).newestPerDevice()
+                            .stream().filter(m -> m.device().equals(w[1])).findFirst()
+                            .map(m -> "OK " + access.layout().manifestPath(m.device(), m.chainId(), m.sequence()) + " " + m.chainId()
+                                    + " " + m.sequence())
+                            .orElse("ERR NONODE");
+                    case "holds" -> {
+                        String[] h = line.strip().split(" ");
+                        yield "OK " + new ImporterStatusStore(client, access.layout()).read(h[1]).flatMap(s -> s.point(h[2]))
+                                .map(p -> p.atLeast(h[3], Integer.parseInt(h[4]))).orElse(false);
                     }
                     default -> "ERR unknown command: " + line;
                 };
