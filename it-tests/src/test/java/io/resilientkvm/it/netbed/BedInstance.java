@@ -23,7 +23,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One secured instance on the three-host bed for an IT class: node-a (the main, a 64 MiB blank
- * disk, a backup every 8 s), node-b and node-c on hosts 198.18.0.1-3, each host with one server
+ * disk, a backup every 10 s), node-b and node-c on hosts 198.18.0.1-3, each host with one server
  * of the TLS-only ensemble; every node's configuration has the generator's secrets
  * ({@link NetnsSecrets}: TLS, pinned peers, per-clone tokens, peer channel, ZooKeeper TLS and
  * digest identities) and its backup server on its host's address. The agents are real
@@ -68,7 +68,7 @@ final class BedInstance implements AutoCloseable {
             Path params = Files.writeString(dir.resolve("params.json"), """
                     {"-sla-0-computer_guid": "node-a", "-sla-1-computer_guid": "node-b", "-sla-2-computer_guid": "node-c",
                      "ram-size": 256, "cpu-count": 1, "disk-size": 1, "use-nat": false, "use-tap": false,
-                     "resiliency-backup-periodicity": "@every 8s"}
+                     "resiliency-backup-periodicity": "@every 10s"}
                     """);
             BedInstance b = new BedInstance(dir, bed, secrets, ensemble, params);
             InstanceLayout main = b.layout("node-a");
@@ -79,7 +79,7 @@ final class BedInstance implements AutoCloseable {
                 throw new IOException("qemu-img create " + main.mainDisk() + " failed");
             }
             for (String node : NODES) {
-                writeConfig(node, b.config(node));
+                b.writeConfig(node, b.config(node));
             }
             return b;
         } catch (Exception | Error e) {
