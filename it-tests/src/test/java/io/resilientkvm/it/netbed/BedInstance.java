@@ -28,9 +28,10 @@ import java.util.concurrent.TimeUnit;
  * ({@link NetnsSecrets}: TLS, pinned peers, per-clone tokens, peer channel, ZooKeeper TLS and
  * digest identities) and its backup server on its host's address. The agents are real
  * {@code bin/node} JVMs in their hosts' namespaces; the test watches through {@link ZkShell}s on
- * the bed. Root only.
+ * the bed. Closing it logs the IT class's wall time. Root only.
  */
 final class BedInstance implements AutoCloseable {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(BedInstance.class);
     static final String INSTANCE = "bedsec";
     static final List<String> NODES = List.of("node-a", "node-b", "node-c");
     static final String DEVICE = "virtio0";
@@ -45,8 +46,13 @@ final class BedInstance implements AutoCloseable {
     private final Path params;
     private final Map<String, Process> agents = new LinkedHashMap<>();
     private final List<ShellClient> shells = new ArrayList<>();
+    private final String testClass;
+    private final long started;
 
-    private BedInstance(Path dir, NetBed bed, NetnsSecrets secrets, ZkEnsemble ensemble, Path params) {
+    private BedInstance(Path dir, NetBed bed, NetnsSecrets secrets, ZkEnsemble ensemble, Path params, String testClass,
+            long started) {
+        this.testClass = testClass;
+        this.started = started;
         this.dir = dir;
         this.bed = bed;
         this.secrets = secrets;
@@ -55,7 +61,8 @@ final class BedInstance implements AutoCloseable {
     }
 
     /** The bed, the secrets and the ensemble, every node's configuration written, no agent started yet. */
-    static BedInstance create(Path dir) throws Exception {
+    static BedInstance create(Path dir, String testClass) throws Exception {
+        long started = System.nanoTime();
         NetBed bed = NetBed.create(NODES.size());
         try {
             Map<String, String> addresses = new LinkedHashMap<>();
@@ -70,7 +77,7 @@ final class BedInstance implements AutoCloseable {
                      "ram-size": 256, "cpu-count": 1, "disk-size": 1, "use-nat": false, "use-tap": false,
                      "resiliency-backup-periodicity": "@every 10s"}
                     """);
-            BedInstance b = new BedInstance(dir, bed, secrets, ensemble, params);
+            BedInstance b = new BedInstance(dir, bed, secrets, ensemble, params, testClass, started);
             InstanceLayout main = b.layout("node-a");
             Files.createDirectories(main.mainDisk().getParent());
             Process img = new ProcessBuilder("qemu-img", "create", "-q", "-f", "qcow2", main.mainDisk().toString(), "64M")
@@ -210,5 +217,7 @@ final class BedInstance implements AutoCloseable {
         }
         ensemble.close();
         bed.close();
+        LOG.info("{}: {} s wall time (bed, ensemble, instance and every step)", testClass,
+                String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - started) / 1e9));
     }
 }

@@ -27,8 +27,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Issue 13's "a clone that presents a wrong certificate or token, and a main address in ZooKeeper
@@ -37,25 +35,22 @@ import org.slf4j.LoggerFactory;
  * agent is started on its host with one deliberately wrong setting at a time, and the messages an
  * operator sees are checked (the main's log, node-c's log and its importer status in ZooKeeper,
  * which {@code bin/importer status} shows). node-b imports throughout. One instance for the class,
- * steps in order; the class's wall time is logged. Root only.
+ * steps in order; its wall time is logged. Root only.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class WrongIdentitiesOnBedIT {
-    private static final Logger LOG = LoggerFactory.getLogger(WrongIdentitiesOnBedIT.class);
     private static final Duration WAIT = BedInstance.WAIT;
 
     @TempDir
     static Path dir;
     private BedInstance instance;
     private ShellClient observer;
-    private long started;
 
     @BeforeAll
     void start() throws Exception {
         assumeTrue(NetBed.isRoot(), NetBed.NEEDS_ROOT);
-        started = System.nanoTime();
-        instance = BedInstance.create(dir);
+        instance = BedInstance.create(dir, "WrongIdentitiesOnBedIT");
         instance.startAgent("node-a", "node-a", "node-a");
         instance.startAgent("node-b", "node-b", "node-b");
         observer = instance.observer();
@@ -65,8 +60,6 @@ class WrongIdentitiesOnBedIT {
     void stop() {
         if (instance != null) {
             instance.close();
-            LOG.info("WrongIdentitiesOnBedIT: {} s wall time (bed, ensemble, instance and every step)",
-                    String.format("%.1f", (System.nanoTime() - started) / 1e9));
         }
     }
 

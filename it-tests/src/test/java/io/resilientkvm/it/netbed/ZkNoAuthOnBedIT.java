@@ -21,8 +21,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Issue 13's "a ZooKeeper client without the instance's credentials cannot change the epoch, a
@@ -31,26 +29,23 @@ import org.slf4j.LoggerFactory;
  * certificate of the instance CA (so they connect), one without any digest identity and one with a
  * wrong instance password, try every write; each gets NoAuth; then the main's VM still runs, the
  * epoch is unchanged and the next backup reaches both clones. A client without a certificate the
- * servers trust cannot connect at all. One instance for the class, steps in order; the class's wall
- * time is logged. Root only.
+ * servers trust cannot connect at all. One instance for the class, steps in order; its wall time is
+ * logged. Root only.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ZkNoAuthOnBedIT {
-    private static final Logger LOG = LoggerFactory.getLogger(ZkNoAuthOnBedIT.class);
 
     @TempDir
     static Path dir;
     private BedInstance instance;
     private ShellClient observer;
     private String[] first;
-    private long started;
 
     @BeforeAll
     void start() throws Exception {
         assumeTrue(NetBed.isRoot(), NetBed.NEEDS_ROOT);
-        started = System.nanoTime();
-        instance = BedInstance.create(dir);
+        instance = BedInstance.create(dir, "ZkNoAuthOnBedIT");
         instance.startAll();
         observer = instance.observer();
     }
@@ -59,8 +54,6 @@ class ZkNoAuthOnBedIT {
     void stop() {
         if (instance != null) {
             instance.close();
-            LOG.info("ZkNoAuthOnBedIT: {} s wall time (bed, ensemble, instance and every step)",
-                    String.format("%.1f", (System.nanoTime() - started) / 1e9));
         }
     }
 
