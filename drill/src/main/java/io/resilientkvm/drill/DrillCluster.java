@@ -94,14 +94,17 @@ final class DrillCluster {
         ZkSettings settings;
         if (options.bed().isPresent()) {
             bed = NetBed.attach(options.bed().get(), NODES.size(), true);
-            ensemble = ZkEnsemble.start(bed, scratch.resolve("zookeeper"));
+            Map<String, String> addresses = new LinkedHashMap<>();
+            NODES.forEach(n -> addresses.put(n, host(n).address()));
+            secrets = NetnsSecrets.create(scratch.resolve("secrets"), INSTANCE, addresses, bed.operator().orElseThrow().address());
+            ensemble = ZkEnsemble.start(bed, secrets, scratch.resolve("zookeeper"));
             connect = ensemble.connectString();
-            secrets = NetnsSecrets.create(scratch.resolve("secrets"), NODES);
             step("network bed " + bed.id() + ": " + String.join(", ", NODES.stream().map(n -> n + " on " + host(n).address()).toList())
-                    + ", this drill on " + bed.operator().orElseThrow().address() + "; ZooKeeper ensemble " + connect + " with ACLs");
+                    + ", this drill on " + bed.operator().orElseThrow().address() + "; ZooKeeper ensemble " + connect
+                    + " (TLS only) with ACLs; secrets from the generator of bin/node secrets in " + secrets.dir());
             // The ensemble elects a leader first: give the first connection time for it.
             settings = new ZkSettings(connect, ZkSettings.DEFAULT_SESSION_TIMEOUT, Duration.ofSeconds(60), true)
-                    .withAccess(secrets.operatorAccess(layout));
+                    .withAccess(secrets.operatorAccess(layout)).withTls(secrets.operatorTls());
         } else if (options.zookeeper().isPresent()) {
             connect = options.zookeeper().get();
             step("using ZooKeeper at " + connect);
@@ -273,10 +276,11 @@ final class DrillCluster {
     }
 
     /**
-     * What a node on a bed host gets: its secrets (ZooKeeper identities and ACLs, its token) from
-     * {@link NetnsSecrets}, its backup server and NAT forwards on its host's address (advertised
-     * as that address), and the other nodes as its peers at theirs, so a clone fetches only from
-     * the main's configured address.
+     * What a node on a bed host gets: its secrets from {@link NetnsSecrets} (TLS identity, its own
+     * token, the other nodes as pinned peers at their hosts' addresses with per-clone tokens and
+     * channel ports, the peer channel, ZooKeeper TLS and digest identities), and its backup server
+     * and NAT forwards on its host's address (advertised as that address), so a clone fetches only
+     * from the main's configured address, over mutual TLS.
      */
     private void hostFields(ObjectNode c, String node) {
         NetnsSecrets.merge(c, secrets.fragments().get(node));
@@ -284,12 +288,11 @@ final class DrillCluster {
         ((ObjectNode) c.get("backup-server")).put("bind", address).put("advertise", address);
         // The NAT forward stays on the host's loopback, reached from the bed through a relay (see startRelays).
         c.putObject("network").put("ipv4", "127.0.0.1").put("ipv6", "");
-        ObjectNode peers = c.putObject("peers");
-        for (String other : NODES) {
-            if (!other.equals(node)) {
-                peers.putObject(other).put("address", host(other).address());
-            }
-        }
+    }
+
+    /** The bed's secrets; only on a bed. */
+    NetnsSecrets secrets() {
+        return secrets;
     }
 
     /**

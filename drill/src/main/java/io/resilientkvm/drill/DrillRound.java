@@ -1,5 +1,7 @@
 package io.resilientkvm.drill;
 
+import io.resilientkvm.drill.netns.NetnsSecrets;
+import io.resilientkvm.drill.netns.ZkEnsemble;
 import io.resilientkvm.engine.backup.BackupManifest;
 import io.resilientkvm.engine.backup.BackupRepository;
 import io.resilientkvm.engine.disk.QemuImg;
@@ -13,6 +15,7 @@ import io.resilientkvm.engine.zk.ImporterStatus;
 import io.resilientkvm.engine.zk.ImporterStatusStore;
 import io.resilientkvm.engine.zk.ManifestCatalog;
 import io.resilientkvm.engine.zk.ZkLayout;
+import io.resilientkvm.engine.zk.ZkTlsStores;
 import io.resilientkvm.importer.restore.Holds;
 import io.resilientkvm.takeover.membership.MemberInfo;
 import io.resilientkvm.takeover.membership.Membership;
@@ -52,6 +55,7 @@ abstract class DrillRound {
     /** The running round's link cut, with {@code --disaster cut}. */
     private CutWatch cut;
     private long takeoverEnded;
+    private boolean tlsChecked;
 
     /** After {@link DrillCluster#setUp()}: the nodes run. */
     DrillRound(DrillOptions options, DrillReport report, DrillCluster cluster, PrintWriter out, Consumer<String> steps) {
@@ -113,8 +117,42 @@ abstract class DrillRound {
             String announced = m == null ? "" : java.net.URI.create(m.address()).getHost();
             report.check("round " + round + ": the main " + main + " announces its backup server at its host's address "
                     + address.get(), address.get().equals(announced), m == null ? "no member znode" : m.address());
+            if (!tlsChecked && m != null) {
+                tlsChecked = true;
+                checkTls(main, java.net.URI.create(m.address()));
+            }
         }
         return epoch;
+    }
+
+    /**
+     * Once per drill on a bed: the main's backup server serves HTTPS, and every host's peer channel
+     * and ZooKeeper server speak TLS with the instance CA's certificate of that node (the drill's
+     * own ZooKeeper client has only TLS to connect with: the servers have no plain port).
+     */
+    private void checkTls(String main, java.net.URI backupServer) throws OperatorException {
+        ZkTlsStores stores = cluster.secrets().zkTls(main);
+        BedTls probe;
+        try {
+            probe = BedTls.trusting(stores.truststore(), stores.truststorePasswordFile());
+        } catch (IOException e) {
+            throw new OperationFailedException("cannot read the bed's truststore: " + e.getMessage(), e);
+        }
+        List<String> seen = new ArrayList<>();
+        boolean ok = "https".equals(backupServer.getScheme());
+        String backup = probe.subject(backupServer.getHost(), backupServer.getPort());
+        ok &= backup.equals("CN=" + main);
+        seen.add("backup server " + backupServer + ": " + backup);
+        for (String node : DrillCluster.NODES) {
+            String host = cluster.hostAddress(node).orElseThrow();
+            String channel = probe.subject(host, NetnsSecrets.CHANNEL_PORT);
+            String zk = probe.subject(host, ZkEnsemble.CLIENT_PORT);
+            ok &= channel.equals("CN=" + node) && zk.equals("CN=" + node + " zookeeper");
+            seen.add(node + " peer channel " + host + ":" + NetnsSecrets.CHANNEL_PORT + ": " + channel
+                    + ", ZooKeeper " + host + ":" + ZkEnsemble.CLIENT_PORT + ": " + zk);
+        }
+        report.check("TLS: backup servers, ZooKeeper, peer channel (pinned certificates, per-clone tokens, ZooKeeper ACLs)", ok,
+                String.join("; ", seen));
     }
 
     /**

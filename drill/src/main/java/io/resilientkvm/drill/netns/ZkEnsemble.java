@@ -11,10 +11,13 @@ import java.util.stream.Collectors;
  * A real 3-server (one per host) ZooKeeper ensemble on a {@link NetBed}: ZooKeeper's own
  * {@code QuorumPeerMain} from the project's zookeeper jar, one JVM per host namespace, each with
  * its own zoo.cfg and myid, client, quorum and election ports on the host's bed address.
- * Fast ticks (200 ms) keep elections and session expiry short for tests.
+ * TLS only, with the generator's {@code zoo-tls.cfg} lines of the node on that host
+ * ({@link NetnsSecrets#zookeeperServerConfig}): the secure client port on the bed address and no
+ * plain one, client certificates of the instance CA required, TLS between the servers
+ * ({@code sslQuorum}). Fast ticks (200 ms) keep elections and session expiry short for tests.
  */
 public final class ZkEnsemble implements AutoCloseable {
-    public static final int CLIENT_PORT = 2181;
+    public static final int CLIENT_PORT = NetnsSecrets.ZOOKEEPER_PORT;
     private static final int QUORUM_PORT = 2888;
     private static final int ELECTION_PORT = 3888;
     private static final int TICK_MS = 200;
@@ -26,8 +29,15 @@ public final class ZkEnsemble implements AutoCloseable {
         this.bed = bed;
     }
 
-    /** Starts one server on every host of {@code bed}; their files go under {@code dir}. */
-    public static ZkEnsemble start(NetBed bed, Path dir) throws IOException {
+    /**
+     * Starts one server on every host of {@code bed}, host N with the TLS files of the N-th node of
+     * {@code secrets}; their data and logs go under {@code dir}.
+     */
+    public static ZkEnsemble start(NetBed bed, NetnsSecrets secrets, Path dir) throws IOException {
+        List<String> nodes = List.copyOf(secrets.addresses().keySet());
+        if (nodes.size() != bed.hosts().size()) {
+            throw new IllegalArgumentException(nodes.size() + " nodes' secrets for " + bed.hosts().size() + " hosts");
+        }
         ZkEnsemble e = new ZkEnsemble(bed);
         String members = bed.hosts().stream()
                 .map(h -> "server." + h.index() + "=" + h.address() + ":" + QUORUM_PORT + ":" + ELECTION_PORT)
@@ -38,19 +48,20 @@ public final class ZkEnsemble implements AutoCloseable {
                 Path data = Files.createDirectories(hostDir.resolve("data"));
                 Files.writeString(data.resolve("myid"), h.index() + "\n");
                 Path cfg = hostDir.resolve("zoo.cfg");
-                Files.writeString(cfg, String.join("\n",
+                List<String> lines = new ArrayList<>(List.of(
                         "tickTime=" + TICK_MS,
                         "initLimit=25",
                         "syncLimit=5",
                         "dataDir=" + data,
-                        "clientPort=" + CLIENT_PORT,
-                        "clientPortAddress=" + h.address(),
                         "standaloneEnabled=false",
                         "admin.enableServer=false",
                         // Session timeouts of 2 s and up (the node's minimum) must be allowed.
                         "minSessionTimeout=" + (2 * TICK_MS),
                         "maxSessionTimeout=120000",
-                        members, ""));
+                        members));
+                // No clientPort: only the secure port is served (on the bed address, from these lines).
+                lines.addAll(secrets.zookeeperServerConfig(nodes.get(h.index() - 1)));
+                Files.writeString(cfg, String.join("\n", lines) + "\n");
                 e.servers.add(bed.start(h, NetBed.java(
                         List.of("-Xmx128m", "-XX:TieredStopAtLevel=1", "-Dzookeeper.jmx.log4j.disable=true",
                                 "-Dlogback.configurationFile=" + NetBed.logback(hostDir, "INFO")),
@@ -63,7 +74,7 @@ public final class ZkEnsemble implements AutoCloseable {
         return e;
     }
 
-    /** host:port of every server, for a client on the bed. */
+    /** host:port of every server's secure client port, for a client on the bed. */
     public String connectString() {
         return bed.hosts().stream().map(h -> h.address() + ":" + CLIENT_PORT).collect(Collectors.joining(","));
     }

@@ -98,7 +98,6 @@ final class BackupRequestHandler extends Handler.Abstract {
         ClientTokens.Verdict verdict = tokens.check(caller, bearer(request));
         request.setAttribute(AccessLog.NODE, verdict.node());
         if (!verdict.accepted()) {
-            response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer realm=\"resilient-kvm\"");
             refuse(request, response, callback, verdict.node());
             return;
         }
@@ -119,6 +118,9 @@ final class BackupRequestHandler extends Handler.Abstract {
     /** A 401, held back on Jetty's scheduler (no thread waits) when the address keeps failing. */
     private void refuse(Request request, Response response, Callback callback, String node) {
         String message = "a valid bearer token is required (caller: " + node + ")";
+        // The reason in the header too (RFC 6750): a client reads it before deciding to skip the body.
+        response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer realm=\"resilient-kvm\", error=\"invalid_token\", "
+                + "error_description=\"" + message + "\"");
         InetAddress from = request.getConnectionMetaData().getRemoteSocketAddress() instanceof InetSocketAddress a
                 ? a.getAddress() : null;
         Duration hold = from == null ? Duration.ZERO : backoff.failed(from);

@@ -155,7 +155,8 @@ class BackupServerTest {
         for (String token : new String[] {null, "wrong", TOKEN + "x", TOKEN.substring(1), ""}) {
             Reply r = get(path(), token, null);
             assertEquals(401, r.status, "token " + token);
-            assertEquals("Bearer realm=\"resilient-kvm\"", r.headers.get("www-authenticate"));
+            assertEquals("Bearer realm=\"resilient-kvm\", error=\"invalid_token\", error_description=\"a valid bearer token is required"
+                    + " (caller: unknown)\"", r.headers.get("www-authenticate"));
             assertFalse(contains(r.body, Arrays.copyOf(fullBytes, 64)), "no backup data in a 401");
         }
         // The scheme must be Bearer.

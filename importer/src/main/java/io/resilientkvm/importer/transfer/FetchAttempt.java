@@ -114,6 +114,12 @@ final class FetchAttempt {
         }
     }
 
+    /** The {@code error_description} of a {@code WWW-Authenticate: Bearer ...} header, or the header itself. */
+    static String errorDescription(String header) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("error_description=\"([^\"]*)\"").matcher(header);
+        return m.find() ? m.group(1) : header;
+    }
+
     /**
      * Decides on the status and headers, before any body byte: a sink that appends to (or
      * restarts) the partial file, or null (and {@link #problem} set) when the body is unwanted.
@@ -123,9 +129,12 @@ final class FetchAttempt {
         try {
             if (status == 401 || status == 403) {
                 copy.dropPartialQuietly();
-                problem = Problem.fatal(NextStep.REFUSE, "the server answered " + status + " to our token; make the "
+                // The server names the caller it took us for (this node, by its certificate, or unknown).
+                String said = info.headers().firstValue("WWW-Authenticate").map(FetchAttempt::errorDescription)
+                        .map(d -> " (" + d + ")").orElse("");
+                problem = Problem.fatal(NextStep.REFUSE, "the server answered " + status + said + " to our token; make this "
                         + "clone's token (" + settings.tokenFile().map(String::valueOf).orElse("its backup-server.token-file")
-                        + ") match the main's backup-server.token-file");
+                        + ") match the main's peers.THIS-NODE.token-file (on one machine, its backup-server.token-file)");
                 return null;
             }
             if (status == 404) {

@@ -207,6 +207,8 @@ class PinnedFetchTest {
         try (BackupFetcher f = clone(b, wrong, wrongFile, server.baseUri())) {
             RefusedException e = assertThrows(RefusedException.class, () -> f.fetch(full, dir.resolve("clone")));
             assertTrue(e.getMessage().contains("401") && e.getMessage().contains(wrongFile.toString()), e.getMessage());
+            // The server's reason, read from WWW-Authenticate, names the node it took the caller for.
+            assertTrue(e.getMessage().contains("(a valid bearer token is required (caller: node-b))"), e.getMessage());
             assertFalse(e.getMessage().contains(wrong), e.getMessage());
         }
     }

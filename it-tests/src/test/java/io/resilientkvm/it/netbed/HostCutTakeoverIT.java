@@ -14,7 +14,8 @@ import org.junit.jupiter.api.io.TempDir;
  * through {@code bin/drill --hosts --disaster cut}: the main fences itself (its VM stops, its agent
  * exits 3) before the new main's VM starts; bin/takeover on node-b's host succeeds; node-c follows
  * the new main across the namespaces; when the link returns the old main rejoins as a clone and
- * imports a backup of the new main. Each timing is logged. Root only.
+ * imports a backup of the new main (after {@code bin/takeover clear-fence} on its host, as the
+ * drill does). TLS and ACLs on throughout (the drill's TLS check). Each timing is logged. Root only.
  */
 class HostCutTakeoverIT {
     @TempDir
@@ -25,6 +26,7 @@ class HostCutTakeoverIT {
         assumeTrue(NetBed.isRoot(), NetBed.NEEDS_ROOT);
         JsonNode report = DrillOnBed.passed("--disaster", "cut", "--workload", "qemu-io", "--disk-size", "64", "--rounds", "1",
                 "--backups", "2", "--dir", dir.resolve("drill").toString());
+        DrillOnBed.check(report, "TLS: backup servers, ZooKeeper, peer channel");
         DrillOnBed.check(report, "the cut main node-a fenced itself: its VM stopped without ZooKeeper");
         DrillOnBed.check(report, "the cut main node-a's agent ended fenced (exit 3)");
         DrillOnBed.check(report, "the old main's VM stopped before the new main's VM started");

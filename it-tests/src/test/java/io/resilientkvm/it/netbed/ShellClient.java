@@ -1,6 +1,8 @@
 package io.resilientkvm.it.netbed;
 
 import io.resilientkvm.drill.netns.NetBed;
+import io.resilientkvm.engine.zk.ZkAccess;
+import io.resilientkvm.engine.zk.ZkTlsStores;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -45,20 +47,46 @@ public final class ShellClient implements AutoCloseable {
         reader.start();
     }
 
-    /** A shell on {@code host} connected to {@code connect}, authenticated as {@code auth} (user:password digests). */
-    public static ShellClient start(NetBed bed, NetBed.Host host, String connect, List<String> auth, Path log) throws IOException {
-        List<String> args = new java.util.ArrayList<>(List.of(connect));
+    /**
+     * A shell on {@code host} connected over TLS with {@code tls} to {@code connect}, authenticated as
+     * {@code auth} (user:password digests; none: a client with a certificate but no identity).
+     */
+    public static ShellClient start(NetBed bed, NetBed.Host host, String connect, ZkTlsStores tls, List<String> auth, Path log)
+            throws IOException {
+        List<String> args = new java.util.ArrayList<>(tlsArgs(tls));
+        args.add(connect);
         args.addAll(auth);
         return new ShellClient(bed.startPiped(host, NetBed.java(List.of("-Xmx64m", "-XX:TieredStopAtLevel=1",
                 "-Dlogback.configurationFile=" + NetBed.logback(log.getParent(), "WARN")), ZkShell.class.getName(), args), log));
     }
 
     /** A node's own client on {@code host} (see {@link ZkShell}): authenticated, its creates carry the instance's ACLs. */
-    public static ShellClient startNode(NetBed bed, NetBed.Host host, String connect, String instance, String node,
-            String instancePassword, String nodePassword, Path log) throws IOException {
+    public static ShellClient startNode(NetBed bed, NetBed.Host host, String connect, ZkTlsStores tls, ZkAccess access, Path log)
+            throws IOException {
+        List<String> args = new java.util.ArrayList<>(tlsArgs(tls));
+        args.addAll(List.of("--node", connect, access.layout().instance(), access.node(), access.instancePassword(),
+                access.nodePassword()));
         return new ShellClient(bed.startPiped(host, NetBed.java(List.of("-Xmx64m", "-XX:TieredStopAtLevel=1",
-                "-Dlogback.configurationFile=" + NetBed.logback(log.getParent(), "WARN")), ZkShell.class.getName(),
-                List.of("--node", connect, instance, node, instancePassword, nodePassword)), log));
+                "-Dlogback.configurationFile=" + NetBed.logback(log.getParent(), "WARN")), ZkShell.class.getName(), args), log));
+    }
+
+    private static List<String> tlsArgs(ZkTlsStores tls) {
+        return List.of("--tls", tls.truststore().toString(), tls.truststorePasswordFile().toString(),
+                tls.keystore().map(Path::toString).orElse("-"), tls.keystorePasswordFile().map(Path::toString).orElse("-"));
+    }
+
+    /** The first line the shell printed by itself (e.g. {@code ERR CONNECT ...}), within 60 s; empty if it ended silently. */
+    public String firstLine() throws IOException {
+        try {
+            String line = lines.poll(60, TimeUnit.SECONDS);
+            if (line == null) {
+                throw new IOException("the ZooKeeper shell printed nothing within 60 s");
+            }
+            return line.equals(EOF) ? "" : line;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted waiting for the shell", e);
+        }
     }
 
     /** Sends one command and returns the shell's answer ({@code OK ...} or {@code ERR ...}), within 30 s. */

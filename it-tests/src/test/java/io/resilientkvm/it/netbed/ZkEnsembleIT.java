@@ -9,13 +9,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.resilientkvm.drill.netns.NetBed;
+import io.resilientkvm.drill.netns.NetnsSecrets;
 import io.resilientkvm.drill.netns.ZkEnsemble;
 import io.resilientkvm.engine.zk.ZkLayout;
 
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -28,7 +31,9 @@ import org.junit.jupiter.api.io.TempDir;
  * A 3-server ZooKeeper ensemble across three namespaced hosts: clients on every host see the
  * same data; with one host's link down the other two keep quorum (the cut host's server stops
  * serving); when the link returns the cut host catches up. With ACLs, a client without the
- * instance's credentials gets NoAuth from every server. One bed and ensemble for the class.
+ * instance's credentials gets NoAuth from every server. TLS only (the secrets of
+ * {@link NetnsSecrets}, one node per host): every client presents its host's certificate. One bed
+ * and ensemble for the class.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ZkEnsembleIT {
@@ -39,20 +44,24 @@ class ZkEnsembleIT {
     static Path dir;
     private NetBed bed;
     private ZkEnsemble ensemble;
+    private NetnsSecrets secrets;
     private final List<ShellClient> shells = new ArrayList<>();
 
     @BeforeAll
     void startBed() throws Exception {
         assumeTrue(NetBed.isRoot(), NetBed.NEEDS_ROOT);
         bed = NetBed.create(3);
-        ensemble = ZkEnsemble.start(bed, dir);
+        Map<String, String> nodes = new LinkedHashMap<>();
+        bed.hosts().forEach(h -> nodes.put(h.name(), h.address()));
+        secrets = NetnsSecrets.create(dir.resolve("secrets"), "bed1", nodes, bed.host(3).address());
+        ensemble = ZkEnsemble.start(bed, secrets, dir);
     }
 
     @BeforeEach
     void startShells() throws Exception {
         for (NetBed.Host h : bed.hosts()) {
             // Each client talks only to its own host's server, so a cut host's client is cut too.
-            shells.add(ShellClient.start(bed, h, ZkEnsemble.connectString(h), List.of(), dir.resolve("shell-" + h.name() + ".log")));
+            shells.add(ShellClient.start(bed, h, ZkEnsemble.connectString(h), secrets.zkTls(h.name()), List.of(), dir.resolve("shell-" + h.name() + ".log")));
         }
         for (ShellClient s : shells) {
             // A server answers only once it is part of a quorum.
@@ -101,12 +110,11 @@ class ZkEnsembleIT {
     @Test
     void withAclsAClientWithoutTheInstancesCredentialsGetsNoAuthOnEveryHostAndTheInstanceGoesOn() throws Exception {
         ZkLayout layout = new ZkLayout(ZkLayout.DEFAULT_BASE, "bed1");
-        String instancePw = "bed-instance-pw";
-        try (ShellClient h1 = ShellClient.startNode(bed, bed.host(1), ZkEnsemble.connectString(bed.host(1)), "bed1", "h1",
-                        instancePw, "h1-pw", dir.resolve("node-h1.log"));
-                ShellClient h2 = ShellClient.startNode(bed, bed.host(2), ZkEnsemble.connectString(bed.host(2)), "bed1", "h2",
-                        instancePw, "h2-pw", dir.resolve("node-h2.log"));
-                ShellClient wrong = ShellClient.start(bed, bed.host(3), ensemble.connectString(),
+        try (ShellClient h1 = ShellClient.startNode(bed, bed.host(1), ZkEnsemble.connectString(bed.host(1)), secrets.zkTls("h1"),
+                        secrets.access(layout, "h1"), dir.resolve("node-h1.log"));
+                ShellClient h2 = ShellClient.startNode(bed, bed.host(2), ZkEnsemble.connectString(bed.host(2)), secrets.zkTls("h2"),
+                        secrets.access(layout, "h2"), dir.resolve("node-h2.log"));
+                ShellClient wrong = ShellClient.start(bed, bed.host(3), ensemble.connectString(), secrets.zkTls("h3"),
                         List.of("instance-bed1:not-the-password"), dir.resolve("wrong-h3.log"))) {
             assertEquals("OK 0", h1.send("epoch-init h1"));
             assertEquals("OK", h2.send("status 1"));

@@ -5,6 +5,7 @@ import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import io.resilientkvm.engine.error.OperatorException;
 import io.resilientkvm.engine.zk.EpochStore;
 import io.resilientkvm.engine.zk.ImporterStatus;
 import io.resilientkvm.engine.zk.ImporterStatusStore;
@@ -12,6 +13,10 @@ import io.resilientkvm.engine.zk.ZkAccess;
 import io.resilientkvm.engine.zk.ZkClients;
 import io.resilientkvm.engine.zk.ZkLayout;
 import io.resilientkvm.engine.zk.ZkSettings;
+import io.resilientkvm.engine.zk.ZkTlsStores;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Optional;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -31,19 +36,49 @@ import org.apache.zookeeper.KeeperException;
  * Arguments: {@code CONNECT [user:password ...]} (a plain client, authenticated as these digest
  * identities), or {@code --node CONNECT INSTANCE NODE INSTANCE-PASSWORD NODE-PASSWORD}: a node's
  * own client ({@link ZkClients} with {@link ZkAccess}, so its creates carry the instance's ACLs),
- * which also knows {@code epoch-init OWNER}, {@code epoch} and {@code status SEQUENCE} (this node's
- * importer status, through the real stores).
+ * which also knows {@code epoch-init OWNER}, {@code epoch}, {@code status SEQUENCE} (this node's
+ * importer status, through the real stores), {@code newest DEVICE} (the newest published manifest:
+ * {@code OK PATH CHAIN SEQUENCE}) and {@code holds NODE DEVICE CHAIN SEQUENCE} ({@code OK true} when
+ * NODE's importer status holds that backup or a newer one). Either may be preceded by
+ * {@code --tls TRUSTSTORE TRUSTSTORE-PASSWORD-FILE KEYSTORE|- KEYSTORE-PASSWORD-FILE|-}: TLS to the
+ * secure client ports ({@link ZkTlsStores}), with that client certificate or none. A client that
+ * cannot connect prints {@code ERR CONNECT message} and ends.
  */
 public final class ZkShell {
     private ZkShell() {
     }
 
     public static void main(String[] args) throws Exception {
+        Optional<ZkTlsStores> tls = Optional.empty();
+        if (args[0].equals("--tls")) {
+            tls = Optional.of(new ZkTlsStores(Path.of(args[1]), Path.of(args[2]),
+                    args[3].equals("-") ? Optional.empty() : Optional.of(Path.of(args[3])),
+                    args[4].equals("-") ? Optional.empty() : Optional.of(Path.of(args[4]))));
+            args = Arrays.copyOfRange(args, 5, args.length);
+        }
         if (args[0].equals("--node")) {
             ZkLayout layout = new ZkLayout(ZkLayout.DEFAULT_BASE, args[2]);
             ZkAccess access = new ZkAccess(layout, args[3], args[4], args[5]);
-            try (CuratorFramework client = ZkClients.connect(ZkSettings.of(args[1]).withTrackEnsemble(false).withAccess(access))) {
+            ZkSettings settings = ZkSettings.of(args[1]).withTrackEnsemble(false).withAccess(access);
+            try (CuratorFramework client = ZkClients.connect(tls.isPresent() ? settings.withTls(tls.get()) : settings)) {
                 run(client, access, new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)), System.out);
+            }
+            return;
+        }
+        if (tls.isPresent()) {
+            // Through the project's client (its TLS configuration and its diagnosis of a refused
+            // connection), without any identity: what a stranger holding a certificate would do.
+            CuratorFramework client;
+            try {
+                client = ZkClients.connect(ZkSettings.of(args[0]).withTrackEnsemble(false)
+                        .withSessionTimeout(java.time.Duration.ofSeconds(4)).withConnectTimeout(java.time.Duration.ofSeconds(10))
+                        .withTls(tls.get()));
+            } catch (OperatorException e) {
+                System.out.println("ERR CONNECT " + e.getMessage().replaceAll("\\R", " "));
+                return;
+            }
+            try (client) {
+                run(client, null, new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)), System.out);
             }
             return;
         }
@@ -93,6 +128,16 @@ public final class ZkShell {
                         new ImporterStatusStore(client, access.layout()).write(
                                 new ImporterStatus(access.node(), 0, Instant.now(), List.of(p), 0, null));
                         yield "OK";
+                    }
+                    case "newest" -> new io.resilientkvm.engine.zk.ManifestCatalog(client, access.layout()).newestPerDevice()
+                            .stream().filter(m -> m.device().equals(w[1])).findFirst()
+                            .map(m -> "OK " + access.layout().manifestPath(m.device(), m.chainId(), m.sequence()) + " " + m.chainId()
+                                    + " " + m.sequence())
+                            .orElse("ERR NONODE");
+                    case "holds" -> {
+                        String[] h = line.strip().split(" ");
+                        yield "OK " + new ImporterStatusStore(client, access.layout()).read(h[1]).flatMap(s -> s.point(h[2]))
+                                .map(p -> p.atLeast(h[3], Integer.parseInt(h[4]))).orElse(false);
                     }
                     default -> "ERR unknown command: " + line;
                 };
