@@ -23,7 +23,10 @@ public final class ZkEnsemble implements AutoCloseable {
     private static final int TICK_MS = 200;
 
     private final NetBed bed;
+    // Host N's server at index N-1, with the command line and log that start it again.
     private final List<Process> servers = new ArrayList<>();
+    private final List<List<String>> commands = new ArrayList<>();
+    private final List<Path> logs = new ArrayList<>();
 
     private ZkEnsemble(NetBed bed) {
         this.bed = bed;
@@ -62,16 +65,32 @@ public final class ZkEnsemble implements AutoCloseable {
                 // No clientPort: only the secure port is served (on the bed address, from these lines).
                 lines.addAll(secrets.zookeeperServerConfig(nodes.get(h.index() - 1)));
                 Files.writeString(cfg, String.join("\n", lines) + "\n");
-                e.servers.add(bed.start(h, NetBed.java(
+                e.commands.add(NetBed.java(
                         List.of("-Xmx128m", "-XX:TieredStopAtLevel=1", "-Dzookeeper.jmx.log4j.disable=true",
                                 "-Dlogback.configurationFile=" + NetBed.logback(hostDir, "INFO")),
-                        "org.apache.zookeeper.server.quorum.QuorumPeerMain", List.of(cfg.toString())), hostDir.resolve("server.log")));
+                        "org.apache.zookeeper.server.quorum.QuorumPeerMain", List.of(cfg.toString())));
+                e.logs.add(hostDir.resolve("server.log"));
+                e.servers.add(bed.start(h, e.commands.get(h.index() - 1), e.logs.get(h.index() - 1)));
             }
         } catch (IOException | RuntimeException ex) {
             e.close();
             throw ex;
         }
         return e;
+    }
+
+    /** Stops {@code host}'s server (SIGKILL, as a crash or a pulled plug would; its data directory stays). */
+    public synchronized void stop(NetBed.Host host) {
+        NetBed.kill(List.of(servers.get(host.index() - 1)));
+    }
+
+    /** Starts {@code host}'s server again (after {@link #stop}) on its data, its output appended to the same log. */
+    public synchronized void start(NetBed.Host host) throws IOException {
+        Process old = servers.get(host.index() - 1);
+        if (old.isAlive()) {
+            throw new IllegalStateException("the server of " + host.name() + " is running (pid " + old.pid() + ")");
+        }
+        servers.set(host.index() - 1, bed.start(host, commands.get(host.index() - 1), logs.get(host.index() - 1)));
     }
 
     /** host:port of every server's secure client port, for a client on the bed. */
@@ -85,7 +104,7 @@ public final class ZkEnsemble implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         NetBed.kill(servers);
     }
 }
