@@ -94,16 +94,22 @@ final class ZkTlsProbe {
      * refusal arrives as an alert on the first read; a server that accepts it waits for the
      * session request, and the read times out.
      */
-    private static Optional<String> afterHandshake(SSLSocket socket, String where) throws IOException {
+    private static Optional<String> afterHandshake(SSLSocket socket, String where) {
         try {
-            socket.getInputStream().read();
-            return Optional.empty();
+            // End of stream: the server closed the connection after judging the certificate, without an alert.
+            return socket.getInputStream().read() < 0 ? Optional.of(clientCertificateRefused(where, "closed at once"))
+                    : Optional.empty();
         } catch (SocketTimeoutException e) {
             return Optional.empty();
-        } catch (SSLException e) {
-            return Optional.of("ZooKeeper at " + where + " refused this node's client certificate (" + e.getMessage()
-                    + "): give zookeeper.tls.keystore (or tls.keystore) a certificate the servers' ssl.trustStore trusts");
+        } catch (IOException e) {
+            // The alert, or the server's close racing with the client's last write (EPIPE, a reset): the same refusal.
+            return Optional.of(clientCertificateRefused(where, e.getMessage()));
         }
+    }
+
+    private static String clientCertificateRefused(String where, String detail) {
+        return "ZooKeeper at " + where + " refused this node's client certificate (" + detail
+                + "): give zookeeper.tls.keystore (or tls.keystore) a certificate the servers' ssl.trustStore trusts";
     }
 
     private static String refused(String where, ConnectException e) {
