@@ -249,7 +249,7 @@ final class MainRole implements AutoCloseable {
         }
         // A sync sent as ZooKeeper goes away waits out its whole timeout: bounded by the lease, that one
         // call kept the renewer from the clones' proof until the keeper paused the VM (seen on the bed,
-        // ZooKeeperOutageOnBedIT). Half a lease leaves the next renewal time to take the fail-safe proof.
+        // a whole-ensemble outage on the bed). Half a lease leaves the next renewal time to take the fail-safe proof.
         OwnershipProof zooKeeper = new ZooKeeperOwnershipProof(ctx.client(), ctx.layout(), epoch, lease.dividedBy(2));
         return () -> {
             long before = LeaseClock.nanos();
