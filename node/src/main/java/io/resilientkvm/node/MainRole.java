@@ -248,8 +248,8 @@ final class MainRole implements AutoCloseable {
             return new ZooKeeperOwnershipProof(ctx.client(), ctx.layout(), epoch, lease);
         }
         // A sync sent as ZooKeeper goes away waits out its whole timeout: bounded by the lease, that one
-        // call kept the renewer from the clones' proof until the keeper paused the VM (seen on the bed,
-        // a whole-ensemble outage on the bed). Half a lease leaves the next renewal time to take the fail-safe proof.
+        // call kept the renewer from the clones' proof until the keeper paused the VM (seen on the bed in a
+        // whole-ensemble outage). Half a lease leaves the next renewal time to take the fail-safe proof.
         OwnershipProof zooKeeper = new ZooKeeperOwnershipProof(ctx.client(), ctx.layout(), epoch, lease.dividedBy(2));
         return () -> {
             long before = LeaseClock.nanos();
