@@ -36,6 +36,10 @@ public final class NetBed implements AutoCloseable {
     private static final Path NETNS_DIR = Path.of("/run/netns");
     /** Inside a host namespace the link is always {@code eth0}; in the bridge namespace, {@code hN}. */
     private static final String HOST_DEVICE = "eth0";
+    /** {@link #block}'s rules take preferences from here up, ahead of the local table moved to {@link #LOCAL_RULE}. */
+    private static final int FIRST_BLOCK_RULE = 10;
+    private static final int LOCAL_RULE = 1000;
+    private final java.util.concurrent.atomic.AtomicInteger nextBlockRule = new java.util.concurrent.atomic.AtomicInteger(FIRST_BLOCK_RULE);
     /** The operator host's index: its address is 198.18.0.10, outside the hosts' 1..9 of the drill. */
     public static final int OPERATOR_INDEX = 10;
     /** What a run without root is told: one line, with what to do. */
@@ -114,6 +118,9 @@ public final class NetBed implements AutoCloseable {
             for (Host h : all) {
                 bed.addNamespace(h.namespace());
                 ip("-n", h.namespace(), "link", "set", "lo", "up");
+                // The local table after the bed's blocks (see block): a host's own address can be refused too.
+                ip("-n", h.namespace(), "rule", "add", "pref", Integer.toString(LOCAL_RULE), "lookup", "local");
+                ip("-n", h.namespace(), "rule", "del", "pref", "0");
                 // Both ends are created inside the bed's namespaces: nothing appears in the root namespace.
                 ip("-n", br, "link", "add", h.bridgePort(), "type", "veth", "peer", "name", HOST_DEVICE, "netns", h.namespace());
                 ip("-n", br, "link", "set", h.bridgePort(), "master", "br0");
@@ -181,6 +188,84 @@ public final class NetBed implements AutoCloseable {
     public void heal(Host host) throws IOException {
         ip("-n", host.namespace(), "link", "set", HOST_DEVICE, "up");
         LOG.info("healed {} ({})", host.name(), host.address());
+    }
+
+    /**
+     * What {@link #block} refuses: an {@code ip rule} selector, matched on the packets a host sends
+     * (a TCP connection needs both ways, so refusing one side's packets cuts it).
+     */
+    public record Traffic(String description, List<String> selector) {
+        /** Everything {@code host} sends to {@code to}'s address. */
+        public static Traffic to(Host to) {
+            return new Traffic("to " + to.name() + " (" + to.address() + ")", List.of("to", to.address() + "/32"));
+        }
+
+        /** TCP connections to port {@code port} on any address, the host's own included. */
+        public static Traffic tcpPort(int port) {
+            return new Traffic("to TCP port " + port, List.of("ipproto", "tcp", "dport", Integer.toString(port)));
+        }
+    }
+
+    /**
+     * A block in force on one host; closing lifts it (once).
+     */
+    public final class Block implements AutoCloseable {
+        private final Host host;
+        private final List<Integer> prefs;
+        private final String what;
+        private boolean lifted;
+
+        private Block(Host host, List<Integer> prefs, String what) {
+            this.host = host;
+            this.prefs = prefs;
+            this.what = what;
+        }
+
+        @Override
+        public synchronized void close() throws IOException {
+            if (lifted) {
+                return;
+            }
+            lifted = true;
+            for (int pref : prefs) {
+                ip("-n", host.namespace(), "rule", "del", "pref", Integer.toString(pref));
+            }
+            LOG.info("lifted the block on {}: {}", host.name(), what);
+        }
+    }
+
+    /**
+     * Refuses {@code traffic} sent by {@code host} until the block is closed: a partial partition
+     * (the main cut from ZooKeeper only, or from one clone) where {@link #cut} takes everything.
+     * A policy-routing rule ({@code prohibit}) per selector, ahead of the local table, so new
+     * connections and the packets of open ones fail at once on that host (EACCES), whatever the
+     * destination; the other hosts' links stay up.
+     */
+    public Block block(Host host, Traffic... traffic) throws IOException {
+        List<Integer> prefs = new ArrayList<>();
+        List<String> what = new ArrayList<>();
+        try {
+            for (Traffic t : traffic) {
+                int pref = nextBlockRule.getAndIncrement();
+                if (pref >= LOCAL_RULE) {
+                    throw new IllegalStateException("more than " + (LOCAL_RULE - FIRST_BLOCK_RULE) + " blocks on one bed");
+                }
+                // "iif lo": what the host sends; without it a port rule would refuse its incoming connections too.
+                List<String> cmd = new ArrayList<>(List.of("-n", host.namespace(), "rule", "add", "pref", Integer.toString(pref),
+                        "iif", "lo"));
+                cmd.addAll(t.selector());
+                cmd.add("prohibit");
+                ip(cmd.toArray(String[]::new));
+                prefs.add(pref);
+                what.add(t.description());
+            }
+        } catch (IOException | RuntimeException e) {
+            new Block(host, prefs, String.join(", ", what)).close();
+            throw e;
+        }
+        String all = String.join(", ", what);
+        LOG.info("blocked on {} ({}): {}", host.name(), host.address(), all);
+        return new Block(host, List.copyOf(prefs), all);
     }
 
     /** The prefix that runs a command inside {@code host}'s namespace. */
