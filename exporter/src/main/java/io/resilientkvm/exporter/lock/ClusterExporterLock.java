@@ -47,6 +47,7 @@ public final class ClusterExporterLock implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ClusterExporterLock.class);
     /** How long a second exporter waits before it is refused. */
     public static final Duration DEFAULT_ACQUIRE_TIMEOUT = Duration.ofSeconds(10);
+    private static final long RETAKE_PAUSE_MS = 500;
 
     /** What this holder may do with the lock now. */
     public enum Ownership {
@@ -75,6 +76,10 @@ public final class ClusterExporterLock implements AutoCloseable {
     private final LifecycleState lifecycle;
     private final AtomicReference<Ownership> ownership = new AtomicReference<>(Ownership.OWNED);
     private final ConnectionStateListener connectionListener = (c, state) -> connectionChanged(state);
+    /** LOST events seen: a retake that spans one holds a lock node of a dead session. */
+    private final java.util.concurrent.atomic.AtomicInteger sessionsLost = new java.util.concurrent.atomic.AtomicInteger();
+    /** A retake thread runs (at most one). */
+    private final java.util.concurrent.atomic.AtomicBoolean retaking = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile String lostBecause = "";
     private CuratorFramework ownedClient;
 
@@ -183,13 +188,15 @@ public final class ClusterExporterLock implements AutoCloseable {
                 }
             }
             case LOST -> {
+                sessionsLost.incrementAndGet();
                 // In fail-safe mode the clones may vouch later in the cut (a first round on cold connections):
-                // backups wait for that (isOwned), and the lock is taken again on the reconnect.
-                if (vouched != null && change(Ownership.SUSPENDED, Ownership.EXPIRED)) {
+                // backups wait for that (isOwned), and the lock is taken again on the reconnect. A session lost
+                // again before the retake ended (a second outage right after the first) is the same case.
+                if (vouched == null) {
+                    lose("the ZooKeeper session was lost");
+                } else if (expire()) {
                     LOG.warn("cluster exporter lock {}: the ZooKeeper session expired; fail-safe: backups go on while every"
                             + " clone vouches for this main, and the lock is taken again when ZooKeeper is back", path);
-                } else {
-                    lose("the ZooKeeper session was lost");
                 }
             }
             case RECONNECTED, CONNECTED -> {
@@ -203,24 +210,111 @@ public final class ClusterExporterLock implements AutoCloseable {
         }
     }
 
-    /** On a thread of its own (the listener must not block): the mutex again, on the new session. */
-    private void retake() {
-        Thread t = new Thread(() -> {
-            try {
-                Taken taken = take(client, path, node, DEFAULT_ACQUIRE_TIMEOUT);
-                mutex = taken.mutex();
-                lockNode = taken.lockNode();
-                if (change(Ownership.EXPIRED, Ownership.OWNED)) {
-                    LOG.info("cluster exporter lock {}: taken again on the new session; backups go on", path);
-                } else {
-                    release(); // closed or lost meanwhile
-                }
-            } catch (OperatorException | RuntimeException e) {
-                lose("it could not be taken again after the session expired: " + e.getMessage());
+    /** Fail-safe mode, session lost: EXPIRED from any held state (false once LOST or RELEASED). */
+    private boolean expire() {
+        while (true) {
+            Ownership now = ownership.get();
+            if (now == Ownership.LOST || now == Ownership.RELEASED) {
+                return false;
             }
+            if (now == Ownership.EXPIRED || change(now, Ownership.EXPIRED)) {
+                return true;
+            }
+        }
+    }
+
+    /**
+     * On a thread of its own (the listener must not block): the mutex again, on the new session.
+     * One retake at a time; a reconnect while one runs is seen by its loop. Only another holder
+     * loses the lock: ZooKeeper going away again leaves it EXPIRED for the next reconnect.
+     */
+    private void retake() {
+        if (!retaking.compareAndSet(false, true)) {
+            return;
+        }
+        Thread t = new Thread(() -> {
+            do {
+                try {
+                    retakeWhileConnected();
+                } finally {
+                    retaking.set(false);
+                }
+                // A reconnect that came as the loop gave up found retaking still set: look once more.
+            } while (ownership.get() == Ownership.EXPIRED && connected() && retaking.compareAndSet(false, true));
         }, "exporter-lock-retake");
         t.setDaemon(true);
         t.start();
+    }
+
+    private void retakeWhileConnected() {
+        while (ownership.get() == Ownership.EXPIRED && connected()) {
+            Taken taken;
+            try {
+                taken = take(client, path, node, DEFAULT_ACQUIRE_TIMEOUT);
+            } catch (RefusedException e) {
+                lose("it could not be taken again after the session expired: " + e.getMessage());
+                return;
+            } catch (OperatorException | RuntimeException e) {
+                LOG.warn("cluster exporter lock {}: not taken again yet ({}); it is tried again while ZooKeeper is reachable",
+                        path, e.getMessage());
+                if (!pause()) {
+                    return;
+                }
+                continue;
+            }
+            // ZooKeeper may have gone again during the take: the mutex then holds a node of a dead session
+            // (or Curator made it again on the new one). Only a node on the live session counts.
+            int losses = sessionsLost.get();
+            if (!onCurrentSession(taken.lockNode())) {
+                LOG.warn("cluster exporter lock {}: the session was lost again while the lock was taken again; once more", path);
+                discard(taken);
+                continue;
+            }
+            mutex = taken.mutex();
+            lockNode = taken.lockNode();
+            if (!change(Ownership.EXPIRED, Ownership.OWNED)) {
+                release(); // closed or lost meanwhile
+                return;
+            }
+            if (sessionsLost.get() != losses && expire()) {
+                continue; // lost right after the check: that LOST may have come before OWNED was set
+            }
+            LOG.info("cluster exporter lock {}: taken again on the new session; backups go on", path);
+            return;
+        }
+    }
+
+    private boolean onCurrentSession(String node) {
+        try {
+            org.apache.zookeeper.data.Stat stat = client.checkExists().forPath(node);
+            return stat != null && stat.getEphemeralOwner() == client.getZookeeperClient().getZooKeeper().getSessionId();
+        } catch (Exception e) { // Curator declares Exception: not verifiable now is not ours
+            return false;
+        }
+    }
+
+    /** A mutex taken on a session that went: its node is gone, or goes with that session. */
+    private void discard(Taken taken) {
+        try {
+            taken.mutex().release();
+        } catch (Exception e) { // Curator declares Exception; the node went (or goes) with its session
+            LOG.debug("cluster exporter lock {}: releasing a lock node of a lost session: {}", path, e.getMessage());
+        }
+    }
+
+    /** Between two retakes, so a ZooKeeper that refuses at once is not hammered; false when interrupted. */
+    private static boolean pause() {
+        try {
+            TimeUnit.MILLISECONDS.sleep(RETAKE_PAUSE_MS);
+            return true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    private boolean connected() {
+        return client.getZookeeperClient().isConnected();
     }
 
     /** Asynchronous (the connection listener must not block): our node, on our current session. */

@@ -199,6 +199,60 @@ class ClusterExporterLockTest {
         }
     }
 
+    /**
+     * The bed's failure: ZooKeeper back for a moment after an expired session, then gone again
+     * while the lock was being taken again (the old session's lock node outlives a restart by a
+     * session, so the retake waits behind it). The second loss must leave the lock EXPIRED, not
+     * lost for good, and the next reconnect takes it.
+     */
+    @Test
+    void inFailsafeModeASecondOutageDuringTheRetakeKeepsTheLockAndTheNextReconnectTakesIt() throws Exception {
+        String path = new ZkLayout(ZkLayout.DEFAULT_BASE, "vm1").exporterLockPath();
+        AtomicInteger runs = new AtomicInteger();
+        AtomicInteger losses = new AtomicInteger();
+        BackupRunner counting = r -> {
+            runs.incrementAndGet();
+            return new BackupResult(List.of());
+        };
+        try (CuratorFramework client = pinned(Duration.ofSeconds(4));
+                ClusterExporterLock lock = ClusterExporterLock.acquire(client, path, "node-a", SHORT)) {
+            client.getConnectionStateListenable().addListener((c, state) -> {
+                if (state == org.apache.curator.framework.state.ConnectionState.LOST) {
+                    losses.incrementAndGet();
+                }
+            });
+            lock.vouchedBy(() -> true);
+            BackupRunner guarded = lock.guard(counting, SHORT);
+            zk.stop();
+            await().atMost(DEADLINE).until(() -> lock.ownership() == ClusterExporterLock.Ownership.EXPIRED);
+            zk.restart();
+            // The retake waits behind the old session's node: two lock nodes, ours still EXPIRED.
+            await().atMost(DEADLINE).pollInterval(Duration.ofMillis(20)).until(() -> client.getZookeeperClient().isConnected()
+                    && lock.ownership() == ClusterExporterLock.Ownership.EXPIRED && children(client, path) == 2);
+            zk.stop();
+            await().atMost(DEADLINE).until(() -> losses.get() == 2);
+            assertEquals(ClusterExporterLock.Ownership.EXPIRED, lock.ownership(), "lost again while taken again: still EXPIRED");
+            guarded.run(request);
+            assertEquals(1, runs.get(), "a backup ran while the clones vouched");
+            zk.restart();
+            await().atMost(DEADLINE).until(() -> lock.ownership() == ClusterExporterLock.Ownership.OWNED);
+            List<String> nodes = client.getChildren().forPath(path);
+            assertEquals(1, nodes.size(), "the old sessions' nodes are gone: " + nodes);
+            assertEquals(client.getZookeeperClient().getZooKeeper().getSessionId(),
+                    client.checkExists().forPath(path + "/" + nodes.get(0)).getEphemeralOwner(), "our node, on the newest session");
+            guarded.run(request);
+            assertEquals(2, runs.get());
+        }
+    }
+
+    private static int children(CuratorFramework client, String path) {
+        try {
+            return client.getChildren().forPath(path).size();
+        } catch (Exception e) { // not reachable at this instant: not yet
+            return -1;
+        }
+    }
+
     @Test
     void inFailsafeModeAnExpiredSessionWithoutTheClonesRunsNoBackup() throws Exception {
         String path = new ZkLayout(ZkLayout.DEFAULT_BASE, "vm1").exporterLockPath();
