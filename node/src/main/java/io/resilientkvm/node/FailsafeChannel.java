@@ -67,9 +67,9 @@ public final class FailsafeChannel {
         return Optional.of(client(client));
     }
 
-    /** A call within {@code Failsafe.of}'s bound of 3B/4: the connection and handshake within B/2, the answer B/4. */
+    /** A call within {@code Failsafe.of}'s bound of B: the connection and handshake within B/2, the answer B/2. */
     static PeerChannelSettings.Limits limits(PeerChannelSettings.Limits base, Duration suspendBound) {
-        return base.withTimeouts(suspendBound.dividedBy(2), suspendBound.dividedBy(4));
+        return base.withTimeouts(suspendBound.dividedBy(2), suspendBound.dividedBy(2));
     }
 
     /** The clone's side: {@code acknowledger} answers on {@code server}; closing the registration removes the endpoint. */
