@@ -52,7 +52,10 @@ import org.junit.jupiter.api.io.TempDir;
  * </ol>
  * After each: the same VM, never stopped (its /proc state sampled every 100 ms), no PAUSED in the
  * VM keeper's log, nothing fenced, the epoch unchanged, every backup of the main's repository
- * published and both clones holding the newest. Timings are logged. Root only.
+ * published and both clones holding the newest. Timings are logged. Root only. Step 2 fails when
+ * the main is not back on ZooKeeper within the suspend bound while node-c cannot acknowledge it
+ * (seen once in 8 runs, the ensemble's leader on node-c's host too): see the "one clone cut off"
+ * row of docs/takeover.md's partition table.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
