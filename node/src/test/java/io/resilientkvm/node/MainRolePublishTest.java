@@ -1,6 +1,8 @@
 package io.resilientkvm.node;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.resilientkvm.engine.backup.BackupManifest;
 import io.resilientkvm.engine.testing.TestVm;
@@ -16,7 +18,10 @@ import io.resilientkvm.exporter.Exporter;
 import io.resilientkvm.node.zk.EmbeddedZooKeeper;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.RetryPolicy;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -88,6 +93,43 @@ class MainRolePublishTest {
             assertEquals(expected.stream().map(BackupManifest::file).toList(),
                     catalog.list().stream().map(BackupManifest::file).toList());
             assertEquals(0, FailsafePublication.publishPending(catalog, epoch, repo), "published once");
+        });
+    }
+
+    /**
+     * Cut from ZooKeeper with every clone vouching, a new backup is kept without a publication
+     * tried: on a cut client that publication blocks in Curator's retries until ZooKeeper is back,
+     * and the schedule starts no other backup meanwhile (PartitionsOnBedIT saw one backup in a
+     * 12 s cut at one every 5 s). The catalog here is on a client without a server that counts
+     * every operation it would retry; the kept backup is then published by the catch-up. Vouched
+     * for no longer, a backup is published at once.
+     */
+    @Test
+    void cutAndVouchedForANewBackupIsKeptWithoutTryingZooKeeperThenPublishedByTheCatchUp() throws Exception {
+        withMain("failsafe-keep", (vm, catalog, epoch, req, repo) -> {
+            MainRole.publish(catalog, epoch, repo, Exporter.backup(req, vm.qmp()));
+            vm.write("virtio0", 0x41, 0, MIB);
+            BackupResult during = Exporter.backup(req, vm.qmp());
+            // A client with no server (port 1 refuses at once) counting what it would retry: any attempt counts.
+            AtomicInteger attempts = new AtomicInteger();
+            RetryPolicy counting = (retryCount, elapsedMs, sleeper) -> {
+                attempts.incrementAndGet();
+                return false;
+            };
+            try (CuratorFramework cutClient = CuratorFrameworkFactory.builder().connectString("127.0.0.1:1")
+                    .connectionTimeoutMs(200).sessionTimeoutMs(2000).retryPolicy(counting).build()) {
+                cutClient.start();
+                ManifestCatalog cut = new ManifestCatalog(cutClient, new ZkLayout("/rkvm-test", "failsafe-keep"));
+                assertFalse(MainRole.publishOrKeep(cut, epoch, repo, during, () -> true), "kept");
+            }
+            assertEquals(0, attempts.get(), "no ZooKeeper operation tried while cut and vouched for");
+            assertEquals(1, catalog.list().size(), "not published while cut");
+            assertEquals(1, FailsafePublication.publishPending(catalog, epoch, repo), "published by the catch-up");
+
+            vm.write("virtio0", 0x42, MIB, MIB);
+            BackupResult after = Exporter.backup(req, vm.qmp());
+            assertTrue(MainRole.publishOrKeep(catalog, epoch, repo, after, () -> false), "published");
+            assertEquals(List.of(0, 1, 2), catalog.list().stream().map(BackupManifest::sequence).toList());
         });
     }
 }
