@@ -36,6 +36,26 @@ public final class ZooKeeperOwnershipProof implements OwnershipProof {
         this.timeout = timeout;
     }
 
+    /**
+     * No answer to the sync on a connection the client still counts up: its server went silent
+     * (its host cut, or hung). The ZooKeeper client would notice only after its read timeout, 2/3
+     * of the session (10 s with the defaults, longer than a lease): the VM keeper would pause the
+     * VM first, seen on the bed when a clone's host with the main's server was cut. Closing the
+     * socket moves the client to another server now, on the same session (Curator itself uses the
+     * client's Testable, to inject a session expiry).
+     */
+    private void leaveSilentServer() {
+        try {
+            if (client.getZookeeperClient().isConnected()) {
+                LOG.warn("ZooKeeper: no answer to a sync within {} ms on a connection the client counts up: closing it, so"
+                        + " that the client moves to another server now rather than after its read timeout", timeout.toMillis());
+                client.getZookeeperClient().getZooKeeper().getTestable().closeSocket();
+            }
+        } catch (Exception e) { // Curator declares Exception; the read timeout still ends the connection
+            LOG.debug("ZooKeeper: closing a silent connection failed: {}", e.getMessage());
+        }
+    }
+
     @Override
     public OptionalLong prove() throws InterruptedException {
         long proofTime = LeaseClock.nanos(); // before the sync is sent: see the class comment
@@ -48,6 +68,7 @@ public final class ZooKeeperOwnershipProof implements OwnershipProof {
             }).forPath(epochPath);
             if (!synced.await(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 LOG.debug("epoch {}: no sync within {} ms", mine.number(), timeout.toMillis());
+                leaveSilentServer();
                 return OptionalLong.empty();
             }
             if (rc.get() != KeeperException.Code.OK.intValue()) {

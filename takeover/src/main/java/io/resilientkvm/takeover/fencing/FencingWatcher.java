@@ -336,6 +336,46 @@ public final class FencingWatcher implements AutoCloseable {
         }
     }
 
+    /**
+     * Fail-safe mode, one round asked now, outside a cut: for the VM watchdog's proof when
+     * ZooKeeper cannot give one although Curator still counts the connection up (a server that went
+     * silent, its host cut, is noticed only after the client's read timeout, 2/3 of the session,
+     * longer than a lease with the defaults). True when every clone acknowledged within
+     * {@code timeout}: each then promised, after this call began, no promotion for B plus a round
+     * (docs/takeover.md, "The VM watchdog"). False when fenced or not in fail-safe mode.
+     */
+    public boolean clonesVouchNow(Duration timeout) {
+        Failsafe f = failsafe.orElse(null);
+        if (f == null || fenced.get()) {
+            return false;
+        }
+        AckChannel.AckRequest request = new AckChannel.AckRequest(f.instance(), node, mine.number(),
+                suspendBound.plus(f.interval()).toMillis());
+        List<java.util.concurrent.CompletableFuture<AckChannel.AckAnswer>> calls = new java.util.ArrayList<>();
+        try {
+            for (String clone : new java.util.TreeSet<>(f.clones())) {
+                calls.add(java.util.concurrent.CompletableFuture.supplyAsync(() -> f.channel().ask(clone, request, timeout), askers));
+            }
+            java.util.concurrent.CompletableFuture.allOf(calls.toArray(java.util.concurrent.CompletableFuture[]::new))
+                    .get(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException | RejectedExecutionException e) {
+            LOG.warn("Main {}: no proof from ZooKeeper, and not every clone acknowledged this main within {} ms", node,
+                    timeout.toMillis());
+            return false;
+        }
+        List<AckChannel.AckAnswer> refused = calls.stream().map(java.util.concurrent.CompletableFuture::join)
+                .filter(a -> !a.acknowledged()).toList();
+        if (!refused.isEmpty()) {
+            LOG.warn("Main {}: no proof from ZooKeeper, and not every clone acknowledged this main: {}", node,
+                    refused.stream().map(a -> a.peer() + ": " + a.detail()).collect(Collectors.joining("; ")));
+            return false;
+        }
+        return !fenced.get();
+    }
+
     private void verifyAndResume() {
         if (verifyEpoch()) {
             boolean lost;

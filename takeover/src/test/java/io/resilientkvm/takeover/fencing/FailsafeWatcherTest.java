@@ -130,6 +130,32 @@ class FailsafeWatcherTest {
         }
     }
 
+    /**
+     * The VM watchdog's fallback while still connected: one round on demand. Every clone
+     * acknowledging (each then bound by its promise) proves it; one unreachable, or one that
+     * knows a newer epoch, does not; a fenced main never.
+     */
+    @Test
+    void clonesAskedOnDemandWhileConnectedVouchOnlyWhenEveryOneAcknowledges() throws Exception {
+        Epoch mine = twoClonesOnManualTime();
+        try (FencingWatcher w = watchOnManualTime(mine)) {
+            assertTrue(w.clonesVouchNow(BOUND), "both clones acknowledge");
+            assertFalse(w.failsafeHolds(), "not cut: the backups' rule is unchanged");
+            assertEquals(time.instant().plus(BOUND).plus(QUARTER), clones.get("clone2").binding(time.instant()).orElseThrow().until(),
+                    "each clone promised, from its answer, no promotion for the bound and a round");
+            unreachable.add("clone1");
+            assertFalse(w.clonesVouchNow(BOUND), "one clone unreachable");
+            unreachable.clear();
+            views.put("clone2", new FailsafeAcknowledger.View(true, 1, "clone1"));
+            assertFalse(w.clonesVouchNow(BOUND), "clone2 knows a newer epoch");
+            views.put("clone2", new FailsafeAcknowledger.View(true, 0, "main"));
+            assertTrue(w.clonesVouchNow(BOUND));
+            new EpochStore(client, layout).advance(mine, "clone1"); // the watch fences the main
+            await().atMost(DEADLINE).until(w::isFenced);
+            assertFalse(w.clonesVouchNow(BOUND), "a fenced main is never vouched for");
+        }
+    }
+
     @Test
     void aCloneThatStopsAcknowledgingFencesTheMainExactlyABoundAfterTheLastCompleteRound() throws Exception {
         Epoch mine = twoClonesOnManualTime();
