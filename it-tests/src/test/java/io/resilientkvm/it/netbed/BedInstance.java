@@ -37,6 +37,16 @@ final class BedInstance implements AutoCloseable {
     static final String DEVICE = "virtio0";
     static final int BACKUP_PORT = 8443;
     static final Duration WAIT = Duration.ofSeconds(90);
+    /**
+     * The agents' ZooKeeper session S and suspend bound B. B must outlast how long a client stays
+     * disconnected when one server goes, its host cut (or the leader's, the others elect and
+     * sync): with a clone on that host, a cut main cannot have every acknowledgement and fences at
+     * SUSPENDED + B. With S = 4 s and B = 2 s the bed showed a main fenced so once in 8 runs
+     * (SUSPENDED, two reconnects refused while the ensemble elected, back 4.3 s later); B = 5 s,
+     * S = 8 s (B below 2/3 S, as docs/takeover.md's timing argument needs) leave room.
+     */
+    static final Duration SESSION = Duration.ofMillis(8000);
+    static final Duration SUSPEND_BOUND = Duration.ofMillis(5000);
 
     final Path dir;
     final NetBed bed;
@@ -109,7 +119,7 @@ final class BedInstance implements AutoCloseable {
         c.put("node", node).put("instance", INSTANCE).put("data-dir", dir.resolve(node).toString())
                 .put("parameters", params.toString()).put("software-type", "kvm-resilient");
         c.putObject("vnc").put("listen", "none");
-        c.putObject("zookeeper").put("session-timeout-ms", 4000).put("suspend-bound-ms", 2000);
+        c.putObject("zookeeper").put("session-timeout-ms", SESSION.toMillis()).put("suspend-bound-ms", SUSPEND_BOUND.toMillis());
         NetnsSecrets.merge(c, secrets.fragments().get(node));
         String address = host(node).address();
         ((ObjectNode) c.get("backup-server")).put("bind", address).put("advertise", address).put("port", BACKUP_PORT);
