@@ -1,0 +1,94 @@
+package io.resilientkvm.it.netbed;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.resilientkvm.drill.netns.NetBed;
+import io.resilientkvm.drill.netns.NetBed.Traffic;
+import io.resilientkvm.drill.netns.ZkEnsemble;
+import io.resilientkvm.engine.instance.InstanceLayout;
+import io.resilientkvm.engine.instance.NodeConfig;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Issue 14's forced takeover while the old main still runs and reaches one clone, on the
+ * three-host bed ({@link BedInstance}: fail-safe mode, session 4000 ms, suspend bound 2000 ms,
+ * lease 5000 ms): node-a's host is cut from ZooKeeper (TCP port 2281, its own server's included)
+ * and from node-b's host, node-c's host still reachable ({@link NetBed#block}); at once
+ * {@code bin/takeover --force} on node-b's host. The old VM must stop (fenced or paused) before
+ * the new VM's QEMU starts (the margin is logged), exactly one VM must run at the end, and node-c
+ * must follow the new main. Root only.
+ */
+class ForcedTakeoverOnBedIT {
+    private static final Logger LOG = LoggerFactory.getLogger(ForcedTakeoverOnBedIT.class);
+    private static final Duration LEASE = NodeConfig.Watchdog.DEFAULT.lease();
+
+    @TempDir(cleanup = CleanupMode.ON_SUCCESS)
+    Path dir;
+
+    @Test
+    void aForcedTakeoverOfAMainThatStillReachesOneCloneStartsTheNewVmAfterTheOldOneStopped() throws Exception {
+        assumeTrue(NetBed.isRoot(), NetBed.NEEDS_ROOT);
+        try (BedInstance instance = BedInstance.create(dir, "ForcedTakeoverOnBedIT")) {
+            Process oldAgent = instance.startAgent("node-a", "node-a", "node-a");
+            instance.startAgent("node-b", "node-b", "node-b");
+            instance.startAgent("node-c", "node-c", "node-c");
+            ShellClient observer = BedTakeover.observerOnceServing(instance);
+            instance.nextBackupOnBothClones(observer, null);
+            String[] before = BedTakeover.epoch(observer);
+            assertEquals("node-a", before[1]);
+
+            InstanceLayout a = instance.layout("node-a");
+            long oldQemu = instance.mainVm().orElseThrow();
+            NetBed.Host h1 = instance.host("node-a");
+            try (VmEvents events = VmEvents.watch(oldQemu, instance.layout("node-b").pidFile());
+                    NetBed.Block block = instance.bed.block(h1, Traffic.tcpPort(ZkEnsemble.CLIENT_PORT),
+                            Traffic.to(instance.host("node-b")))) {
+                Instant blocked = Instant.now();
+                String out = BedTakeover.run(instance, "node-b", "--force");
+                String printed = BedTakeover.printed(out);
+                LOG.info("bin/takeover --force on node-b, started at once after the block:\n{}", printed);
+                assertTrue(out.contains("AWAIT_OLD_VM") && out.contains("waiting " + (LEASE.toMillis() + LEASE.toMillis() / 10) + " ms"),
+                        printed);
+                String[] after = BedTakeover.epoch(observer);
+                assertEquals("node-b", after[1], "node-b owns the new epoch");
+                assertEquals(Long.parseLong(before[0]) + 1, Long.parseLong(after[0]), "the epoch moved by one");
+
+                Duration margin = events.assertStoppedBeforeStarted(a.vmKeeperLog(), "forced takeover");
+                long newQemu = events.newVm().orElseThrow().pid();
+                Instant stopped = events.oldStop(a.vmKeeperLog());
+                LOG.info("Forced takeover on the bed (node-a cut from ZooKeeper and node-b, reaching node-c; forced past {}): old VM"
+                        + " (pid {}) stopped at {} ({} ms after the block; paused by its keeper: {}), new VM's QEMU (pid {}) started"
+                        + " at {}: margin {} ms", out.contains("MAIN_ALIVE") ? "MAIN_ALIVE" : "no live main", oldQemu, stopped,
+                        Duration.between(blocked, stopped).toMillis(), events.oldPausedByKeeper(a.vmKeeperLog()).orElse(null), newQemu,
+                        VmEvents.startedAt(events.newVm().orElseThrow()), margin.toMillis());
+
+                // The old main fenced itself: no complete round of acknowledgements (node-b is out of its reach).
+                assertTrue(oldAgent.waitFor(2, TimeUnit.MINUTES), "the cut main fences itself and exits:\n" + instance.read("node-a"));
+                String oldLog = instance.read("node-a");
+                assertEquals(3, oldAgent.exitValue(), "fenced: exit 3\n" + oldLog);
+                assertTrue(ProcessHandle.of(oldQemu).map(p -> !p.isAlive()).orElse(true), "the old VM is stopped");
+                assertTrue(Files.exists(a.etc().resolve("fenced.json")), "the fence marker: " + a.etc().resolve("fenced.json"));
+                assertTrue(Files.readString(a.vmKeeperLog()).lines().noneMatch(l -> l.contains("RESUMED")),
+                        "the old VM never ran again after a pause: " + Files.readString(a.vmKeeperLog()));
+                assertEquals(List.of(newQemu), VmEvents.runningVms(dir), "exactly one running VM, the new main's");
+
+                long epoch = Long.parseLong(after[0]);
+                String[] backup = BedTakeover.cloneHoldsABackupOfEpoch(instance, observer, "node-c", epoch);
+                LOG.info("node-c follows the new main: holds {} (epoch {})", backup[0], epoch);
+                assertEquals(List.of(newQemu), VmEvents.runningVms(dir), "exactly one running VM, the new main's");
+            }
+        }
+    }
+}
