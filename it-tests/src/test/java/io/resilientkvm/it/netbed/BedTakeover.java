@@ -7,15 +7,20 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.resilientkvm.drill.netns.NetBed;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 
 /** The operator's side of a takeover on the bed: {@code bin/takeover} on a node's host, and what the test then reads. */
 final class BedTakeover {
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String PROMPT = "Take over as main? Type 'yes' to go on";
     private static final java.util.regex.Pattern LOG_LINE = java.util.regex.Pattern.compile("\\d\\d:\\d\\d:\\d\\d[.,]\\d{3} ");
 
     private BedTakeover() {
@@ -24,14 +29,68 @@ final class BedTakeover {
     /**
      * {@code bin/takeover --yes [extra]} as a real TakeoverCommand JVM in {@code node}'s namespace
      * with {@code node}'s configuration, its output in {@code logs/takeover.log}; waits for its end
-     * (3 min at most: a takeover that does not end is a finding) and returns its output.
+     * and returns its output.
      */
     static String run(BedInstance instance, String node, String... extra) throws IOException, InterruptedException {
-        List<String> args = new ArrayList<>(List.of("--config", instance.dir.resolve(node + ".json").toString(), "--yes"));
+        List<String> args = new ArrayList<>(List.of("--yes"));
         args.addAll(List.of(extra));
+        return awaitSuccess(instance, node, instance.bed.start(instance.host(node), command(instance, node, args), log(instance)));
+    }
+
+    /**
+     * {@code bin/takeover [extra]} without {@code --yes}, on a pseudo-terminal ({@code script}) as
+     * an operator runs it, once it waits at its confirmation prompt: it has taken the lock, read
+     * the instance and planned; {@link AtPrompt#confirm} lets it advance the epoch at once.
+     */
+    static AtPrompt atPrompt(BedInstance instance, String node, String... extra) throws IOException {
+        List<String> java = command(instance, node, List.of(extra));
+        String line = java.stream().map(a -> "'" + a.replace("'", "'\\''") + "'").collect(Collectors.joining(" "));
+        Process p = instance.bed.start(instance.host(node), List.of("script", "--quiet", "--return", "--command", line, "/dev/null"),
+                log(instance));
+        await("bin/takeover on " + node + " asks for confirmation").atMost(BedInstance.WAIT).pollInterval(Duration.ofMillis(100))
+                .until(() -> {
+                    if (!p.isAlive()) {
+                        throw new AssertionError("bin/takeover on " + node + " ended (exit " + p.exitValue() + ") before its prompt:\n"
+                                + instance.read("takeover"));
+                    }
+                    return instance.read("takeover").contains(PROMPT);
+                });
+        return new AtPrompt(instance, node, p);
+    }
+
+    /** A takeover waiting for its operator's "yes". */
+    record AtPrompt(BedInstance instance, String node, Process process) {
+        /** What it printed so far: the plan. */
+        String plan() throws IOException {
+            return printed(instance.read("takeover"));
+        }
+
+        /** Types "yes" at the prompt. */
+        void confirm() throws IOException {
+            OutputStream in = process.getOutputStream();
+            in.write("yes\n".getBytes(StandardCharsets.US_ASCII));
+            in.flush();
+        }
+
+        /** Waits for the takeover's end (it must exit 0) and returns its output. */
+        String awaitSuccess() throws IOException, InterruptedException {
+            return BedTakeover.awaitSuccess(instance, node, process);
+        }
+    }
+
+    private static List<String> command(BedInstance instance, String node, List<String> extra) {
+        List<String> args = new ArrayList<>(List.of("--config", instance.dir.resolve(node + ".json").toString()));
+        args.addAll(extra);
+        return NetBed.java(List.of("-Xmx256m", "-XX:TieredStopAtLevel=1"), "io.resilientkvm.cli.takeover.TakeoverCommand", args);
+    }
+
+    private static Path log(BedInstance instance) throws IOException {
         Files.createDirectories(instance.log("takeover").getParent());
-        Process p = instance.bed.start(instance.host(node), NetBed.java(List.of("-Xmx256m", "-XX:TieredStopAtLevel=1"),
-                "io.resilientkvm.cli.takeover.TakeoverCommand", args), instance.log("takeover"));
+        return instance.log("takeover");
+    }
+
+    /** 3 min at most: a takeover that does not end is a finding, with its output and the node's log. */
+    private static String awaitSuccess(BedInstance instance, String node, Process p) throws IOException, InterruptedException {
         if (!p.waitFor(3, TimeUnit.MINUTES)) {
             NetBed.kill(List.of(p));
             throw new AssertionError("bin/takeover on " + node + " did not end within 3 min:\n" + instance.read("takeover") + "\n"

@@ -25,8 +25,9 @@ import org.slf4j.LoggerFactory;
  * Issue 14's forced takeover while the old main still runs and reaches one clone, on the
  * three-host bed ({@link BedInstance}: fail-safe mode, session 4000 ms, suspend bound 2000 ms,
  * lease 5000 ms): node-a's host is cut from ZooKeeper (TCP port 2281, its own server's included)
- * and from node-b's host, node-c's host still reachable ({@link NetBed#block}); at once
- * {@code bin/takeover --force} on node-b's host. The old VM must stop (fenced or paused) before
+ * and from node-b's host, node-c's host still reachable ({@link NetBed#block}); at once the
+ * operator confirms {@code bin/takeover --force} on node-b's host (planned, past the live main,
+ * just before), so the epoch moves while the old main still runs its VM. The old VM must stop (fenced or paused) before
  * the new VM's QEMU starts (the margin is logged), exactly one VM must run at the end, and node-c
  * must follow the new main. Root only.
  */
@@ -52,13 +53,21 @@ class ForcedTakeoverOnBedIT {
             InstanceLayout a = instance.layout("node-a");
             long oldQemu = instance.mainVm().orElseThrow();
             NetBed.Host h1 = instance.host("node-a");
+            // The operator's bin/takeover --force, planned while node-a runs and announces MAIN, waits at its prompt: the
+            // "yes" right after the block moves the epoch at once, while the old main still runs its VM (a JVM started
+            // after the block would read and move the epoch only after its start, by then the old main may have fenced).
+            BedTakeover.AtPrompt takeover = BedTakeover.atPrompt(instance, "node-b", "--force");
+            assertTrue(takeover.plan().contains("MAIN_ALIVE"), "planned past the live main:\n" + takeover.plan());
             try (VmEvents events = VmEvents.watch(oldQemu, instance.layout("node-b").pidFile());
                     NetBed.Block block = instance.bed.block(h1, Traffic.tcpPort(ZkEnsemble.CLIENT_PORT),
                             Traffic.to(instance.host("node-b")))) {
                 Instant blocked = Instant.now();
-                String out = BedTakeover.run(instance, "node-b", "--force");
+                // The agents' log lines start with the local time of day (HH:mm:ss.SSS): the lines from the block on.
+                String blockedLog = java.time.LocalTime.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS).toString();
+                takeover.confirm();
+                String out = takeover.awaitSuccess();
                 String printed = BedTakeover.printed(out);
-                LOG.info("bin/takeover --force on node-b, started at once after the block:\n{}", printed);
+                LOG.info("bin/takeover --force on node-b, confirmed at once after the block:\n{}", printed);
                 assertTrue(out.contains("AWAIT_OLD_VM") && out.contains("waiting " + (LEASE.toMillis() + LEASE.toMillis() / 10) + " ms"),
                         printed);
                 String[] after = BedTakeover.epoch(observer);
@@ -68,15 +77,18 @@ class ForcedTakeoverOnBedIT {
                 Duration margin = events.assertStoppedBeforeStarted(a.vmKeeperLog(), "forced takeover");
                 long newQemu = events.newVm().orElseThrow().pid();
                 Instant stopped = events.oldStop(a.vmKeeperLog());
-                LOG.info("Forced takeover on the bed (node-a cut from ZooKeeper and node-b, reaching node-c; forced past {}): old VM"
+                LOG.info("Forced takeover on the bed (node-a cut from ZooKeeper and node-b, reaching node-c; confirmed at {}): old VM"
                         + " (pid {}) stopped at {} ({} ms after the block; paused by its keeper: {}), new VM's QEMU (pid {}) started"
-                        + " at {}: margin {} ms", out.contains("MAIN_ALIVE") ? "MAIN_ALIVE" : "no live main", oldQemu, stopped,
+                        + " at {}: margin {} ms", blocked, oldQemu, stopped,
                         Duration.between(blocked, stopped).toMillis(), events.oldPausedByKeeper(a.vmKeeperLog()).orElse(null), newQemu,
                         VmEvents.startedAt(events.newVm().orElseThrow()), margin.toMillis());
 
                 // The old main fenced itself: no complete round of acknowledgements (node-b is out of its reach).
                 assertTrue(oldAgent.waitFor(2, TimeUnit.MINUTES), "the cut main fences itself and exits:\n" + instance.read("node-a"));
                 String oldLog = instance.read("node-a");
+                LOG.info("node-a after the block (its fencing):\n{}", oldLog.lines().filter(l -> l.compareTo(blockedLog) >= 0)
+                        .filter(l -> l.contains("WARN") || l.contains("ERROR") || l.toLowerCase(java.util.Locale.ROOT).contains("fenc"))
+                        .limit(40).collect(java.util.stream.Collectors.joining("\n")));
                 assertEquals(3, oldAgent.exitValue(), "fenced: exit 3\n" + oldLog);
                 assertTrue(ProcessHandle.of(oldQemu).map(p -> !p.isAlive()).orElse(true), "the old VM is stopped");
                 assertTrue(Files.exists(a.etc().resolve("fenced.json")), "the fence marker: " + a.etc().resolve("fenced.json"));
