@@ -101,6 +101,37 @@ final class BedTakeover {
         return out;
     }
 
+    /** The instance running: its three agents started, a first backup held by both clones, node-a the main. */
+    record Running(Process mainAgent, ShellClient observer, long epoch, long mainQemu) {
+    }
+
+    /** Starts the three agents and waits until node-a runs its VM and both clones hold its first backup. */
+    static Running start(BedInstance instance) throws IOException {
+        Process main = instance.startAgent("node-a", "node-a", "node-a");
+        instance.startAgent("node-b", "node-b", "node-b");
+        instance.startAgent("node-c", "node-c", "node-c");
+        ShellClient observer = observerOnceServing(instance);
+        instance.nextBackupOnBothClones(observer, null);
+        String[] epoch = epoch(observer);
+        assertEquals("node-a", epoch[1], "node-a owns the epoch");
+        return new Running(main, observer, Long.parseLong(epoch[0]), instance.mainVm().orElseThrow());
+    }
+
+    /** After a takeover by {@code node}: it owns the epoch after {@code before}; returns that epoch. */
+    static long assertEpochMovedTo(ShellClient observer, long before, String node) throws IOException {
+        String[] after = epoch(observer);
+        assertEquals(node, after[1], node + " owns the new epoch");
+        assertEquals(before + 1, Long.parseLong(after[0]), "the epoch moved by one");
+        return before + 1;
+    }
+
+    /** The output of a takeover shows its wait for the old VM: the bed's lease (the default) and a tenth. */
+    static void assertAwaitedTheOldVm(String output) {
+        Duration lease = io.resilientkvm.engine.instance.NodeConfig.Watchdog.DEFAULT.lease();
+        org.junit.jupiter.api.Assertions.assertTrue(output.contains("AWAIT_OLD_VM")
+                && output.contains("waiting " + (lease.toMillis() + lease.toMillis() / 10) + " ms"), printed(output));
+    }
+
     /**
      * The observer, once every agent has registered in ZooKeeper: the ensemble then serves, and the
      * observer's bounded connect (15 s) does not race the servers' start on a loaded host (seen:

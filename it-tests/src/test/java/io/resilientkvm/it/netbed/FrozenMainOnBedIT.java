@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.resilientkvm.drill.netns.NetBed;
 import io.resilientkvm.engine.instance.InstanceLayout;
-import io.resilientkvm.engine.instance.NodeConfig;
 import io.resilientkvm.engine.process.ProcStat;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,7 +31,6 @@ import org.slf4j.LoggerFactory;
  */
 class FrozenMainOnBedIT {
     private static final Logger LOG = LoggerFactory.getLogger(FrozenMainOnBedIT.class);
-    private static final Duration LEASE = NodeConfig.Watchdog.DEFAULT.lease();
 
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path dir;
@@ -41,16 +39,11 @@ class FrozenMainOnBedIT {
     void aFrozenMainsVmIsPausedBeforeTheNewVmStartsNodeCFollowsAndTheThawedMainStaysFenced() throws Exception {
         assumeTrue(NetBed.isRoot(), NetBed.NEEDS_ROOT);
         try (BedInstance instance = BedInstance.create(dir, "FrozenMainOnBedIT")) {
-            Process oldAgent = instance.startAgent("node-a", "node-a", "node-a");
-            instance.startAgent("node-b", "node-b", "node-b");
-            instance.startAgent("node-c", "node-c", "node-c");
-            ShellClient observer = BedTakeover.observerOnceServing(instance);
-            instance.nextBackupOnBothClones(observer, null);
-            String[] before = BedTakeover.epoch(observer);
-            assertEquals("node-a", before[1]);
-
+            BedTakeover.Running running = BedTakeover.start(instance);
+            Process oldAgent = running.mainAgent();
+            ShellClient observer = running.observer();
             InstanceLayout a = instance.layout("node-a");
-            long oldQemu = instance.mainVm().orElseThrow();
+            long oldQemu = running.mainQemu();
             // The agent's own JVM: `ip netns exec` replaced itself by java, so the Process's pid is the agent's.
             String command = oldAgent.info().command().orElse("?");
             assertTrue(command.endsWith("/java"), "node-a's agent process is its JVM: " + command);
@@ -65,11 +58,8 @@ class FrozenMainOnBedIT {
 
                 String out = BedTakeover.run(instance, "node-b");
                 LOG.info("bin/takeover on node-b:\n{}", BedTakeover.printed(out));
-                assertTrue(out.contains("AWAIT_OLD_VM") && out.contains("waiting " + (LEASE.toMillis() + LEASE.toMillis() / 10) + " ms"),
-                        out);
-                String[] after = BedTakeover.epoch(observer);
-                assertEquals("node-b", after[1], "node-b owns the new epoch");
-                assertEquals(Long.parseLong(before[0]) + 1, Long.parseLong(after[0]), "the epoch moved by one");
+                BedTakeover.assertAwaitedTheOldVm(out);
+                long epoch = BedTakeover.assertEpochMovedTo(observer, running.epoch(), "node-b");
                 await("node-b announces MAIN").atMost(BedInstance.WAIT).pollInterval(Duration.ofMillis(200))
                         .until(() -> BedTakeover.member(instance, observer, "node-b"), m -> m != null && m.path("role").asText().equals("main"));
 
@@ -83,7 +73,6 @@ class FrozenMainOnBedIT {
                 assertTrue(ProcStat.read(oldQemu).orElseThrow().stopped(), "the old VM stays paused while its agent is frozen");
                 assertEquals(List.of(newQemu), VmEvents.runningVms(dir), "one running VM, the new main's");
 
-                long epoch = Long.parseLong(after[0]);
                 String[] backup = BedTakeover.cloneHoldsABackupOfEpoch(instance, observer, "node-c", epoch);
                 LOG.info("node-c holds {} of the new main (epoch {})", backup[0], epoch);
 
