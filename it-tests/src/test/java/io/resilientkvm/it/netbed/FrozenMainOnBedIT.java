@@ -51,6 +51,8 @@ class FrozenMainOnBedIT {
             try (VmEvents events = VmEvents.watch(oldQemu, instance.layout("node-b").pidFile())) {
                 // Closing the bed SIGKILLs the agent, frozen or not, if the test ends before the thaw.
                 VmEvents.signal("STOP", oldAgent.pid());
+                await("node-a's agent stopped (state T)").atMost(BedInstance.WAIT).pollInterval(Duration.ofMillis(10))
+                        .until(() -> ProcStat.read(oldAgent.pid()).map(ProcStat::stopped).orElse(false));
                 LOG.info("froze node-a's agent (pid {}); its QEMU (pid {}) runs on", oldAgent.pid(), oldQemu);
                 await("node-a's session expires while its agent is frozen").atMost(BedInstance.WAIT).pollInterval(Duration.ofMillis(100))
                         .until(() -> BedTakeover.member(instance, observer, "node-a") == null);
