@@ -60,7 +60,16 @@ final class ZkTlsProbe {
                 SSLParameters parameters = socket.getSSLParameters();
                 parameters.setEndpointIdentificationAlgorithm("HTTPS");
                 socket.setSSLParameters(parameters);
-                socket.startHandshake();
+                try {
+                    socket.startHandshake();
+                } catch (java.net.SocketException e) {
+                    // The server closed while the client sent its last flight (EPIPE, a reset; seen on the bed): with
+                    // the server's certificate already received and trusted, the server refused the client's.
+                    if (serverCertificateSeen(socket)) {
+                        return Optional.of(clientCertificateRefused(where, e.getMessage()));
+                    }
+                    throw e;
+                }
                 return afterHandshake(socket, where);
             }
         } catch (ConnectException e) {
@@ -104,6 +113,15 @@ final class ZkTlsProbe {
         } catch (IOException e) {
             // The alert, or the server's close racing with the client's last write (EPIPE, a reset): the same refusal.
             return Optional.of(clientCertificateRefused(where, e.getMessage()));
+        }
+    }
+
+    private static boolean serverCertificateSeen(SSLSocket socket) {
+        try {
+            javax.net.ssl.SSLSession handshake = socket.getHandshakeSession();
+            return handshake != null && handshake.getPeerCertificates().length > 0;
+        } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+            return false;
         }
     }
 
