@@ -125,9 +125,9 @@ final class BedTakeover {
         return before + 1;
     }
 
-    /** The output of a takeover shows its wait for the old VM: the bed's lease (the default) and a tenth. */
+    /** The output of a takeover shows its wait for the old VM: the bed's lease and a tenth. */
     static void assertAwaitedTheOldVm(String output) {
-        Duration lease = io.resilientkvm.engine.instance.NodeConfig.Watchdog.DEFAULT.lease();
+        Duration lease = BedInstance.LEASE;
         org.junit.jupiter.api.Assertions.assertTrue(output.contains("AWAIT_OLD_VM")
                 && output.contains("waiting " + (lease.toMillis() + lease.toMillis() / 10) + " ms"), printed(output));
     }

@@ -22,8 +22,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Issue 14's forced takeover while the old main still runs and reaches one clone, on the
- * three-host bed ({@link BedInstance}: fail-safe mode, session 4000 ms, suspend bound 2000 ms,
- * lease 5000 ms): node-a's host is cut from ZooKeeper (TCP port 2281, its own server's included)
+ * three-host bed ({@link BedInstance}: fail-safe mode, its session, suspend bound and
+ * lease): node-a's host is cut from ZooKeeper (TCP port 2281, its own server's included)
  * and from node-b's host, node-c's host still reachable ({@link NetBed#block}); at once the
  * operator confirms {@code bin/takeover --force} on node-b's host (planned, past the live main,
  * just before), so the epoch moves while the old main still runs its VM. The old VM must stop (fenced or paused) before

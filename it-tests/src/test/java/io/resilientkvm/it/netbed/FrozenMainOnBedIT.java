@@ -21,8 +21,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Issue 14's frozen main on the three-host bed ({@link BedInstance}: TLS, fail-safe mode, session
- * 4000 ms, suspend bound 2000 ms, the default lease 5000 ms): the main's agent JVM (its own pid,
+ * Issue 14's frozen main on the three-host bed ({@link BedInstance}: TLS, fail-safe mode, its
+ * session, suspend bound and lease): the main's agent JVM (its own pid,
  * not QEMU's nor its keeper's) is frozen with SIGSTOP while its QEMU runs, past its session; then
  * {@code bin/takeover} on node-b's host. The old VM must be paused by its keeper before the new
  * VM's QEMU starts (the margin is logged), node-c must import the new main's backup, and the old
