@@ -15,6 +15,8 @@ import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.api.transaction.CuratorOp;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.data.Stat;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Reads and moves the instance's epoch, and makes writes conditional on it. A main's every
@@ -23,6 +25,7 @@ import org.apache.zookeeper.data.Stat;
  * silently reconnected by Curator) is refused.
  */
 public final class EpochStore {
+    private static final Logger LOG = LoggerFactory.getLogger(EpochStore.class);
     public static final int FORMAT_VERSION = 1;
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -68,17 +71,47 @@ public final class EpochStore {
      * {@code newOwner}, only if nobody moved it meanwhile; otherwise refuses.
      */
     public Epoch advance(Epoch expected, String newOwner) throws RefusedException, OperationFailedException {
-        Instant now = Instant.now();
+        return advance(expected, newOwner, Instant.now());
+    }
+
+    /**
+     * {@link #advance(Epoch, String)} stamped {@code now}. Curator retries a write whose answer
+     * was lost with the connection; when the first attempt had been applied, the retry finds the
+     * version moved (seen on the bed: "another takeover won" while node-b owned the new epoch, and
+     * no main ran). So a moved version that holds exactly this write (number, owner and stamp, one
+     * version on) is this write's success, not another takeover's.
+     */
+    Epoch advance(Epoch expected, String newOwner, Instant now) throws RefusedException, OperationFailedException {
+        byte[] data = encode(expected.number() + 1, newOwner, now);
         try {
-            Stat stat = client.setData().withVersion(expected.version())
-                    .forPath(layout.epochPath(), encode(expected.number() + 1, newOwner, now));
+            Stat stat = client.setData().withVersion(expected.version()).forPath(layout.epochPath(), data);
             return new Epoch(expected.number() + 1, newOwner, now, stat.getVersion());
         } catch (KeeperException.BadVersionException e) {
+            Optional<Epoch> applied;
+            try {
+                applied = ownWrite(expected, data);
+            } catch (Exception r) { // Curator declares Exception
+                throw failure("read the epoch after its compare-and-set was refused", r);
+            }
+            if (applied.isPresent()) {
+                return applied.get();
+            }
             throw new RefusedException("the epoch moved on while this node tried to take over (expected epoch "
                     + expected.number() + " owned by " + expected.owner() + "): another takeover won; check 'bin/takeover status'");
         } catch (Exception e) {
             throw failure("advance the epoch", e);
         }
+    }
+
+    /** The epoch node as {@code data} left it, one version after {@code expected}: this write, applied. */
+    private Optional<Epoch> ownWrite(Epoch expected, byte[] data) throws Exception {
+        Stat stat = new Stat();
+        byte[] now = client.getData().storingStatIn(stat).forPath(layout.epochPath());
+        if (stat.getVersion() == expected.version() + 1 && java.util.Arrays.equals(now, data)) {
+            LOG.info("epoch {}: the write was applied before its answer was lost; the retry found it", expected.number() + 1);
+            return Optional.of(decode(now, stat.getVersion()));
+        }
+        return Optional.empty();
     }
 
     /**

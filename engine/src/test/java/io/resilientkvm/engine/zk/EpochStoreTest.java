@@ -61,6 +61,23 @@ class EpochStoreTest {
         assertEquals("clone1", new EpochStore(main, layout).current().orElseThrow().owner());
     }
 
+    /**
+     * Curator's retry of a write whose answer was lost: the same write (same number, owner and
+     * stamp) applied once already is this takeover's success; any other write in between is not.
+     */
+    @Test
+    void aRetriedAdvanceThatFindsItsOwnWriteAppliedSucceedsAndAnyOtherIsRefused() throws Exception {
+        Epoch zero = new EpochStore(main, layout).initialize("main");
+        java.time.Instant stamp = java.time.Instant.parse("2026-12-01T16:23:28.523Z");
+        EpochStore store = new EpochStore(clone, layout);
+        Epoch one = store.advance(zero, "clone1", stamp);
+        assertEquals(one, store.advance(zero, "clone1", stamp), "the retry finds its own write: the same epoch");
+        assertThrows(RefusedException.class, () -> store.advance(zero, "clone1", stamp.plusMillis(1)), "another attempt's write");
+        assertThrows(RefusedException.class, () -> store.advance(zero, "clone2", stamp), "another node's");
+        new EpochStore(main, layout).advance(one, "clone2");
+        assertThrows(RefusedException.class, () -> store.advance(zero, "clone1", stamp), "moved on twice since: not this write");
+    }
+
     @Test
     void aReplacedMainCannotWriteAnymore() throws Exception {
         EpochStore mainStore = new EpochStore(main, layout);
