@@ -187,8 +187,8 @@ public final class Takeover {
             throw new OperationFailedException("interrupted while waiting for the old main's VM watchdog; " + node
                     + " owns the new epoch and its agent waits the same bound before its VM starts", e);
         }
-        steps.done("until " + wait.toMillis() + " ms after the epoch moved: " + oldMain + "'s VM keeper has paused its VM"
-                + " (its agent cannot prove it owns the old epoch)");
+        steps.done("until " + wait.toMillis() + " ms after the epoch moved: by then " + oldMain + "'s VM is paused by its"
+                + " keeper (its agent cannot prove it owns the old epoch), if its fence did not stop it first");
     }
 
     private TakeoverInput read() throws BadInputException, OperationFailedException {
