@@ -51,7 +51,7 @@ final class ZkTlsProbe {
     }
 
     private static Optional<String> diagnoseTls(InetSocketAddress server, String where, ZKClientConfig config, int timeoutMs) {
-        try (ClientX509Util x509 = new ClientX509Util(); Socket plain = new Socket()) {
+        try (ClientX509Util x509 = new ClientX509Util(); CountingSocket plain = new CountingSocket()) {
             plain.connect(server, timeoutMs);
             plain.setSoTimeout(timeoutMs);
             try (SSLSocket socket = (SSLSocket) x509.createSSLContextAndOptions(config).getSSLContext().getSocketFactory()
@@ -63,9 +63,9 @@ final class ZkTlsProbe {
                 try {
                     socket.startHandshake();
                 } catch (java.net.SocketException e) {
-                    // The server closed while the client sent its last flight (EPIPE, a reset; seen on the bed): with
-                    // the server's certificate already received and trusted, the server refused the client's.
-                    if (serverCertificateSeen(socket)) {
+                    // The server closed while the client sent its last flight (EPIPE, a reset; seen on the bed): it had
+                    // answered the handshake, so its certificate was received and trusted; it refused the client's.
+                    if (plain.received() > 0) {
                         return Optional.of(clientCertificateRefused(where, e.getMessage()));
                     }
                     throw e;
@@ -116,12 +116,40 @@ final class ZkTlsProbe {
         }
     }
 
-    private static boolean serverCertificateSeen(SSLSocket socket) {
-        try {
-            javax.net.ssl.SSLSession handshake = socket.getHandshakeSession();
-            return handshake != null && handshake.getPeerCertificates().length > 0;
-        } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
-            return false;
+    /**
+     * The plain socket under the TLS one, counting what the server sent: a server that answered
+     * the handshake (its certificate, which this client checks before it sends its own) and then
+     * closed on the client's last flight refused the client's certificate; a plain port sends
+     * nothing TLS-shaped first. The JDK's handshake session is gone once the handshake failed.
+     */
+    private static final class CountingSocket extends Socket {
+        private final java.util.concurrent.atomic.AtomicLong received = new java.util.concurrent.atomic.AtomicLong();
+
+        long received() {
+            return received.get();
+        }
+
+        @Override
+        public java.io.InputStream getInputStream() throws IOException {
+            return new java.io.FilterInputStream(super.getInputStream()) {
+                @Override
+                public int read() throws IOException {
+                    int b = super.read();
+                    if (b >= 0) {
+                        received.incrementAndGet();
+                    }
+                    return b;
+                }
+
+                @Override
+                public int read(byte[] buffer, int offset, int length) throws IOException {
+                    int n = super.read(buffer, offset, length);
+                    if (n > 0) {
+                        received.addAndGet(n);
+                    }
+                    return n;
+                }
+            };
         }
     }
 
