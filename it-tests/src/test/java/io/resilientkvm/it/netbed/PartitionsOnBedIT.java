@@ -2,29 +2,19 @@ package io.resilientkvm.it.netbed;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.resilientkvm.drill.netns.NetBed;
 import io.resilientkvm.drill.netns.ZkEnsemble;
 import io.resilientkvm.engine.backup.BackupManifest;
-import io.resilientkvm.engine.backup.BackupRepository;
-import io.resilientkvm.engine.backup.Chain;
-import io.resilientkvm.engine.process.ProcStat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
-import java.util.Objects;
-import java.util.Optional;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -71,9 +61,7 @@ class PartitionsOnBedIT {
     static Path dir;
     private BedInstance instance;
     private ShellClient observer;
-    private final List<String> stopped = new CopyOnWriteArrayList<>();
-    private ScheduledExecutorService sampler;
-    private long vm;
+    private UnharmedMain main;
 
     @BeforeAll
     void start() throws Exception {
@@ -90,8 +78,8 @@ class PartitionsOnBedIT {
 
     @AfterAll
     void stop() {
-        if (sampler != null) {
-            sampler.shutdownNow();
+        if (main != null) {
+            main.close();
         }
         if (observer != null) {
             observer.close();
@@ -104,36 +92,22 @@ class PartitionsOnBedIT {
     @Test
     @Order(1)
     void theMainRunsInFailsafeModeAndBothClonesImport() throws Exception {
-        instance.nextBackupOnBothClones(observer, null);
-        assertTrue(instance.read("node-a").contains("fail-safe mode on"), "the main runs in fail-safe mode:\n"
-                + instance.read("node-a"));
-        vm = instance.mainVm().orElseThrow();
         // The VM's scheduler state from now on: stopped (T) or gone at any moment fails every later step.
-        sampler = Executors.newSingleThreadScheduledExecutor();
-        sampler.scheduleAtFixedRate(() -> {
-            try {
-                Optional<ProcStat> s = ProcStat.read(vm);
-                if (s.isEmpty() || s.get().stopped()) {
-                    stopped.add(Instant.now() + " " + s.map(ProcStat::toString).orElse("gone"));
-                }
-            } catch (IOException e) {
-                stopped.add(Instant.now() + " unreadable: " + e);
-            }
-        }, 0, 100, TimeUnit.MILLISECONDS);
+        main = UnharmedMain.watchFailsafeMain(instance, observer);
     }
 
     @Test
     @Order(2)
     void theMainCutFromZooKeeperOnlyRunsOnAndATakeoverOnAnAcknowledgingCloneIsRefused() throws Exception {
         NetBed.Host h1 = instance.host("node-a");
-        List<BackupManifest> before = localBackups();
+        List<BackupManifest> before = main.localBackups();
         int lostBefore = sessionsLost();
         List<BackupManifest> duringBlock;
         long blocked = System.nanoTime();
         long lifted;
         try (NetBed.Block block = instance.bed.block(h1, NetBed.Traffic.tcpPort(ZkEnsemble.CLIENT_PORT))) {
             await("the main's session lost while it is cut from ZooKeeper").atMost(BedInstance.WAIT).pollInterval(POLL)
-                    .failFast(HARMED, this::harmed).until(() -> sessionsLost() > lostBefore);
+                    .failFast(HARMED, main::harmed).until(() -> sessionsLost() > lostBefore);
             long lost = System.nanoTime();
             Instant lostAt = Instant.now();
             // Past its session the main's member znode is gone: MAIN_ALIVE no longer refuses; node-b's promise must.
@@ -141,9 +115,9 @@ class PartitionsOnBedIT {
             String forced = refusedTakeover("takeover-b-forced", "--yes", "--force");
             // Backups go on: one started after the session was lost (not only one begun as the cut began).
             await("the block held two sessions, a backup started after the session was lost").atMost(BedInstance.WAIT)
-                    .pollInterval(POLL).failFast(HARMED, this::harmed).until(() -> System.nanoTime() - blocked >= SESSION.multipliedBy(2).toNanos()
-                            && localBackups().stream().anyMatch(m -> m.startedAt().isAfter(lostAt)));
-            duringBlock = localBackups();
+                    .pollInterval(POLL).failFast(HARMED, main::harmed).until(() -> System.nanoTime() - blocked >= SESSION.multipliedBy(2).toNanos()
+                            && main.localBackups().stream().anyMatch(m -> m.startedAt().isAfter(lostAt)));
+            duringBlock = main.localBackups();
             lifted = System.nanoTime();
             LOG.info("Main cut from ZooKeeper only: session lost {} ms after the block; bin/takeover on node-b refused:\n{}\n"
                     + "with --force:\n{}", (lost - blocked) / 1_000_000, plain, forced);
@@ -152,7 +126,7 @@ class PartitionsOnBedIT {
         LOG.info("Main cut from ZooKeeper only: blocked {} ms (session {} ms, suspend bound {} ms); {} backup(s) taken while"
                 + " blocked: {}", (lifted - blocked) / 1_000_000, SESSION.toMillis(), BedInstance.SUSPEND_BOUND.toMillis(), taken.size(), taken.stream()
                 .map(m -> m.chainId() + "/" + m.sequence()).toList());
-        checkAfter("main cut from ZooKeeper only", before, lifted);
+        main.checkAfter("main cut from ZooKeeper only", before, lifted);
     }
 
     @Test
@@ -173,7 +147,7 @@ class PartitionsOnBedIT {
         }
         LOG.info("One clone's host cut: the main's ZooKeeper connection on {} (was on {}); the ensemble's leader: {}",
                 h3.address(), was, leader());
-        List<BackupManifest> before = localBackups();
+        List<BackupManifest> before = main.localBackups();
         String[] atCut = instance.newestBackup(observer);
         long cut = System.nanoTime();
         instance.bed.cut(h3);
@@ -181,15 +155,15 @@ class PartitionsOnBedIT {
         try {
             // node-b goes on importing: a backup published after the cut reaches it while node-c is away.
             String[] next = await("a backup after " + atCut[0] + " published while " + h3.name() + " is cut")
-                    .atMost(BedInstance.WAIT).pollInterval(POLL).failFast(HARMED, this::harmed)
+                    .atMost(BedInstance.WAIT).pollInterval(POLL).failFast(HARMED, main::harmed)
                     .until(() -> instance.newestBackup(observer),
                             b -> !b[0].equals(atCut[0]));
             await("node-b holds " + next[0] + " while " + h3.name() + " is cut").atMost(BedInstance.WAIT).pollInterval(POLL)
-                    .failFast(HARMED, this::harmed).until(() -> observer.send("holds node-b " + BedInstance.DEVICE + " " + next[1] + " " + next[2]),
+                    .failFast(HARMED, main::harmed).until(() -> observer.send("holds node-b " + BedInstance.DEVICE + " " + next[1] + " " + next[2]),
                             "OK true"::equals);
             long onB = System.nanoTime();
             await(h3.name() + " cut " + CLONE_CUT.toSeconds() + " s").atMost(CLONE_CUT.plus(BedInstance.WAIT)).pollInterval(POLL)
-                    .failFast(HARMED, this::harmed).until(() -> System.nanoTime() - cut >= CLONE_CUT.toNanos());
+                    .failFast(HARMED, main::harmed).until(() -> System.nanoTime() - cut >= CLONE_CUT.toNanos());
             LOG.info("One clone's host cut: node-b holds {}, taken after the cut (seen {} ms after the cut)", next[0],
                     (onB - cut) / 1_000_000);
         } finally {
@@ -198,7 +172,7 @@ class PartitionsOnBedIT {
         }
         LOG.info("One clone's host cut: {} cut {} ms, the main's connection now on {}", h3.name(), (healed - cut) / 1_000_000,
                 mainsServer());
-        checkAfter("one clone's host cut", before, healed);
+        main.checkAfter("one clone's host cut", before, healed);
     }
 
     /**
@@ -223,11 +197,6 @@ class PartitionsOnBedIT {
                 "refused because node-b acknowledged the main node-a:\n" + out);
         LOG.info("bin/takeover {} on node-b: exit 3 in {} ms", String.join(" ", args), (System.nanoTime() - began) / 1_000_000);
         return out.strip();
-    }
-
-    /** The main fenced itself or its VM stopped: the step has failed, whatever it still waits for. */
-    private boolean harmed() {
-        return !stopped.isEmpty() || Files.exists(instance.layout("node-a").etc().resolve("fenced.json"));
     }
 
     /** How often the main logged its session lost and going on in fail-safe mode. */
@@ -263,63 +232,5 @@ class PartitionsOnBedIT {
             }
         }
         return leading;
-    }
-
-    /**
-     * After a partition that ended at {@code back}: every backup of the main's repository published,
-     * both clones hold the newest, the same VM ran throughout and nothing was fenced.
-     */
-    private void checkAfter(String what, List<BackupManifest> before, long back) throws Exception {
-        List<BackupManifest> all = await(what + ": every backup of the main's repository published").atMost(BedInstance.WAIT)
-                .pollInterval(Duration.ofMillis(500)).until(() -> {
-                    List<BackupManifest> local = localBackups();
-                    return unpublished(local).isEmpty() ? local : null;
-                }, Objects::nonNull);
-        long published = System.nanoTime();
-        BackupManifest newest = all.stream().max(Comparator.comparing(BackupManifest::createdAt)).orElseThrow();
-        List<String> caughtUp = new ArrayList<>();
-        for (String clone : List.of("node-b", "node-c")) {
-            await(what + ": " + clone + " holds " + newest.chainId() + "/" + newest.sequence()).atMost(BedInstance.WAIT)
-                    .pollInterval(POLL).until(() -> observer.send("holds " + clone + " " + BedInstance.DEVICE + " "
-                            + newest.chainId() + " " + newest.sequence()), "OK true"::equals);
-            caughtUp.add(clone + " " + (System.nanoTime() - back) / 1_000_000 + " ms");
-        }
-        LOG.info("{}: {} backup(s) since it began, all {} published {} ms after its end; {}/{} held by {} after its end", what,
-                all.size() - before.size(), all.size(), (published - back) / 1_000_000, newest.chainId(), newest.sequence(),
-                caughtUp);
-
-        assertEquals(List.of(), stopped, "the main's VM was never stopped (its /proc state)");
-        assertEquals(vm, instance.mainVm().orElse(-1L), "the same VM runs");
-        String keeper = Files.readString(instance.layout("node-a").vmKeeperLog());
-        assertFalse(keeper.contains("PAUSED"), "the VM keeper never paused the VM:\n" + keeper);
-        assertFalse(Files.exists(instance.layout("node-a").etc().resolve("fenced.json")), "nothing fenced");
-        for (String node : BedInstance.NODES) {
-            assertFalse(instance.read(node).contains("FENCING"), node + " logged no FENCING:\n" + instance.read(node));
-        }
-        assertEquals("OK 0 node-a", observer.send("epoch"), "the epoch unchanged");
-        assertEquals("ERR NONODE", observer.send("get " + instance.layout.fencedPath("node-a")), "no fence znode");
-    }
-
-    /** The backups of {@code local} whose manifests are not in ZooKeeper. */
-    private List<BackupManifest> unpublished(List<BackupManifest> local) throws IOException {
-        List<BackupManifest> missing = new ArrayList<>();
-        for (BackupManifest m : local) {
-            if (!observer.send("get " + instance.layout.manifestPath(m.device(), m.chainId(), m.sequence())).startsWith("OK ")) {
-                missing.add(m);
-            }
-        }
-        return missing;
-    }
-
-    /** Every backup in the main's repository, oldest first. */
-    private List<BackupManifest> localBackups() throws Exception {
-        BackupRepository repo = new BackupRepository(instance.layout("node-a").backupRepository());
-        List<BackupManifest> all = new ArrayList<>();
-        for (String device : repo.devices()) {
-            for (Chain c : repo.chains(device)) {
-                all.addAll(c.backups());
-            }
-        }
-        return all;
     }
 }

@@ -1,26 +1,17 @@
 package io.resilientkvm.it.netbed;
 
 import static org.awaitility.Awaitility.await;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.resilientkvm.drill.netns.NetBed;
 import io.resilientkvm.drill.netns.ZkEnsemble;
 import io.resilientkvm.engine.backup.BackupManifest;
-import io.resilientkvm.engine.backup.BackupRepository;
-import io.resilientkvm.engine.backup.Chain;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -51,9 +42,7 @@ class ZooKeeperOutageOnBedIT {
     private ShellClient observer;
     /** One client per server, on that server alone: it answers only once its server is back in the quorum. */
     private final List<ShellClient> perServer = new ArrayList<>();
-    private final List<String> stopped = new CopyOnWriteArrayList<>();
-    private ScheduledExecutorService sampler;
-    private long vm;
+    private UnharmedMain main;
 
     @BeforeAll
     void start() throws Exception {
@@ -73,8 +62,8 @@ class ZooKeeperOutageOnBedIT {
 
     @AfterAll
     void stop() {
-        if (sampler != null) {
-            sampler.shutdownNow();
+        if (main != null) {
+            main.close();
         }
         perServer.forEach(ShellClient::close);
         if (instance != null) {
@@ -85,24 +74,8 @@ class ZooKeeperOutageOnBedIT {
     @Test
     @Order(1)
     void theMainRunsInFailsafeModeAndBothClonesImport() throws Exception {
-        instance.nextBackupOnBothClones(observer, null);
-        assertTrue(instance.read("node-a").contains("fail-safe mode on"), "the main runs in fail-safe mode:\n"
-                + instance.read("node-a"));
-        vm = instance.mainVm().orElseThrow();
-        // The VM's scheduler state, sampled from now on: T (stopped) at any moment fails every later step.
-        Path stat = Path.of("/proc", Long.toString(vm), "stat");
-        sampler = Executors.newSingleThreadScheduledExecutor();
-        sampler.scheduleAtFixedRate(() -> {
-            try {
-                String s = Files.readString(stat);
-                char state = s.charAt(s.lastIndexOf(')') + 2);
-                if (state == 'T' || state == 't') {
-                    stopped.add(java.time.Instant.now() + " " + s.strip());
-                }
-            } catch (java.io.IOException e) {
-                stopped.add(java.time.Instant.now() + " gone: " + e);
-            }
-        }, 0, 100, TimeUnit.MILLISECONDS);
+        // The VM's scheduler state from now on: stopped (T) or gone at any moment fails every later step.
+        main = UnharmedMain.watchFailsafeMain(instance, observer);
     }
 
     @Test
@@ -120,18 +93,18 @@ class ZooKeeperOutageOnBedIT {
     @Test
     @Order(4)
     void aRollingRestartOfTheThreeServersStopsNothingAndLosesNoBackup() throws Exception {
-        List<BackupManifest> before = localBackups();
+        List<BackupManifest> before = main.localBackups();
         long began = System.nanoTime();
         List<String> each = new ArrayList<>();
         for (int i = 0; i < instance.bed.hosts().size(); i++) {
             NetBed.Host h = instance.bed.hosts().get(i);
             ShellClient own = perServer.get(i);
-            int backups = localBackups().size();
+            int backups = main.localBackups().size();
             long down = System.nanoTime();
             instance.ensemble.stop(h);
             // Down until the main took a backup without this server (two of three still make a quorum).
             await("a backup while " + h.name() + "'s server is down").atMost(BedInstance.WAIT).pollInterval(POLL)
-                    .until(() -> localBackups().size() > backups);
+                    .until(() -> main.localBackups().size() > backups);
             instance.ensemble.start(h);
             await(h.name() + "'s server back in the quorum").atMost(BedInstance.WAIT).pollInterval(Duration.ofMillis(500))
                     .until(() -> own.send("epoch"), "OK 0 node-a"::equals);
@@ -140,86 +113,30 @@ class ZooKeeperOutageOnBedIT {
         long back = System.nanoTime();
         LOG.info("Rolling restart: each server down until back in the quorum: {}; {} ms in all", each,
                 (back - began) / 1_000_000);
-        checkAfter("rolling restart", before, back);
+        main.checkAfter("rolling restart", before, back);
     }
 
     /** The three servers stopped for {@code atLeast} (and past the main's session, if {@code pastSession}), then started. */
     private void wholeEnsembleDown(String what, Duration atLeast, boolean pastSession) throws Exception {
-        List<BackupManifest> before = localBackups();
+        List<BackupManifest> before = main.localBackups();
         int lostBefore = sessionsLost();
         long down = System.nanoTime();
         instance.bed.hosts().forEach(instance.ensemble::stop);
         await("the ensemble down " + what + " with a backup taken meanwhile").atMost(atLeast.plus(BedInstance.WAIT))
                 .pollInterval(POLL).until(() -> System.nanoTime() - down >= atLeast.toNanos()
-                        && localBackups().size() > before.size() && (!pastSession || sessionsLost() > lostBefore));
+                        && main.localBackups().size() > before.size() && (!pastSession || sessionsLost() > lostBefore));
         for (NetBed.Host h : instance.bed.hosts()) {
             instance.ensemble.start(h);
         }
         long back = System.nanoTime();
         LOG.info("Whole ensemble down ({}): {} ms (session {} ms, suspend bound {} ms)", what, (back - down) / 1_000_000,
                 BedInstance.SESSION.toMillis(), BedInstance.SUSPEND_BOUND.toMillis());
-        checkAfter("ensemble down " + what, before, back);
+        main.checkAfter("ensemble down " + what, before, back);
     }
 
     /** How often the main logged its session lost and going on in fail-safe mode. */
     private int sessionsLost() throws Exception {
         return (int) instance.read("node-a").lines().filter(l -> l.contains("ZooKeeper session lost; fail-safe: running on")).count();
-    }
-
-    /**
-     * After an outage that ended at {@code back}: every backup of the main's repository published,
-     * both clones import the newest, the same VM ran throughout and nothing was fenced.
-     */
-    private void checkAfter(String what, List<BackupManifest> before, long back) throws Exception {
-        List<BackupManifest> all = await(what + ": every backup of the main's repository published").atMost(BedInstance.WAIT)
-                .pollInterval(Duration.ofMillis(500)).until(() -> {
-                    List<BackupManifest> local = localBackups();
-                    return unpublished(local).isEmpty() ? local : null;
-                }, java.util.Objects::nonNull);
-        long published = System.nanoTime();
-        BackupManifest newest = all.stream().max(java.util.Comparator.comparing(BackupManifest::createdAt)).orElseThrow();
-        for (String clone : List.of("node-b", "node-c")) {
-            await(what + ": " + clone + " imports " + newest.chainId() + "/" + newest.sequence()).atMost(BedInstance.WAIT)
-                    .pollInterval(Duration.ofMillis(500)).until(() -> observer.send("holds " + clone + " " + BedInstance.DEVICE + " "
-                            + newest.chainId() + " " + newest.sequence()), "OK true"::equals);
-        }
-        LOG.info("{}: {} backup(s) taken since the outage began, all {} published {} ms after the return; both clones hold"
-                + " {}/{} {} ms after the return", what, all.size() - before.size(), all.size(),
-                (published - back) / 1_000_000, newest.chainId(), newest.sequence(), millis(back));
-
-        assertEquals(List.of(), stopped, "the main's VM was never stopped (its /proc state)");
-        assertEquals(vm, instance.mainVm().orElse(-1L), "the same VM runs");
-        String keeper = Files.readString(instance.layout("node-a").vmKeeperLog());
-        assertFalse(keeper.contains("PAUSED"), "the VM keeper never paused the VM:\n" + keeper);
-        assertFalse(Files.exists(instance.layout("node-a").etc().resolve("fenced.json")), "nothing fenced");
-        for (String node : BedInstance.NODES) {
-            assertFalse(instance.read(node).contains("FENCING"), node + " logged no FENCING:\n" + instance.read(node));
-        }
-        assertEquals("OK 0 node-a", observer.send("epoch"), "the epoch unchanged");
-        assertEquals("ERR NONODE", observer.send("get " + instance.layout.fencedPath("node-a")), "no fence znode");
-    }
-
-    /** The backups of {@code local} whose manifests are not in ZooKeeper. */
-    private List<BackupManifest> unpublished(List<BackupManifest> local) throws Exception {
-        List<BackupManifest> missing = new ArrayList<>();
-        for (BackupManifest m : local) {
-            if (!observer.send("get " + instance.layout.manifestPath(m.device(), m.chainId(), m.sequence())).startsWith("OK ")) {
-                missing.add(m);
-            }
-        }
-        return missing;
-    }
-
-    /** Every backup in the main's repository, oldest first. */
-    private List<BackupManifest> localBackups() throws Exception {
-        BackupRepository repo = new BackupRepository(instance.layout("node-a").backupRepository());
-        List<BackupManifest> all = new ArrayList<>();
-        for (String device : repo.devices()) {
-            for (Chain c : repo.chains(device)) {
-                all.addAll(c.backups());
-            }
-        }
-        return all;
     }
 
     private static String millis(long since) {
