@@ -6,7 +6,8 @@ import java.time.Duration;
 import java.util.OptionalLong;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.curator.framework.api.CuratorEvent;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.data.Stat;
@@ -59,23 +60,31 @@ public final class ZooKeeperOwnershipProof implements OwnershipProof {
     @Override
     public OptionalLong prove() throws InterruptedException {
         long proofTime = LeaseClock.nanos(); // before the sync is sent: see the class comment
-        CountDownLatch synced = new CountDownLatch(1);
-        AtomicInteger rc = new AtomicInteger(Integer.MIN_VALUE);
+        long deadline = System.nanoTime() + timeout.toNanos(); // the sync and the read together
         try {
-            client.sync().inBackground((c, event) -> {
-                rc.set(event.getResultCode());
-                synced.countDown();
-            }).forPath(epochPath);
-            if (!synced.await(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            CuratorEvent synced = await(cb -> client.sync().inBackground(cb).forPath(epochPath), deadline);
+            if (synced == null) {
                 LOG.debug("epoch {}: no sync within {} ms", mine.number(), timeout.toMillis());
                 leaveSilentServer();
                 return OptionalLong.empty();
             }
-            if (rc.get() != KeeperException.Code.OK.intValue()) {
-                LOG.debug("epoch {}: sync failed with {}", mine.number(), KeeperException.Code.get(rc.get()));
+            if (synced.getResultCode() != KeeperException.Code.OK.intValue()) {
+                LOG.debug("epoch {}: sync failed with {}", mine.number(), KeeperException.Code.get(synced.getResultCode()));
                 return OptionalLong.empty();
             }
-            Stat stat = client.checkExists().forPath(epochPath);
+            // In the background too: a foreground read on a connection that just went silent waits out
+            // Curator's retries (seen on the bed: no proof for a whole 8 s lease after a sync that passed).
+            CuratorEvent read = await(cb -> client.checkExists().inBackground(cb).forPath(epochPath), deadline);
+            if (read == null) {
+                LOG.debug("epoch {}: no answer to the read within {} ms", mine.number(), timeout.toMillis());
+                leaveSilentServer();
+                return OptionalLong.empty();
+            }
+            Stat stat = read.getStat();
+            if (read.getResultCode() != KeeperException.Code.OK.intValue() && read.getResultCode() != KeeperException.Code.NONODE.intValue()) {
+                LOG.debug("epoch {}: read failed with {}", mine.number(), KeeperException.Code.get(read.getResultCode()));
+                return OptionalLong.empty();
+            }
             if (stat == null || stat.getVersion() != mine.version()) {
                 LOG.warn("Epoch {} is no longer this node's ({}): not renewing the VM's lease", mine.number(),
                         stat == null ? "the epoch node is gone" : "version " + stat.getVersion() + ", this main owns " + mine.version());
@@ -88,5 +97,23 @@ public final class ZooKeeperOwnershipProof implements OwnershipProof {
             LOG.debug("epoch {}: proof failed: {}", mine.number(), e.getMessage());
             return OptionalLong.empty();
         }
+    }
+
+    /** Starts one background operation with {@code callback}. */
+    @FunctionalInterface
+    private interface Background {
+        void start(org.apache.curator.framework.api.BackgroundCallback callback) throws Exception;
+    }
+
+    /** The background operation's event, or null at {@code deadline} (System.nanoTime). */
+    private static CuratorEvent await(Background op, long deadline) throws Exception {
+        CountDownLatch done = new CountDownLatch(1);
+        AtomicReference<CuratorEvent> event = new AtomicReference<>();
+        op.start((c, e) -> {
+            event.set(e);
+            done.countDown();
+        });
+        long left = deadline - System.nanoTime();
+        return left > 0 && done.await(left, TimeUnit.NANOSECONDS) ? event.get() : null;
     }
 }
