@@ -61,9 +61,7 @@ final class FailsafeLoop implements AutoCloseable {
             return;
         }
         Instant started = ticks.instant();
-        List<CompletableFuture<AckAnswer>> calls = failsafe.clones().stream().sorted().map(this::ask).toList();
-        CompletableFuture.allOf(calls.toArray(CompletableFuture[]::new)).whenComplete((v, e) -> {
-            List<AckAnswer> answers = calls.stream().map(CompletableFuture::join).toList();
+        askAll(failsafe, request, failsafe.askTimeout(), askers).whenComplete((answers, e) -> {
             if (!closed) {
                 roundEnded.accept(started, answers);
             }
@@ -72,16 +70,35 @@ final class FailsafeLoop implements AutoCloseable {
         });
     }
 
-    private CompletableFuture<AckAnswer> ask(String clone) {
+    /**
+     * Asks every clone of {@code failsafe} at once, each call bounded by {@code timeout}; completes
+     * (never exceptionally) with every answer, in the clones' order, a failed call counting as no
+     * acknowledgement. One round, for the loop and for an ask on demand.
+     */
+    static CompletableFuture<List<AckAnswer>> askAll(Failsafe failsafe, AckRequest request, Duration timeout, Executor askers) {
+        List<CompletableFuture<AckAnswer>> calls = failsafe.clones().stream().sorted()
+                .map(clone -> ask(failsafe, clone, request, timeout, askers)).toList();
+        return CompletableFuture.allOf(calls.toArray(CompletableFuture[]::new))
+                .thenApply(v -> calls.stream().map(CompletableFuture::join).toList());
+    }
+
+    /** The clones that did not acknowledge, and why, for a log line. */
+    static String missing(List<AckAnswer> answers) {
+        return answers.stream().filter(a -> !a.acknowledged()).map(a -> a.peer() + ": " + a.detail())
+                .collect(java.util.stream.Collectors.joining("; "));
+    }
+
+    private static CompletableFuture<AckAnswer> ask(Failsafe failsafe, String clone, AckRequest request, Duration timeout,
+            Executor askers) {
         CompletableFuture<AckAnswer> call;
         try {
-            call = CompletableFuture.supplyAsync(() -> failsafe.channel().ask(clone, request, failsafe.askTimeout()), askers);
+            call = CompletableFuture.supplyAsync(() -> failsafe.channel().ask(clone, request, timeout), askers);
         } catch (RejectedExecutionException e) {
             return CompletableFuture.completedFuture(AckAnswer.failed(clone, "the main is stopping"));
         }
         // A channel that overstays its timeout counts as no acknowledgement; so does one that throws.
-        return call.completeOnTimeout(AckAnswer.failed(clone, "no answer within " + failsafe.askTimeout().toMillis() + " ms"),
-                        failsafe.askTimeout().toMillis() + failsafe.interval().toMillis(), TimeUnit.MILLISECONDS)
+        return call.completeOnTimeout(AckAnswer.failed(clone, "no answer within " + timeout.toMillis() + " ms"),
+                        timeout.toMillis() + failsafe.interval().toMillis(), TimeUnit.MILLISECONDS)
                 .exceptionally(e -> AckAnswer.failed(clone, "the call failed: " + e.getMessage()));
     }
 

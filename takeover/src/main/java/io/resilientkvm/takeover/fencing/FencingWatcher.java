@@ -10,7 +10,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.List;
-import java.util.stream.Collectors;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -274,14 +273,19 @@ public final class FencingWatcher implements AutoCloseable {
             }
             arm(suspendBound);
             failsafe.ifPresent(f -> {
-                // The promise asked for outlasts this main's deadline by one interval: the fence timer's lag and the
-                // fence itself fit in it (found by FailsafeChannelTest: a promise of exactly B ended 1 ms before the fence).
-                long window = suspendBound.plus(f.interval()).toMillis();
-                loop = new FailsafeLoop(f, new AckChannel.AckRequest(f.instance(), node, mine.number(), window),
-                        ticks, timer, askers, this::roundEnded);
+                loop = new FailsafeLoop(f, ackRequest(f), ticks, timer, askers, this::roundEnded);
                 loop.start();
             });
         }
+    }
+
+    /**
+     * "This main owns its epoch; promise no promotion for the bound and one interval": the promise
+     * outlasts this main's deadline by one interval, so the fence timer's lag and the fence itself
+     * fit in it (found by FailsafeChannelTest: a promise of exactly B ended 1 ms before the fence).
+     */
+    private AckChannel.AckRequest ackRequest(Failsafe f) {
+        return new AckChannel.AckRequest(f.instance(), node, mine.number(), suspendBound.plus(f.interval()).toMillis());
     }
 
     /** Under {@link #cutLock}: the fence fires {@code delay} from now, unless re-armed or cancelled. */
@@ -306,9 +310,9 @@ public final class FencingWatcher implements AutoCloseable {
 
     /** A round ended: all acknowledged moves the deadline to its start plus the bound. */
     private void roundEnded(Instant started, List<AckChannel.AckAnswer> answers) {
-        List<AckChannel.AckAnswer> refused = answers.stream().filter(a -> !a.acknowledged()).toList();
-        if (!refused.isEmpty()) {
-            missing = refused.stream().map(a -> a.peer() + ": " + a.detail()).collect(Collectors.joining("; "));
+        String notAcknowledged = FailsafeLoop.missing(answers);
+        if (!notAcknowledged.isEmpty()) {
+            missing = notAcknowledged;
             LOG.warn("Main {}: fail-safe round without every acknowledgement: {}", node, missing);
             return;
         }
@@ -349,28 +353,21 @@ public final class FencingWatcher implements AutoCloseable {
         if (f == null || fenced.get()) {
             return false;
         }
-        AckChannel.AckRequest request = new AckChannel.AckRequest(f.instance(), node, mine.number(),
-                suspendBound.plus(f.interval()).toMillis());
-        List<java.util.concurrent.CompletableFuture<AckChannel.AckAnswer>> calls = new java.util.ArrayList<>();
+        List<AckChannel.AckAnswer> answers;
         try {
-            for (String clone : new java.util.TreeSet<>(f.clones())) {
-                calls.add(java.util.concurrent.CompletableFuture.supplyAsync(() -> f.channel().ask(clone, request, timeout), askers));
-            }
-            java.util.concurrent.CompletableFuture.allOf(calls.toArray(java.util.concurrent.CompletableFuture[]::new))
+            answers = FailsafeLoop.askAll(f, ackRequest(f), timeout, askers)
                     .get(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
-        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException | RejectedExecutionException e) {
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
             LOG.warn("Main {}: no proof from ZooKeeper, and not every clone acknowledged this main within {} ms", node,
                     timeout.toMillis());
             return false;
         }
-        List<AckChannel.AckAnswer> refused = calls.stream().map(java.util.concurrent.CompletableFuture::join)
-                .filter(a -> !a.acknowledged()).toList();
-        if (!refused.isEmpty()) {
-            LOG.warn("Main {}: no proof from ZooKeeper, and not every clone acknowledged this main: {}", node,
-                    refused.stream().map(a -> a.peer() + ": " + a.detail()).collect(Collectors.joining("; ")));
+        String missing = FailsafeLoop.missing(answers);
+        if (!missing.isEmpty()) {
+            LOG.warn("Main {}: no proof from ZooKeeper, and not every clone acknowledged this main: {}", node, missing);
             return false;
         }
         return !fenced.get();
