@@ -252,6 +252,16 @@ public final class ClusterExporterLock implements AutoCloseable {
             try {
                 taken = take(client, path, node, DEFAULT_ACQUIRE_TIMEOUT);
             } catch (RefusedException e) {
+                if (heldByAnEarlierSessionOfOurs()) {
+                    // Our own node of a session ZooKeeper has not expired yet (after an ensemble restart it
+                    // lives a session more, seen on the bed past the 10 s wait): it goes, so wait for it.
+                    LOG.warn("cluster exporter lock {}: still held by an earlier session of this exporter; waiting for"
+                            + " ZooKeeper to expire it", path);
+                    if (!pause()) {
+                        return;
+                    }
+                    continue;
+                }
                 lose("it could not be taken again after the session expired: " + e.getMessage());
                 return;
             } catch (OperatorException | RuntimeException e) {
@@ -281,6 +291,25 @@ public final class ClusterExporterLock implements AutoCloseable {
             }
             LOG.info("cluster exporter lock {}: taken again on the new session; backups go on", path);
             return;
+        }
+    }
+
+    /** The lock's first node names this process and belongs to another (older) session. */
+    private boolean heldByAnEarlierSessionOfOurs() {
+        try {
+            java.util.List<String> nodes = new java.util.ArrayList<>(client.getChildren().forPath(path));
+            // Lock nodes end in a sequence number: the lowest holds the mutex.
+            nodes.sort(java.util.Comparator.comparing(n -> n.substring(Math.max(0, n.length() - 10))));
+            if (nodes.isEmpty()) {
+                return false;
+            }
+            org.apache.zookeeper.data.Stat stat = new org.apache.zookeeper.data.Stat();
+            byte[] data = client.getData().storingStatIn(stat).forPath(path + "/" + nodes.get(0));
+            String text = data == null ? "" : new String(data, StandardCharsets.UTF_8);
+            return text.startsWith("node=" + node + " pid=" + ProcessHandle.current().pid() + " ")
+                    && stat.getEphemeralOwner() != client.getZookeeperClient().getZooKeeper().getSessionId();
+        } catch (Exception e) { // Curator declares Exception: not knowable now, so not ours
+            return false;
         }
     }
 
